@@ -1,0 +1,19 @@
+"""The one place AWS clients are created (handlers call this; domain code takes clients)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=10,
+)
+
+
+def make_client(service: str, region: str | None = None) -> Any:
+    """Create a boto3 client with standard retries and explicit timeouts."""
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]

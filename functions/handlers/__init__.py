@@ -1,1 +1,1 @@
-"""."""
+"""Thin Lambda handlers: parse, call one domain function, return JSON."""

@@ -8,13 +8,16 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from trailwarden.errors import InvalidEvent
 from trailwarden.findings import Mode
 from trailwarden.workflows import MODE_PARAMETERS, mode_env_var
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -1,0 +1,47 @@
+"""Notification dependencies shared by the notify and report handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from trailwarden.clients import make_client
+from trailwarden.notify.discord import DiscordWebhook
+from trailwarden.notify.service import webhook_url_from_secret
+from trailwarden.settings import NotifySettings
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+@dataclass(frozen=True)
+class NotifyDeps:
+    settings: NotifySettings
+    sns: Any
+    secrets: SecretsProvider | None
+
+    def discord(self) -> DiscordWebhook | None:
+        """Fetched per call through the Parameters cache (max_age), never logged."""
+        if self.secrets is None or not self.settings.discord_secret_name:
+            return None
+        secret = self.secrets.get(
+            self.settings.discord_secret_name, max_age=self.settings.secret_max_age_seconds
+        )
+        return DiscordWebhook(
+            webhook_url_from_secret(str(secret)),
+            timeout=self.settings.discord_timeout_seconds,
+            max_attempts=self.settings.discord_max_attempts,
+            backoff_seconds=self.settings.discord_backoff_seconds,
+        )
+
+
+def build_notify_deps(env: Mapping[str, str]) -> NotifyDeps:
+    settings = NotifySettings.from_env(env)
+    secrets = (
+        SecretsProvider(boto3_client=make_client("secretsmanager"))
+        if settings.discord_secret_name
+        else None
+    )
+    return NotifyDeps(settings=settings, sns=make_client("sns"), secrets=secrets)

@@ -1,0 +1,17 @@
+"""Powertools Logger/Tracer/Metrics as every handler uses them.
+
+Logs go to stderr: Lambda ships stdout and stderr alike, and locally the demo's
+stdout must carry nothing but its JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+
+def observability() -> tuple[Logger, Tracer, Metrics]:
+    logger = Logger(logger_handler=logging.StreamHandler(sys.stderr))
+    return logger, Tracer(), Metrics()

@@ -1,0 +1,70 @@
+"""Alert function of an alert-only workflow (WORKFLOW names which one); rule target."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._observability import observability
+from trailwarden.alert import alert
+from trailwarden.clients import make_client
+from trailwarden.incidents import IncidentStore
+from trailwarden.registry import BY_ID, Workflow
+from trailwarden.settings import DetectionSettings, StoreSettings, require_workflow
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger, tracer, metrics = observability()
+
+
+@dataclass(frozen=True)
+class Deps:
+    workflow: Workflow
+    settings: DetectionSettings
+    store: IncidentStore
+    notify: NotifyDeps
+
+
+@cache
+def _deps() -> Deps:
+    env = os.environ
+    store_settings = StoreSettings.from_env(env)
+    return Deps(
+        workflow=BY_ID[require_workflow(env)],
+        settings=DetectionSettings.from_env(env),
+        store=IncidentStore(
+            make_client("dynamodb"),
+            store_settings.incidents_table,
+            dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
+        ),
+        notify=build_notify_deps(env),
+    )
+
+
+def run(event: Any, deps: Deps) -> dict[str, Any]:
+    result = alert(
+        event,
+        deps.workflow,
+        deps.settings,
+        make_client,
+        deps.store,
+        deps.notify.settings,
+        deps.notify.sns,
+        deps.notify.discord(),
+    )
+    metrics.add_dimension(name="workflow", value=deps.workflow.id)
+    metrics.add_metric(name=f"verdict_{result['verdict']}", unit=MetricUnit.Count, value=1)
+    return result
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return run(event, _deps())

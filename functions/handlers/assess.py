@@ -1,0 +1,59 @@
+"""Assess function of an acting workflow (WORKFLOW names which one)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from handlers._observability import observability
+from trailwarden.assess import assess
+from trailwarden.clients import make_client
+from trailwarden.incidents import IncidentStore
+from trailwarden.registry import BY_ID, Workflow
+from trailwarden.settings import DetectionSettings, StoreSettings, require_workflow
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger, tracer, metrics = observability()
+
+
+@dataclass(frozen=True)
+class Deps:
+    workflow: Workflow
+    settings: DetectionSettings
+    store: IncidentStore
+
+
+@cache
+def _deps() -> Deps:
+    env = os.environ
+    store_settings = StoreSettings.from_env(env)
+    return Deps(
+        workflow=BY_ID[require_workflow(env)],
+        settings=DetectionSettings.from_env(env),
+        store=IncidentStore(
+            make_client("dynamodb"),
+            store_settings.incidents_table,
+            dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
+        ),
+    )
+
+
+def run(event: Any, deps: Deps) -> dict[str, Any]:
+    finding = assess(event, deps.workflow, deps.settings, make_client, deps.store)
+    metrics.add_dimension(name="workflow", value=deps.workflow.id)
+    metrics.add_metric(name=f"verdict_{finding.verdict}", unit=MetricUnit.Count, value=1)
+    logger.info("assessed", extra={"verdict": str(finding.verdict), "reason": finding.reason})
+    return finding.to_dict()
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return run(event, _deps())

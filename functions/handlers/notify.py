@@ -1,0 +1,40 @@
+"""Notify function (shared by every workflow): the first message of an incident."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._observability import observability
+from trailwarden.findings import Finding
+from trailwarden.notify import messages
+from trailwarden.notify.service import deliver
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger, tracer, metrics = observability()
+
+
+@cache
+def _deps() -> NotifyDeps:
+    return build_notify_deps(os.environ)
+
+
+def run(state: Any, deps: NotifyDeps) -> dict[str, str]:
+    finding = Finding.from_dict(state)
+    message = messages.detected(finding, deps.settings.language, deps.settings.zone)
+    delivery = deliver(
+        message, sns=deps.sns, topic_arn=deps.settings.topic_arn, discord=deps.discord()
+    )
+    logger.info("notified", extra=delivery.to_dict())
+    return delivery.to_dict()
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, str]:
+    return run(event, _deps())

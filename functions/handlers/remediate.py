@@ -1,0 +1,45 @@
+"""Remediate function of an acting workflow: idempotent fix, then re-read to verify."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from handlers._observability import observability
+from trailwarden.clients import make_client
+from trailwarden.findings import Finding
+from trailwarden.registry import BY_ID, Workflow
+from trailwarden.remediate import remediate
+from trailwarden.settings import DetectionSettings, require_workflow
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger, tracer, metrics = observability()
+
+
+@dataclass(frozen=True)
+class Deps:
+    workflow: Workflow
+    settings: DetectionSettings
+
+
+@cache
+def _deps() -> Deps:
+    env = os.environ
+    return Deps(workflow=BY_ID[require_workflow(env)], settings=DetectionSettings.from_env(env))
+
+
+def run(state: Any, deps: Deps) -> dict[str, Any]:
+    result = remediate(Finding.from_dict(state), deps.workflow, deps.settings, make_client)
+    logger.info("remediation finished", extra={"status": result.status})
+    return result.to_dict()
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return run(event, _deps())

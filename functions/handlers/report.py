@@ -1,0 +1,58 @@
+"""Report function (shared by every workflow): result message + audit record."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._observability import observability
+from trailwarden.clients import make_client
+from trailwarden.incidents import IncidentStore
+from trailwarden.report import report
+from trailwarden.settings import StoreSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger, tracer, metrics = observability()
+
+
+@dataclass(frozen=True)
+class Deps:
+    notify: NotifyDeps
+    store: IncidentStore
+
+
+@cache
+def _deps() -> Deps:
+    store_settings = StoreSettings.from_env(os.environ)
+    return Deps(
+        notify=build_notify_deps(os.environ),
+        store=IncidentStore(
+            make_client("dynamodb"),
+            store_settings.incidents_table,
+            dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
+        ),
+    )
+
+
+def run(state: Any, deps: Deps) -> dict[str, Any]:
+    result = report(
+        state,
+        store=deps.store,
+        settings=deps.notify.settings,
+        sns=deps.notify.sns,
+        discord=deps.notify.discord(),
+    )
+    logger.info("reported", extra={"status": result["status"]})
+    return result
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return run(event, _deps())

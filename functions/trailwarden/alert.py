@@ -1,0 +1,65 @@
+"""Alert-only workflows: the rule invokes one function that decides, tells and audits.
+
+A state machine would add nothing but cost for these (no remediation, no wait), so
+their EventBridge rules target this function directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from trailwarden.assess import skipped
+from trailwarden.decide import decide
+from trailwarden.errors import InvalidEvent
+from trailwarden.findings import Verdict
+from trailwarden.notify import messages
+from trailwarden.notify.service import Webhook, deliver
+from trailwarden.report import Outcome, audit_record
+
+if TYPE_CHECKING:
+    from trailwarden.incidents import IncidentStore
+    from trailwarden.registry import Workflow
+    from trailwarden.remediations.base import ClientFactory
+    from trailwarden.settings import DetectionSettings, NotifySettings
+
+logger = Logger(child=True)
+
+
+def alert(
+    raw_event: Any,
+    workflow: Workflow,
+    settings: DetectionSettings,
+    clients: ClientFactory,
+    store: IncidentStore,
+    notify: NotifySettings,
+    sns: Any,
+    discord: Webhook | None,
+) -> dict[str, Any]:
+    """Returns the Finding as JSON plus what was delivered."""
+    try:
+        decision = decide(raw_event, workflow, settings)
+    except InvalidEvent as err:
+        return skipped(workflow.id, raw_event, f"invalid event: {err}").to_dict()
+    if decision.verdict is Verdict.IGNORE:
+        logger.info("ignored", extra={"reason": decision.detection.reason})
+        return decision.finding().to_dict()
+
+    facts = dict(decision.detection.facts)
+    if workflow.enrich is not None:
+        try:
+            facts.update(workflow.enrich(decision.detection, decision.context.region, clients))
+        except Exception as err:
+            logger.warning("enrichment failed", extra={"error": type(err).__name__})
+            facts["lookupError"] = type(err).__name__
+    finding = decision.finding(facts=facts)
+    if not store.claim(finding.event_id, workflow.id):
+        logger.info("duplicate delivery", extra={"eventID": finding.event_id})
+        return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery").to_dict()
+
+    message = messages.detected(finding, notify.language, notify.zone)
+    delivery = deliver(message, sns=sns, topic_arn=notify.topic_arn, discord=discord).to_dict()
+    record = audit_record(finding, Outcome("alerted", {}, None), {"notification": delivery})
+    store.record_audit(finding.event_id, workflow.id, record)
+    return {**finding.to_dict(), "notification": delivery}

@@ -1,0 +1,78 @@
+"""Assess: detection on the event + a live re-read of the resource -> Finding."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from trailwarden.decide import decide
+from trailwarden.errors import InvalidEvent, ResourceGone
+from trailwarden.findings import Finding, Outcome, PlannedAction, Severity, Verdict
+
+if TYPE_CHECKING:
+    from trailwarden.incidents import IncidentStore
+    from trailwarden.registry import Workflow
+    from trailwarden.remediations.base import ClientFactory
+    from trailwarden.settings import DetectionSettings
+
+logger = Logger(child=True)
+
+
+def skipped(workflow: str, raw: Any, reason: str) -> Finding:
+    """A logged skip for input that cannot be read: verdict ignore, never a remediation."""
+    event_id = raw.get("id", "") if isinstance(raw, Mapping) else ""
+    logger.warning("skipping unreadable event", extra={"reason": reason, "workflow": workflow})
+    return Finding(
+        workflow=workflow,
+        event_id=str(event_id),
+        event_name="",
+        event_time="",
+        region="",
+        account="",
+        verdict=Verdict.IGNORE,
+        severity=Severity.INFO,
+        reason=reason,
+        resource_type="",
+        resource_id="",
+        actor={},
+    )
+
+
+def assess(
+    raw_event: Any,
+    workflow: Workflow,
+    settings: DetectionSettings,
+    clients: ClientFactory,
+    store: IncidentStore,
+) -> Finding:
+    try:
+        decision = decide(raw_event, workflow, settings)
+    except InvalidEvent as err:
+        return skipped(workflow.id, raw_event, f"invalid event: {err}")
+    detection, verdict, context = decision.detection, decision.verdict, decision.context
+    if verdict is Verdict.IGNORE:
+        logger.info("ignored", extra={"reason": detection.reason, "eventID": context.event_id})
+        return decision.finding()
+
+    reason = detection.reason
+    plan: tuple[PlannedAction, ...] = ()
+    before: Mapping[str, Any] | None = None
+    remediation = workflow.remediation
+    if remediation and detection.outcome is Outcome.ACT and detection.resource_id:
+        try:
+            before = remediation.live_state(
+                detection.resource_id, context.region, clients, settings
+            )
+            plan = remediation.plan(detection.resource_id, detection.facts, before, settings)
+        except ResourceGone:
+            before, verdict = None, Verdict.ALERT
+            reason = f"{reason}; the resource is gone, alerting from the event"
+        if verdict in (Verdict.REMEDIATE, Verdict.APPROVAL) and not plan:
+            verdict, reason = Verdict.ALERT, f"{reason}; already reverted at re-read"
+
+    if not store.claim(context.event_id, workflow.id):
+        logger.info("duplicate delivery", extra={"eventID": context.event_id})
+        return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery")
+    return decision.finding(verdict=verdict, reason=reason, plan=plan, before=before)

@@ -1,0 +1,91 @@
+"""decide(): parse an EventBridge event and run one workflow's pure detection + Mode.
+
+Shared by Assess (acting workflows), the alert-only function and ``replay``, so the
+deployed app and the offline replay reach the same verdict from the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, parse_cloudtrail, parse_envelope
+from trailwarden.findings import Detection, Finding, PlannedAction, Verdict, effective_verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from trailwarden.registry import Workflow
+    from trailwarden.settings import DetectionSettings
+
+
+@dataclass(frozen=True)
+class EventContext:
+    event_id: str
+    event_name: str
+    event_time: str
+    region: str
+    account: str
+    actor: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    detection: Detection
+    verdict: Verdict
+    context: EventContext
+
+    def finding(
+        self,
+        *,
+        verdict: Verdict | None = None,
+        reason: str | None = None,
+        plan: tuple[PlannedAction, ...] = (),
+        before: Mapping[str, Any] | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> Finding:
+        d, c = self.detection, self.context
+        return Finding(
+            workflow=d.workflow,
+            event_id=c.event_id,
+            event_name=c.event_name,
+            event_time=c.event_time,
+            region=c.region,
+            account=c.account,
+            verdict=verdict or self.verdict,
+            severity=d.severity,
+            reason=reason or d.reason,
+            resource_type=d.resource_type,
+            resource_id=d.resource_id,
+            actor=c.actor,
+            facts=facts if facts is not None else d.facts,
+            plan=plan,
+            before=before,
+        )
+
+
+def decide(raw_event: Any, workflow: Workflow, settings: DetectionSettings) -> Decision:
+    """Raises InvalidEvent for input that is not an event this workflow can read."""
+    envelope = parse_envelope(raw_event)
+    if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE and workflow.detect_envelope is not None:
+        detection = workflow.detect_envelope(envelope, settings)
+        context = EventContext(
+            event_id=envelope.id,
+            event_name=envelope.detail_type,
+            event_time=envelope.time,
+            region=envelope.region,
+            account=envelope.account,
+        )
+    else:
+        event = parse_cloudtrail(envelope)
+        detection = workflow.detect(event, settings)
+        context = EventContext(
+            event_id=event.event_id,
+            event_name=event.event_name,
+            event_time=event.event_time,
+            region=event.aws_region,
+            account=event.account_id,
+            actor=event.actor.to_dict(),
+        )
+    verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))
+    return Decision(detection, verdict, context)

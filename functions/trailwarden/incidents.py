@@ -1,0 +1,74 @@
+"""The incidents table: dedupe claims (expire by TTL) and audit records (kept).
+
+One table, one key ``pk``. ``dedupe#<eventID>`` items carry ``expiresAt`` (TTL);
+``audit#<eventID>`` items have no TTL and are never deleted by the app.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from trailwarden.aws_errors import error_code, translate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+STORE_ACTIONS = frozenset({"dynamodb:PutItem"})
+
+
+class IncidentStore:
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        *,
+        dedupe_ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ddb = dynamodb
+        self._table = table
+        self._ttl = dedupe_ttl_seconds
+        self._clock = clock
+
+    def claim(self, event_id: str, workflow: str) -> bool:
+        """Claim an incident once. False when this event id was already claimed.
+
+        DynamoDB deletes expired items lazily, so an expired claim counts as free.
+        """
+        now = int(self._clock())
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"dedupe#{event_id}"},
+                    "workflow": {"S": workflow},
+                    "claimedAt": {"N": str(now)},
+                    "expiresAt": {"N": str(now + self._ttl)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ClientError as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise translate(err) from err
+        return True
+
+    def record_audit(self, event_id: str, workflow: str, record: Mapping[str, Any]) -> None:
+        """Write the audit record (no TTL). A retried Report overwrites the same item."""
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"audit#{event_id}"},
+                    "workflow": {"S": workflow},
+                    "recordedAt": {"N": str(int(self._clock()))},
+                    "record": {"S": json.dumps(record, default=str, sort_keys=True)},
+                },
+            )
+        except ClientError as err:
+            raise translate(err) from err

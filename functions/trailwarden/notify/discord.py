@@ -1,0 +1,267 @@
+"""Deliver one message to a Discord webhook (Execute Webhook), stdlib only.
+
+Behaviour follows Discord's developer docs:
+
+* ``POST {webhook_url}?wait=true`` so Discord confirms the message was saved
+  and returns it (its ``id`` ends up in :class:`DeliveryResult`).
+* ``allowed_mentions = {"parse": []}`` is always sent: alert text quotes
+  attacker-controlled strings and must never ping anyone.
+* 429: wait ``retry_after`` seconds from the JSON body (else the
+  ``Retry-After`` header) and try again, unless that is longer than
+  ``max_retry_after``. 5xx, timeouts and connection errors: exponential
+  backoff with jitter. Other 4xx are final (404 = the webhook was deleted).
+  A timeout may hide a message Discord did save, so a retry can duplicate an
+  alert; for alerting, a duplicate beats a lost message.
+* Redirects are not followed.
+
+The webhook URL embeds its token, so it is a secret: it never appears in log
+records, exception messages or ``repr``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import random
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from trailwarden.errors import NotificationFailed
+from trailwarden.notify import text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+logger = Logger(child=True)
+
+DEFAULT_USER_AGENT = "trailwarden-notifier/0.1 (+https://github.com/trailwarden)"
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_MAX_RESPONSE_BYTES = 1 << 20
+_jitter = random.SystemRandom()
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: int  # final HTTP status (2xx)
+    attempts: int
+    message_id: str | None  # from the ?wait=true response body, if any
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: int | None  # None: no HTTP response (timeout, connection error)
+    body: bytes = b""
+    headers: Mapping[str, str] | None = None
+    error: str = ""  # short, URL-free description when status is None
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Turn every 3xx into an ``HTTPError`` instead of re-sending the body elsewhere."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None
+
+
+def _validated_split(url: str) -> urllib.parse.SplitResult:
+    error = "Discord webhook URL must be https:// (http:// only for 127.0.0.1/localhost)"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise ValueError(error) from None
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in url) or not host or parts.username:
+        raise ValueError(error)
+    if parts.scheme == "https" or (parts.scheme == "http" and host in _LOCAL_HOSTS):
+        return parts
+    raise ValueError(error)
+
+
+def _with_wait(parts: urllib.parse.SplitResult) -> str:
+    query = [
+        (k, v)
+        for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        if k != "wait"
+    ]
+    query.append(("wait", "true"))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query), fragment=""))
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:  # includes UnicodeDecodeError
+        return None
+
+
+def _retry_after(outcome: _Outcome) -> float | None:
+    """Seconds to wait after a 429: JSON ``retry_after``, else ``Retry-After``."""
+    data = _json(outcome.body)
+    value = data.get("retry_after") if isinstance(data, dict) else None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        value = (outcome.headers or {}).get("Retry-After")
+    try:
+        seconds = float(value) if isinstance(value, int | float | str) else math.nan
+    except ValueError:  # e.g. an HTTP-date: fall back to our own backoff
+        return None
+    return None if math.isnan(seconds) else max(seconds, 0.0)
+
+
+def _discord_error(body: bytes) -> str:
+    """``code``/``message`` of a Discord JSON error body, for operators."""
+    data = _json(body)
+    if not isinstance(data, dict):
+        return ""
+    detail = []
+    if isinstance(data.get("code"), int):
+        detail.append(f"code {data['code']}")
+    if isinstance(data.get("message"), str):
+        detail.append(repr(text.truncate(data["message"], 120)))
+    return f": {', '.join(detail)}" if detail else ""
+
+
+class DiscordWebhook:
+    """POST messages to one Discord webhook with bounded, polite retries."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        user_agent: str = DEFAULT_USER_AGENT,
+        timeout: float = 5.0,
+        max_attempts: int = 4,
+        backoff_seconds: float = 1.0,
+        max_retry_after: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        parts = _validated_split(url)
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._url = _with_wait(parts)
+        # Strings to scrub from anything Discord sends back: the URL and the token.
+        self._secrets = tuple(
+            s for s in (url, self._url, parts.path, parts.path.rstrip("/").rpartition("/")[2]) if s
+        )
+        self._host = parts.hostname or ""
+        self._user_agent = user_agent
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff = backoff_seconds
+        self._max_retry_after = max_retry_after
+        self._sleep = sleep
+        handlers: list[urllib.request.BaseHandler] = [_RefuseRedirects()]
+        if parts.scheme == "https":  # certificate and hostname verification on
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+        if self._host in _LOCAL_HOSTS:  # never send loopback traffic to an env proxy
+            handlers.append(urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def __repr__(self) -> str:
+        return f"DiscordWebhook(host={self._host!r})"
+
+    def post(self, payload: Mapping[str, Any]) -> DeliveryResult:
+        """Send ``payload`` (Execute Webhook JSON); raise ``NotificationFailed`` on give-up."""
+        message = text.clamp_message({**payload, "allowed_mentions": {"parse": []}})
+        body = json.dumps(message, separators=(",", ":")).encode()
+        reason = "no attempt made"
+        status: int | None = None
+        for attempt in range(1, self._max_attempts + 1):
+            outcome = self._send(body)
+            status = outcome.status
+            if status is not None and 200 <= status < 300:
+                message_id = _json(outcome.body)
+                mid = message_id.get("id") if isinstance(message_id, dict) else None
+                result = DeliveryResult(status, attempt, None if mid is None else str(mid))
+                logger.info(
+                    "Discord message delivered",
+                    extra={"status": status, "attempts": attempt, "message_id": result.message_id},
+                )
+                return result
+            if status == 429:
+                delay = _retry_after(outcome)
+                reason = "rate limited (HTTP 429)"
+                if delay is None:
+                    delay = self._backoff_delay(attempt)
+                elif delay > self._max_retry_after:
+                    reason += f", retry_after {delay:g}s exceeds {self._max_retry_after:g}s"
+                    raise self._failure(reason, status, attempt)
+            elif status is None or status >= 500:
+                reason = outcome.error if status is None else f"server error (HTTP {status})"
+                delay = self._backoff_delay(attempt)
+            else:
+                raise self._failure(self._final_reason(outcome), status, attempt)
+            if attempt < self._max_attempts:
+                logger.warning(
+                    "Discord delivery failed, retrying",
+                    extra={"reason": reason, "attempt": attempt, "retry_in_s": round(delay, 3)},
+                )
+                self._sleep(delay)
+        raise self._failure(reason, status, self._max_attempts)
+
+    def _backoff_delay(self, attempt: int) -> float:
+        base = self._backoff * 2.0 ** (attempt - 1)
+        return min(base + _jitter.uniform(0, self._backoff), self._max_retry_after)
+
+    def _send(self, body: bytes) -> _Outcome:
+        request = urllib.request.Request(  # noqa: S310 - scheme validated in __init__
+            self._url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": self._user_agent},
+        )
+        try:
+            with self._opener.open(request, timeout=self._timeout) as response:
+                return _Outcome(response.status, response.read(_MAX_RESPONSE_BYTES))
+        except urllib.error.HTTPError as err:
+            try:
+                error_body = err.read(_MAX_RESPONSE_BYTES)
+            except (OSError, http.client.HTTPException):
+                error_body = b""  # the status is what matters
+            finally:
+                err.close()
+            return _Outcome(err.code, error_body, dict(err.headers.items()))
+        except urllib.error.URLError as err:
+            cause = err.reason
+            kind = "timeout" if isinstance(cause, TimeoutError) else "connection error"
+            return _Outcome(None, error=f"{kind} ({type(cause).__name__})")
+        except TimeoutError as err:
+            return _Outcome(None, error=f"timeout ({type(err).__name__})")
+        except (OSError, http.client.HTTPException) as err:
+            return _Outcome(None, error=f"connection error ({type(err).__name__})")
+
+    def _final_reason(self, outcome: _Outcome) -> str:
+        status = outcome.status
+        detail = self._scrub(_discord_error(outcome.body))
+        if status == 404:
+            return f"webhook not found (HTTP 404{detail}); it was deleted or the URL is wrong"
+        if status == 401:
+            return f"webhook token rejected (HTTP 401{detail})"
+        if status is not None and 300 <= status < 400:
+            return f"unexpected redirect (HTTP {status}); redirects are not followed"
+        return f"rejected by Discord (HTTP {status}{detail})"
+
+    def _scrub(self, value: str) -> str:
+        for secret in self._secrets:
+            value = value.replace(secret, "[redacted]")
+        return value
+
+    def _failure(self, reason: str, status: int | None, attempts: int) -> NotificationFailed:
+        message = f"Discord webhook delivery failed after {attempts} attempt(s): {reason}"
+        logger.error(message, extra={"status": status, "attempts": attempts})
+        return NotificationFailed(message)

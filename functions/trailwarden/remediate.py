@@ -1,0 +1,25 @@
+"""Remediate: run a workflow's verified, idempotent fix for a Finding."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trailwarden.errors import RemediationRefused
+from trailwarden.findings import Finding, Verdict
+
+if TYPE_CHECKING:
+    from trailwarden.registry import Workflow
+    from trailwarden.remediations.base import ClientFactory, RemediationResult
+    from trailwarden.settings import DetectionSettings
+
+
+def remediate(
+    finding: Finding, workflow: Workflow, settings: DetectionSettings, clients: ClientFactory
+) -> RemediationResult:
+    if finding.workflow != workflow.id:
+        raise RemediationRefused(f"finding of {finding.workflow} sent to {workflow.id}")
+    if finding.verdict not in (Verdict.REMEDIATE, Verdict.APPROVAL):
+        raise RemediationRefused(f"verdict {finding.verdict} does not allow remediation")
+    if workflow.remediation is None or not finding.resource_id:
+        raise RemediationRefused(f"{workflow.id} has nothing to remediate")
+    return workflow.remediation.apply(finding.resource_id, finding.region, clients, settings)

@@ -1,0 +1,102 @@
+"""Report: the closing message and the audit record (before/after, actor, event id)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from trailwarden.findings import Finding
+from trailwarden.notify import messages
+from trailwarden.notify.service import Webhook, deliver
+
+if TYPE_CHECKING:
+    from trailwarden.incidents import IncidentStore
+    from trailwarden.settings import NotifySettings
+
+REPORT_ACTIONS = frozenset({"dynamodb:PutItem", "sns:Publish", "secretsmanager:GetSecretValue"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # remediated | already-clean | failed | alerted | rejected | expired
+    remediation: Mapping[str, Any]
+    error: str | None
+
+
+def outcome_of(state: Mapping[str, Any]) -> Outcome:
+    """Read what happened from the state machine's document."""
+    remediation = state.get("remediation") if isinstance(state.get("remediation"), Mapping) else {}
+    error = state.get("error")
+    if isinstance(error, Mapping):
+        name = str(error.get("Error", "Error"))
+        cause = str(error.get("Cause", ""))
+        try:
+            parsed = json.loads(cause)
+            cause = str(parsed.get("errorMessage", cause)) if isinstance(parsed, Mapping) else cause
+        except ValueError:
+            pass
+        return Outcome("failed", remediation or {}, f"{name}: {cause}"[:1000])
+    decision = state.get("decision")
+    if isinstance(decision, Mapping) and decision.get("status") in ("rejected", "expired"):
+        return Outcome(str(decision["status"]), {}, None)
+    if remediation:
+        return Outcome(str(remediation.get("status", "remediated")), remediation, None)
+    return Outcome("alerted", {}, None)
+
+
+def audit_record(finding: Finding, outcome: Outcome, state: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "eventId": finding.event_id,
+        "eventName": finding.event_name,
+        "eventTime": finding.event_time,
+        "workflow": finding.workflow,
+        "verdict": str(finding.verdict),
+        "severity": str(finding.severity),
+        "reason": finding.reason,
+        "resource": {
+            "type": finding.resource_type,
+            "id": finding.resource_id,
+            "region": finding.region,
+            "account": finding.account,
+        },
+        "actor": dict(finding.actor),
+        "status": outcome.status,
+        "before": outcome.remediation.get("before", finding.before),
+        "after": outcome.remediation.get("after"),
+        "actions": outcome.remediation.get("actions", []),
+        "error": outcome.error,
+        "decision": state.get("decision"),
+        "notification": state.get("notification"),
+        "recordedAt": datetime.now(UTC).isoformat(),
+    }
+
+
+def report(
+    state: Mapping[str, Any],
+    *,
+    store: IncidentStore,
+    settings: NotifySettings,
+    sns: Any,
+    discord: Webhook | None,
+) -> dict[str, Any]:
+    finding = Finding.from_dict(state)
+    outcome = outcome_of(state)
+    record = audit_record(finding, outcome, state)
+    store.record_audit(finding.event_id, finding.workflow, record)
+    delivery: dict[str, str] = {}
+    if outcome.status != "alerted":  # an alert-only incident was already told by Notify
+        message = messages.result(
+            finding,
+            outcome.status,
+            settings.language,
+            settings.zone,
+            outcome=outcome.remediation,
+            error=outcome.error,
+        )
+        delivery = deliver(
+            message, sns=sns, topic_arn=settings.topic_arn, discord=discord
+        ).to_dict()
+    return {"status": outcome.status, "delivery": delivery}

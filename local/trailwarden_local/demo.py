@@ -1,0 +1,209 @@
+"""`trailwarden demo`: every workflow end to end on the embedded AWS (moto), no account.
+
+Each scenario comes from events/: the driver sets up the emulator, the sample event is
+routed by the template's own rule patterns, the real state machine runs with our
+handlers in-process, and the resource is read back. A scenario's expected verdict and
+end state come from events/index.json, never from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import boto3
+
+from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.drivers import DRIVERS
+from trailwarden_local.inbox import TopicInbox
+from trailwarden_local.samples import TEMPLATE, Sample, load_index
+
+SECRET_NAME = "trailwarden/discord-webhook"  # noqa: S105 - a name, not a secret
+# Small delays so the demo and tests never wait long (the template keeps production values).
+FAST_ENV = {
+    "DISCORD_BACKOFF_SECONDS": "0.05",
+    "DISCORD_TIMEOUT_SECONDS": "2",
+    "SECRET_MAX_AGE_SECONDS": "0",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+@dataclass
+class ScenarioResult:
+    workflow: str
+    scenario: str
+    file: str
+    verdict: str
+    expected_verdict: str
+    ok: bool
+    before: Any
+    after: Any
+    reason: str = ""
+    discord: list[dict[str, Any]] = field(default_factory=list)
+    email: list[dict[str, str]] = field(default_factory=list)
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            "scenario": self.scenario,
+            "file": self.file,
+            "verdict": self.verdict,
+            "expectedVerdict": self.expected_verdict,
+            "ok": self.ok,
+            "reason": self.reason,
+            "before": self.before,
+            "after": self.after,
+            "discord": self.discord,
+            "email": self.email,
+            "executions": self.executions,
+            "problems": self.problems,
+        }
+
+
+def _finding_of(app: Any, execution_arn: str) -> dict[str, Any]:
+    """The Assess output: the first task result in the execution history."""
+    for event in app.execution_history(execution_arn):
+        for key in ("lambdaFunctionSucceededEventDetails", "taskSucceededEventDetails"):
+            details = event.get(key)
+            if details and "output" in details:
+                output = json.loads(details["output"])
+                return output if isinstance(output, dict) else {}
+    return {}
+
+
+def _discord_summary(body: Any) -> dict[str, Any]:
+    embeds = body.get("embeds", []) if isinstance(body, dict) else []
+    first = embeds[0] if embeds else {}
+    return {
+        "title": first.get("title", ""),
+        "color": first.get("color"),
+        "fields": len(first.get("fields", [])),
+        "allowed_mentions": body.get("allowed_mentions") if isinstance(body, dict) else None,
+    }
+
+
+def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample) -> ScenarioResult:
+    assert sample.workflow is not None
+    prepared = DRIVERS[sample.workflow](app, sample)
+    before = prepared.read_state()
+    seen = len(sink.requests)
+
+    deliveries = app.put_event(prepared.event)
+    executions: list[dict[str, Any]] = []
+    verdict, reason = "ignore", "no rule matched the event"
+    for delivery in deliveries:
+        if delivery.execution_arn:
+            described = app.wait_for_execution(delivery.execution_arn)
+            finding = _finding_of(app, delivery.execution_arn)
+            executions.append(
+                {
+                    "status": described["status"],
+                    "stateTransitions": app.state_transitions(delivery.execution_arn),
+                }
+            )
+        else:
+            finding = delivery.result if isinstance(delivery.result, dict) else {}
+        verdict = str(finding.get("verdict", verdict))
+        reason = str(finding.get("reason", reason))
+
+    after = prepared.read_state()
+    problems = []
+    if verdict != sample.verdict:
+        problems.append(f"verdict {verdict}, expected {sample.verdict}")
+    if "after" in sample.expect and after != sample.expect["after"]:
+        problems.append(f"end state {after}, expected {sample.expect['after']}")
+    expected_status = sample.expect.get("status", "SUCCEEDED")
+    problems += [
+        f"execution {e['status']}, expected {expected_status}"
+        for e in executions
+        if e["status"] != expected_status
+    ]
+    return ScenarioResult(
+        workflow=sample.workflow,
+        scenario=sample.scenario,
+        file=sample.file,
+        verdict=verdict,
+        expected_verdict=sample.verdict,
+        ok=not problems,
+        before=before,
+        after=after,
+        reason=reason,
+        discord=[_discord_summary(r.json) for r in sink.requests[seen:]],
+        email=inbox.drain(),
+        executions=executions,
+        problems=problems,
+    )
+
+
+def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
+    from trailwarden_local.engine import LocalApp
+
+    index = load_index()
+    samples = [
+        s
+        for s in index.samples
+        if s.in_demo and s.workflow in DRIVERS and (not workflows or s.workflow in workflows)
+    ]
+    with DiscordSink() as sink:
+        parameters = {
+            **index.parameters,
+            "DiscordWebhookSecretName": SECRET_NAME,
+            "NotificationEmail": "security-team@example.com",
+        }
+        with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=FAST_ENV) as app:
+            boto3.client("secretsmanager", region_name=app.region).create_secret(
+                Name=SECRET_NAME, SecretString=sink.url
+            )
+            inbox = TopicInbox(app.resource("AlertTopic"), app.region)
+            return [run_scenario(app, sink, inbox, sample) for sample in samples]
+
+
+def _indent(text: str, prefix: str = "      ") -> str:
+    return "\n".join(prefix + line for line in text.rstrip().splitlines())
+
+
+def print_human(results: list[ScenarioResult], elapsed: float, out: TextIO) -> None:
+    for r in results:
+        mark = "OK  " if r.ok else "FAIL"
+        print(f"[{mark}] {r.workflow} / {r.scenario}: verdict {r.verdict}", file=out)
+        print(f"    why    : {r.reason}", file=out)
+        print(f"    before : {json.dumps(r.before, sort_keys=True)}", file=out)
+        print(f"    after  : {json.dumps(r.after, sort_keys=True)}", file=out)
+        for e in r.executions:
+            print(
+                f"    run    : {e['status']}, {e['stateTransitions']} state transitions", file=out
+            )
+        for d in r.discord:
+            print(
+                f"    discord: {d['title']}  (allowed_mentions={d['allowed_mentions']})", file=out
+            )
+        for mail in r.email:
+            print(f"    email  : {mail['subject']}", file=out)
+            print(_indent(mail["body"]), file=out)
+        for problem in r.problems:
+            print(f"    PROBLEM: {problem}", file=out)
+        print(file=out)
+    failed = [r for r in results if not r.ok]
+    print(
+        f"{len(results) - len(failed)}/{len(results)} scenarios ended as their data expects "
+        f"({elapsed:.1f}s)",
+        file=out,
+    )
+
+
+def main(json_output: bool = False, out: TextIO = sys.stdout) -> int:
+    started = time.monotonic()
+    results = run_all()
+    elapsed = time.monotonic() - started
+    if json_output:
+        json.dump({"scenarios": [r.to_dict() for r in results]}, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        print_human(results, elapsed, out)
+    return 0 if results and all(r.ok for r in results) else 1

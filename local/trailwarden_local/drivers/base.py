@@ -1,0 +1,41 @@
+"""What a demo driver does: put the emulator in the scenario's starting state, make the
+call the sample event records (so the emulator matches the event), and read the
+resource back before and after the workflow ran."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from trailwarden_local.engine import LocalApp
+    from trailwarden_local.samples import Sample
+
+
+@dataclass
+class Prepared:
+    event: dict[str, Any]  # the sample event, rewritten to name the emulator's resources
+    read_state: Callable[[], Any]  # reads the resource back from the emulator as JSON
+
+
+class Driver(Protocol):
+    def __call__(self, app: LocalApp, sample: Sample) -> Prepared: ...
+
+
+def client(app: LocalApp, service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=app.region)
+
+
+def own_role_arn(app: LocalApp, function_logical_id: str) -> str:
+    return str(app.functions[function_logical_id].role_arn)
+
+
+def rewrite_issuer(event: dict[str, Any], role_arn: str) -> None:
+    """Make a sample 'own role' call come from the emulator's real role ARN."""
+    identity = event["detail"].setdefault("userIdentity", {})
+    identity["type"] = "AssumedRole"
+    identity.setdefault("sessionContext", {}).setdefault("sessionIssuer", {})["arn"] = role_arn

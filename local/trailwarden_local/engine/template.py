@@ -1,0 +1,300 @@
+"""Load template.yaml and expand its SAM transform offline.
+
+moto's CloudFormation has no SAM transform, so the engine runs aws-sam-translator
+itself, the way ``sam package`` + CloudFormation would: local ``CodeUri`` folders
+are swapped for a fake S3 location (the local folder is remembered so the Lambda
+runtime can import the handler from it) and a local state machine ``DefinitionUri``
+is inlined as ``Definition`` (SAM then emits ``DefinitionString`` +
+``DefinitionSubstitutions``, exactly as for a deployed stack).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trailwarden_local.engine.errors import TemplateError, UnsupportedTemplateFeature
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+FAKE_ARTIFACT_BUCKET = "trailwarden-local-artifacts"
+
+# Short-form tag -> long-form key. ``!GetAtt`` and ``!Condition`` are special-cased below.
+# Tags the resolver does not support still load (so the error can name them precisely).
+_SHORT_FORM_TAGS: dict[str, str] = {
+    "Ref": "Ref",
+    "Sub": "Fn::Sub",
+    "If": "Fn::If",
+    "Equals": "Fn::Equals",
+    "Not": "Fn::Not",
+    "And": "Fn::And",
+    "Or": "Fn::Or",
+    "Join": "Fn::Join",
+    "Select": "Fn::Select",
+    "Split": "Fn::Split",
+    "FindInMap": "Fn::FindInMap",
+    "Base64": "Fn::Base64",
+    "ImportValue": "Fn::ImportValue",
+    "GetAZs": "Fn::GetAZs",
+    "Cidr": "Fn::Cidr",
+    "Transform": "Fn::Transform",
+    "Length": "Fn::Length",
+    "ToJsonString": "Fn::ToJsonString",
+    "Contains": "Fn::Contains",
+    "EachMemberEquals": "Fn::EachMemberEquals",
+    "EachMemberIn": "Fn::EachMemberIn",
+    "RefAll": "Fn::RefAll",
+    "ValueOf": "Fn::ValueOf",
+    "ValueOfAll": "Fn::ValueOfAll",
+}
+
+# AWS managed policies SAM may attach, by name (offline stand-in for IAM ListPolicies).
+MANAGED_POLICY_ARNS: dict[str, str] = {
+    name: f"arn:aws:iam::aws:policy/{path}"
+    for name, path in {
+        "AWSLambdaBasicExecutionRole": "service-role/AWSLambdaBasicExecutionRole",
+        "AWSLambdaVPCAccessExecutionRole": "service-role/AWSLambdaVPCAccessExecutionRole",
+        "AWSLambdaRole": "service-role/AWSLambdaRole",
+        "AWSLambdaDynamoDBExecutionRole": "service-role/AWSLambdaDynamoDBExecutionRole",
+        "AWSLambdaSQSQueueExecutionRole": "service-role/AWSLambdaSQSQueueExecutionRole",
+        "AWSLambdaKinesisExecutionRole": "service-role/AWSLambdaKinesisExecutionRole",
+        "AWSXrayWriteOnlyAccess": "AWSXrayWriteOnlyAccess",
+        "AWSXRayDaemonWriteAccess": "AWSXRayDaemonWriteAccess",
+        "AWSLambdaExecute": "AWSLambdaExecute",
+        "CloudWatchLambdaInsightsExecutionRolePolicy": "CloudWatchLambdaInsightsExecutionRolePolicy",
+        "CloudWatchLogsFullAccess": "CloudWatchLogsFullAccess",
+        "AWSStepFunctionsFullAccess": "AWSStepFunctionsFullAccess",
+        "ReadOnlyAccess": "ReadOnlyAccess",
+        "SecurityAudit": "SecurityAudit",
+    }.items()
+}
+
+
+@dataclass(frozen=True)
+class LoadedTemplate:
+    """A template after YAML loading and (if it declares the SAM transform) SAM expansion."""
+
+    path: Path
+    source: dict[str, Any]  # as written (short-form tags converted), before preprocessing
+    translated: dict[str, Any]  # plain CloudFormation, intrinsics still unresolved
+    code_dirs: dict[str, Path] = field(default_factory=dict)  # function logical id -> folder
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader + CloudFormation short-form tags, no implicit dates, no duplicate keys."""
+
+
+def _construct_mapping(loader: _CfnLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    result: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            raise TemplateError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
+        result[key] = loader.construct_object(value_node, deep=True)
+    return result
+
+
+def _construct_node(loader: _CfnLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return _construct_mapping(loader, node)
+    raise TemplateError(f"unexpected YAML node {node!r}")  # pragma: no cover
+
+
+def _short_form(key: str) -> Any:
+    def construct(loader: _CfnLoader, node: yaml.Node) -> dict[str, Any]:
+        return {key: _construct_node(loader, node)}
+
+    return construct
+
+
+def _construct_getatt(loader: _CfnLoader, node: yaml.Node) -> dict[str, Any]:
+    value = _construct_node(loader, node)
+    if isinstance(value, str):
+        resource, sep, attribute = value.partition(".")
+        if not sep:
+            raise TemplateError(f"!GetAtt {value!r} at line {node.start_mark.line + 1}: need A.B")
+        return {"Fn::GetAtt": [resource, attribute]}
+    return {"Fn::GetAtt": value}
+
+
+def _construct_condition(loader: _CfnLoader, node: yaml.Node) -> dict[str, Any]:
+    return {"Condition": _construct_node(loader, node)}
+
+
+def _unknown_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    raise UnsupportedTemplateFeature(
+        f"YAML tag !{tag_suffix} (line {node.start_mark.line + 1}) is not a CloudFormation tag"
+    )
+
+
+_CfnLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _CfnLoader.construct_yaml_str)
+for _tag, _key in _SHORT_FORM_TAGS.items():
+    _CfnLoader.add_constructor(f"!{_tag}", _short_form(_key))
+_CfnLoader.add_constructor("!GetAtt", _construct_getatt)
+_CfnLoader.add_constructor("!Condition", _construct_condition)
+_CfnLoader.add_multi_constructor("!", _unknown_tag)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse CloudFormation YAML (or JSON) into plain long-form data."""
+    return yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - _CfnLoader extends SafeLoader
+
+
+def load_template_file(path: Path) -> dict[str, Any]:
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
+        raise TemplateError(f"{path}: not a CloudFormation template (no Resources mapping)")
+    return data
+
+
+# --------------------------------------------------------------------------- SAM
+
+
+def _transforms(template: Mapping[str, Any]) -> list[str]:
+    raw = template.get("Transform")
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(item, str) for item in items):
+        raise UnsupportedTemplateFeature(f"Transform {raw!r}: only named transforms are supported")
+    return [str(item) for item in items]
+
+
+def _is_local_path(value: Any) -> bool:
+    return isinstance(value, str) and not value.startswith(("s3://", "https://", "http://"))
+
+
+def _local_dir(base_dir: Path, value: str, where: str) -> Path:
+    folder = (base_dir / value).resolve()
+    if not folder.is_dir():
+        raise TemplateError(f"{where}: CodeUri {value!r} is not a folder ({folder})")
+    return folder
+
+
+def _read_definition(base_dir: Path, value: str, where: str) -> Any:
+    file = (base_dir / value).resolve()
+    if not file.is_file():
+        raise TemplateError(f"{where}: DefinitionUri {value!r} is not a file ({file})")
+    text = file.read_text(encoding="utf-8")
+    try:
+        if file.suffix in (".yaml", ".yml"):
+            return load_yaml(text)
+        return json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise TemplateError(f"{where}: DefinitionUri {value!r} does not parse: {exc}") from exc
+
+
+def _preprocess_sam(template: dict[str, Any], base_dir: Path) -> dict[str, Path]:
+    """What ``sam package`` does: local code -> fake S3, local ASL -> inline Definition."""
+    globals_fn = template.get("Globals", {}).get("Function", {}) or {}
+    global_code_uri = globals_fn.get("CodeUri")
+    code_dirs: dict[str, Path] = {}
+    for logical_id, resource in template["Resources"].items():
+        if not isinstance(resource, dict):
+            raise TemplateError(f"Resources.{logical_id} is not a mapping")
+        rtype = resource.get("Type")
+        props = resource.setdefault("Properties", {})
+        if props is None:
+            props = resource["Properties"] = {}
+        where = f"Resources.{logical_id}"
+        if rtype == "AWS::Serverless::Function":
+            if props.get("PackageType", globals_fn.get("PackageType")) == "Image":
+                raise UnsupportedTemplateFeature(f"{where}: PackageType Image")
+            if "InlineCode" in props or "InlineCode" in globals_fn:
+                raise UnsupportedTemplateFeature(f"{where}: InlineCode (use a local CodeUri)")
+            code_uri = props.get("CodeUri", global_code_uri)
+            if not _is_local_path(code_uri):
+                raise UnsupportedTemplateFeature(
+                    f"{where}: CodeUri {code_uri!r} must be a local folder to run locally"
+                )
+            code_dirs[logical_id] = _local_dir(base_dir, str(code_uri), where)
+            props["CodeUri"] = f"s3://{FAKE_ARTIFACT_BUCKET}/{logical_id}.zip"
+        elif rtype == "AWS::Serverless::StateMachine":
+            uri = props.get("DefinitionUri")
+            if uri is not None:
+                if not _is_local_path(uri):
+                    raise UnsupportedTemplateFeature(
+                        f"{where}: DefinitionUri {uri!r} must be a local file to run locally"
+                    )
+                props["Definition"] = _read_definition(base_dir, str(uri), where)
+                del props["DefinitionUri"]
+        elif rtype == "AWS::Serverless::LayerVersion":
+            raise UnsupportedTemplateFeature(f"{where}: AWS::Serverless::LayerVersion")
+    if _is_local_path(global_code_uri):
+        globals_fn["CodeUri"] = f"s3://{FAKE_ARTIFACT_BUCKET}/globals.zip"
+    return code_dirs
+
+
+def _sam_translate(
+    template: dict[str, Any], parameter_values: Mapping[str, Any], region: str
+) -> dict[str, Any]:
+    # Imported lazily: samtranslator is heavy and only needed at start-up.
+    import boto3
+    from samtranslator.model.exceptions import (
+        ExceptionWithMessage,
+        InvalidDocumentException,
+    )
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    translator = Translator(
+        MANAGED_POLICY_ARNS,
+        Parser(),
+        boto_session=boto3.session.Session(region_name=region),
+    )
+    try:
+        translated: dict[str, Any] = translator.translate(
+            copy.deepcopy(template),
+            parameter_values=dict(parameter_values),
+            get_managed_policy_map=lambda: MANAGED_POLICY_ARNS,
+        )
+    except InvalidDocumentException as exc:
+        causes = "; ".join(cause.message for cause in exc.causes)
+        raise TemplateError(f"SAM transform failed: {causes}") from exc
+    except ExceptionWithMessage as exc:
+        raise TemplateError(f"SAM transform failed: {exc.message}") from exc
+    return translated
+
+
+def expand_template(
+    path: Path, source: Mapping[str, Any], *, parameter_values: Mapping[str, Any], region: str
+) -> LoadedTemplate:
+    """Expand the SAM transform (if declared) of ``source`` (loaded from ``path``).
+
+    ``parameter_values`` are the final parameter values plus pseudo parameters; SAM uses
+    them for the few properties it resolves itself.
+    """
+    source = copy.deepcopy(dict(source))
+    transforms = _transforms(source)
+    unsupported = [name for name in transforms if name != SAM_TRANSFORM]
+    if unsupported:
+        raise UnsupportedTemplateFeature(f"Transform {', '.join(unsupported)}")
+    if not transforms:
+        if any(
+            str(res.get("Type", "")).startswith("AWS::Serverless::")
+            for res in source["Resources"].values()
+            if isinstance(res, dict)
+        ):
+            raise TemplateError("AWS::Serverless::* resources need Transform " + SAM_TRANSFORM)
+        return LoadedTemplate(path=path, source=source, translated=copy.deepcopy(source))
+    working = copy.deepcopy(source)
+    code_dirs = _preprocess_sam(working, path.parent)
+    translated = _sam_translate(working, parameter_values, region)
+    return LoadedTemplate(path=path, source=source, translated=translated, code_dirs=code_dirs)

@@ -1,0 +1,55 @@
+"""The sample events in events/ and their index (expected workflow, verdict, demo setup)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EVENTS_DIR = REPO_ROOT / "events"
+TEMPLATE = REPO_ROOT / "template.yaml"
+
+
+@dataclass(frozen=True)
+class Sample:
+    file: str
+    scenario: str
+    workflow: str | None
+    verdict: str
+    event: dict[str, Any]
+    setup: dict[str, Any] = field(default_factory=dict)
+    expect: dict[str, Any] = field(default_factory=dict)
+    own_role: bool = False
+    in_demo: bool = True
+
+
+@dataclass(frozen=True)
+class SampleIndex:
+    parameters: dict[str, str]
+    own_role_arns: tuple[str, ...]
+    samples: tuple[Sample, ...]
+
+
+def load_index(events_dir: Path = EVENTS_DIR) -> SampleIndex:
+    raw = json.loads((events_dir / "index.json").read_text(encoding="utf-8"))
+    samples = tuple(
+        Sample(
+            file=entry["file"],
+            scenario=entry["scenario"],
+            workflow=entry.get("workflow"),
+            verdict=entry["verdict"],
+            event=json.loads((events_dir / entry["file"]).read_text(encoding="utf-8")),
+            setup=entry.get("setup", {}),
+            expect=entry.get("expect", {}),
+            own_role=bool(entry.get("ownRole")),
+            in_demo=entry.get("demo", True),
+        )
+        for entry in raw["events"]
+    )
+    return SampleIndex(
+        parameters=dict(raw.get("parameters", {})),
+        own_role_arns=tuple(raw.get("ownRoleArns", ())),
+        samples=samples,
+    )

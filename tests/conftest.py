@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,9 @@ import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+# moto otherwise loads (and serialises) hundreds of public AMIs into every EC2 backend.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 
+@cache
 def observability() -> tuple[Logger, Tracer, Metrics]:
+    """One set per process: Powertools keys its logger by service name, and the local
+    engine runs several functions' handler modules in one process."""
     logger = Logger(logger_handler=logging.StreamHandler(sys.stderr))
     return logger, Tracer(), Metrics()

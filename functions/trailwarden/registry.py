@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from trailwarden import enrichment
 from trailwarden.detections import ami_exposure as ami_detection
+from trailwarden.detections import ec2_keypair as ec2_keypair_detection
+from trailwarden.detections import iam_user_change as iam_user_detection
+from trailwarden.detections import sg_change as sg_change_detection
+from trailwarden.detections import sg_open_ingress as sg_detection
+from trailwarden.detections import ssm_session as ssm_detection
+from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE
 from trailwarden.remediations import ami_exposure as ami_remediation
+from trailwarden.remediations import sg_open_ingress as sg_remediation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -31,7 +39,14 @@ class Remediation:
         tuple[PlannedAction, ...],
     ]
     # (resource id, region, clients, settings) -> verified result
-    apply: Callable[[str, str, ClientFactory, DetectionSettings], RemediationResult]
+    apply: Callable[[str, str, ClientFactory, DetectionSettings], RemediationResult] | None = None
+    # For fixes limited to what the event itself changed (sg-open-ingress revokes only
+    # the rules the call added, never others of the group): (resource id, detection
+    # facts, region, clients, settings) -> verified result. Preferred over ``apply``.
+    apply_change: (
+        Callable[[str, Mapping[str, Any], str, ClientFactory, DetectionSettings], RemediationResult]
+        | None
+    ) = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,8 @@ class Workflow:
     remediation: Remediation | None = None
     # For events that are not CloudTrail API calls (Config compliance changes, schedules).
     detect_envelope: Callable[[Envelope, DetectionSettings], Detection] | None = None
+    # (source, detail-type) of the non-CloudTrail events detect_envelope reads.
+    envelope_triggers: frozenset[tuple[str, str]] = frozenset()
     # Optional live lookups that only add context to an alert (e.g. an instance's Name
     # tag): (detection, region, clients) -> extra facts. A failing lookup never blocks it.
     enrich: Callable[[Detection, str, ClientFactory], Mapping[str, Any]] | None = None
@@ -68,7 +85,66 @@ AMI_EXPOSURE = Workflow(
     ),
 )
 
-WORKFLOWS: tuple[Workflow, ...] = (AMI_EXPOSURE,)
+SG_OPEN_INGRESS = Workflow(
+    id=sg_detection.WORKFLOW,
+    triggers=sg_detection.TRIGGERS,
+    detect=sg_detection.detect,
+    remediation=Remediation(
+        assess_actions=sg_remediation.ASSESS_ACTIONS,
+        remediate_actions=sg_remediation.REMEDIATE_ACTIONS,
+        live_state=lambda rid, region, clients, _s: sg_remediation.live_state(rid, region, clients),
+        plan=lambda rid, facts, state, s: sg_remediation.plan_for(
+            rid, facts, state, s.allowed_public_ports
+        ),
+        apply_change=lambda rid, facts, region, clients, s: sg_remediation.remediate(
+            rid, facts, region, clients, s.allowed_public_ports, s.exempt_security_group_ids
+        ),
+    ),
+)
+
+SG_CHANGE = Workflow(
+    id=sg_change_detection.WORKFLOW,
+    triggers=sg_change_detection.TRIGGERS,
+    detect=sg_change_detection.detect,
+)
+
+
+def _instance_facts(detection: Detection, region: str, clients: ClientFactory) -> Mapping[str, Any]:
+    return enrichment.instance_facts(detection.resource_id, region, clients)
+
+
+IAM_USER_CHANGE = Workflow(
+    id=iam_user_detection.WORKFLOW,
+    triggers=iam_user_detection.TRIGGERS,
+    detect=iam_user_detection.detect,
+)
+
+SSM_SESSION = Workflow(
+    id=ssm_detection.WORKFLOW,
+    triggers=ssm_detection.TRIGGERS,
+    detect=ssm_detection.detect,
+    enrich=_instance_facts,
+    enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
+)
+
+EC2_KEYPAIR = Workflow(
+    id=ec2_keypair_detection.WORKFLOW,
+    triggers=ec2_keypair_detection.TRIGGERS,
+    detect=ec2_keypair_detection.detect,
+    detect_envelope=ec2_keypair_detection.detect_envelope,
+    envelope_triggers=ec2_keypair_detection.ENVELOPE_TRIGGERS,
+    enrich=_instance_facts,
+    enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
+)
+
+WORKFLOWS: tuple[Workflow, ...] = (
+    AMI_EXPOSURE,
+    SG_OPEN_INGRESS,
+    SG_CHANGE,
+    IAM_USER_CHANGE,
+    SSM_SESSION,
+    EC2_KEYPAIR,
+)
 BY_ID: dict[str, Workflow] = {w.id: w for w in WORKFLOWS}
 
 
@@ -78,3 +154,22 @@ def workflow_for_call(event_source: str, event_name: str) -> Workflow | None:
         if (event_source, event_name) in workflow.triggers:
             return workflow
     return None
+
+
+def workflow_for_envelope(source: str, detail_type: str) -> Workflow | None:
+    """The workflow that reads this kind of non-CloudTrail event (e.g. Config compliance)."""
+    for workflow in WORKFLOWS:
+        if (source, detail_type) in workflow.envelope_triggers:
+            return workflow
+    return None
+
+
+def workflow_for_event(envelope: Envelope) -> Workflow | None:
+    """The workflow an EventBridge event belongs to: by call for CloudTrail records, by
+    (source, detail-type) otherwise. Weaker outcomes keep the id (DESIGN §2)."""
+    if envelope.detail_type == CLOUDTRAIL_DETAIL_TYPE:
+        detail = envelope.detail
+        return workflow_for_call(
+            str(detail.get("eventSource", "")), str(detail.get("eventName", ""))
+        )
+    return workflow_for_envelope(envelope.source, envelope.detail_type)

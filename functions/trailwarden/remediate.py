@@ -20,6 +20,13 @@ def remediate(
         raise RemediationRefused(f"finding of {finding.workflow} sent to {workflow.id}")
     if finding.verdict not in (Verdict.REMEDIATE, Verdict.APPROVAL):
         raise RemediationRefused(f"verdict {finding.verdict} does not allow remediation")
-    if workflow.remediation is None or not finding.resource_id:
+    remediation = workflow.remediation
+    if remediation is None or not finding.resource_id:
         raise RemediationRefused(f"{workflow.id} has nothing to remediate")
-    return workflow.remediation.apply(finding.resource_id, finding.region, clients, settings)
+    if remediation.apply_change is not None:
+        return remediation.apply_change(
+            finding.resource_id, finding.facts, finding.region, clients, settings
+        )
+    if remediation.apply is None:
+        raise RemediationRefused(f"{workflow.id} declares no remediation")
+    return remediation.apply(finding.resource_id, finding.region, clients, settings)

@@ -66,6 +66,9 @@ class DetectionSettings:
     protected_ip_cidrs: tuple[IpNetwork, ...] = ()
     key_pair_config_rule_name: str = ""
     app_resource_names: frozenset[str] = frozenset()
+    # How long a remediation polls its verification read (e.g. GetTrailStatus.IsLogging).
+    verify_timeout_seconds: float = 20.0
+    verify_poll_seconds: float = 1.0
 
     def mode(self, workflow: str) -> Mode:
         return self.modes.get(workflow, MODE_PARAMETERS[workflow][1])
@@ -85,6 +88,8 @@ class DetectionSettings:
             protected_ip_cidrs=_networks(env.get("PROTECTED_IP_CIDRS")),
             key_pair_config_rule_name=env.get("KEY_PAIR_CONFIG_RULE_NAME", ""),
             app_resource_names=frozenset(split_list(env.get("APP_RESOURCE_NAMES"))),
+            verify_timeout_seconds=float(env.get("VERIFY_TIMEOUT_SECONDS", "20")),
+            verify_poll_seconds=float(env.get("VERIFY_POLL_SECONDS", "1")),
         )
 
 
@@ -133,6 +138,30 @@ class StoreSettings:
         if ttl < DEDUPE_MIN_SECONDS:
             raise ValueError("DEDUPE_TTL_SECONDS must be at least 24 hours (EventBridge retries)")
         return cls(incidents_table=env.get("INCIDENTS_TABLE", ""), dedupe_ttl_seconds=ttl)
+
+
+@dataclass(frozen=True)
+class BackstopSettings:
+    """The scheduled logging backstop (TrailBackstopFunction)."""
+
+    state_machine_arn: str  # the cloudtrail-tamper state machine it starts
+    app_tamper_function: str  # the app-tamper alert function it invokes (name or ARN)
+    watched_trail_names: tuple[str, ...] = ()  # empty: every trail that logs this region
+    app_rule_names: tuple[str, ...] = ()  # the app's own EventBridge rules
+    window_seconds: int = 300  # dedupe window when the schedule's time is not given
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BackstopSettings:
+        window = int(env.get("BACKSTOP_WINDOW_SECONDS", "300"))
+        if window < 60:
+            raise ValueError("BACKSTOP_WINDOW_SECONDS must be at least 60")
+        return cls(
+            state_machine_arn=env.get("CLOUDTRAIL_TAMPER_STATE_MACHINE_ARN", ""),
+            app_tamper_function=env.get("APP_TAMPER_FUNCTION", ""),
+            watched_trail_names=split_list(env.get("WATCHED_TRAIL_NAMES")),
+            app_rule_names=split_list(env.get("APP_RULE_NAMES")),
+            window_seconds=window,
+        )
 
 
 def require_workflow(env: Mapping[str, str]) -> str:

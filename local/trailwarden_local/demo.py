@@ -9,6 +9,7 @@ end state come from events/index.json, never from the code under test.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
                 }
             )
         else:
-            finding = delivery.result if isinstance(delivery.result, dict) else {}
+            finding = delivery.lambda_result if isinstance(delivery.lambda_result, dict) else {}
         verdict = str(finding.get("verdict", verdict))
         reason = str(finding.get("reason", reason))
 
@@ -142,6 +143,8 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
 
 
 def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
+    # moto otherwise loads hundreds of public AMIs into every EC2 backend.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     from trailwarden_local.engine import LocalApp
 
     index = load_index()
@@ -183,9 +186,10 @@ def print_human(results: list[ScenarioResult], elapsed: float, out: TextIO) -> N
             print(
                 f"    discord: {d['title']}  (allowed_mentions={d['allowed_mentions']})", file=out
             )
-        for mail in r.email:
+        for number, mail in enumerate(r.email):
             print(f"    email  : {mail['subject']}", file=out)
-            print(_indent(mail["body"]), file=out)
+            if number == 0:  # the first message in full; the rest by subject
+                print(_indent(mail["body"]), file=out)
         for problem in r.problems:
             print(f"    PROBLEM: {problem}", file=out)
         print(file=out)

@@ -25,9 +25,7 @@ def ec2() -> Iterator[Any]:
 
 
 def make_image(ec2: Any, *grants: dict[str, str]) -> str:
-    base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]
-    image_id: str = ec2.create_image(InstanceId=instance["InstanceId"], Name="golden")["ImageId"]
+    image_id: str = ec2.register_image(Name="golden", RootDeviceName="/dev/xvda")["ImageId"]
     if grants:
         ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": list(grants)})
     return image_id

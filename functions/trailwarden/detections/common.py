@@ -34,6 +34,22 @@ def precheck(
     return None
 
 
+def access_path(event: CloudTrailEvent) -> str:
+    """How the call reached AWS: ``cloudformation``, ``console`` or ``api`` (SDK, CLI, other).
+
+    The console marks its calls with ``sessionCredentialFromConsole`` and a console user
+    agent; CloudFormation calls carry ``invokedBy`` / a ``cloudformation.amazonaws.com``
+    user agent.
+    """
+    actor = event.actor
+    if actor.via_cloudformation:
+        return "cloudformation"
+    from_console = event.envelope.detail.get("sessionCredentialFromConsole")
+    if actor.via_console or from_console in (True, "true"):
+        return "console"
+    return "api"
+
+
 def as_list(value: Any) -> list[Any]:
     """CloudTrail logs lists as ``{"items": [...]}``, plain lists or single values."""
     if value is None:

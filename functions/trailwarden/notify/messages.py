@@ -57,9 +57,9 @@ _TEXT: dict[str, dict[str, str]] = {
     "expires": {"en": "Link expires", "ko": "링크 만료"},
     "none": {"en": "none", "ko": "없음"},
     "footer": {"en": "trailwarden", "ko": "trailwarden"},
-    "severity.info": {"en": "info", "ko": "정보"},
-    "severity.medium": {"en": "medium", "ko": "중간"},
-    "severity.high": {"en": "high", "ko": "높음"},
+    "severity.info": {"en": "INFO", "ko": "정보"},
+    "severity.medium": {"en": "MEDIUM", "ko": "중간"},
+    "severity.high": {"en": "HIGH", "ko": "높음"},
     "severity.critical": {"en": "CRITICAL", "ko": "심각"},
 }
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from trailwarden_local.engine.errors import TemplateError, UnsupportedTemplateFeature
+from .errors import TemplateError, UnsupportedTemplateFeature
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
 
 
 class _NoValue:

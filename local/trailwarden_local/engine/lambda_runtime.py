@@ -24,14 +24,16 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from trailwarden_local.engine.recorder import OperationRecorder, active_invocation
+from .recorder import OperationRecorder, active_invocation
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from types import ModuleType
 
 LOG = logging.getLogger("trailwarden_local.engine")
 
@@ -117,6 +119,26 @@ class _StdoutRouter:
         return getattr(self.original, name)
 
 
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Route ``print`` of the running handler to stderr (other threads keep stdout).
+
+    Installed per invocation (not once at start) so a ``sys.stdout`` swapped in later,
+    e.g. by pytest's capsys, is still the one non-invocation writes reach.
+    """
+    previous = sys.stdout
+    if isinstance(previous, _StdoutRouter):  # nested invocation
+        yield
+        return
+    router = cast("TextIO", _StdoutRouter(previous))
+    sys.stdout = router
+    try:
+        yield
+    finally:
+        if sys.stdout is router:
+            sys.stdout = previous
+
+
 class HandlerImportError(Exception):
     """The handler module or attribute cannot be found (Runtime.ImportModuleError)."""
 
@@ -179,12 +201,11 @@ class LambdaRuntime:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _modules: dict[str, _LoadedModule] = field(default_factory=dict)
     _original_invoke: Any = None
-    _original_stdout: TextIO | None = None
     _sys_path_added: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ lifecycle
 
-    def install(self) -> None:
+    def install(self, code_dirs: Iterable[Path] = ()) -> None:
         from moto.awslambda_simple.models import LambdaSimpleBackend
 
         runtime = self
@@ -201,17 +222,11 @@ class LambdaRuntime:
         ) -> str | bytes | None:
             function = runtime.find(function_name)
             if function is None:
-                return cast(
-                    "str | bytes | None",
-                    original(backend, function_name, qualifier, body, headers, response_headers),
-                )
+                return original(backend, function_name, qualifier, body, headers, response_headers)
             return runtime.invoke(function, body, headers, response_headers)
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
-        router = _StdoutRouter(sys.stdout)
-        self._original_stdout = sys.stdout
-        sys.stdout = cast("TextIO", router)
-        for code_dir in {str(f.code_dir) for f in self.functions.values()}:
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+        for code_dir in dict.fromkeys(str(d) for d in code_dirs):
             if code_dir not in sys.path:
                 sys.path.append(code_dir)  # like /var/task: sibling packages import normally
                 self._sys_path_added.append(code_dir)
@@ -223,10 +238,6 @@ class LambdaRuntime:
             if self._original_invoke is not None:
                 LambdaSimpleBackend.invoke = self._original_invoke  # type: ignore[method-assign]
                 self._original_invoke = None
-            if self._original_stdout is not None:
-                if isinstance(sys.stdout, _StdoutRouter):
-                    sys.stdout = self._original_stdout
-                self._original_stdout = None
             for loaded in self._modules.values():
                 sys.modules.pop(loaded.name, None)
             self._modules.clear()
@@ -270,6 +281,7 @@ class LambdaRuntime:
         started = time.monotonic()
         with (
             self._lock,
+            _stdout_to_stderr(),
             self._function_env(function),
             self.recorder.invocation(function.logical_id),
         ):
@@ -295,7 +307,7 @@ class LambdaRuntime:
                     {
                         "errorType": error_type,
                         "errorMessage": error_message,
-                        "stackTrace": traceback.format_tb(exc.__traceback__),
+                        "stackTrace": traceback.format_tb(exc.__traceback__)[1:],  # not ours
                         "requestId": request_id,
                     }
                 ).encode("utf-8")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from trailwarden_local.engine.errors import ParameterError, UnsupportedTemplateFeature
+from .errors import ParameterError, UnsupportedTemplateFeature
 
 _LIST_TYPES = ("CommaDelimitedList", "List<")
 _STRING_LIKE_PREFIXES = ("AWS::EC2::", "AWS::Route53::", "List<AWS::")

@@ -16,12 +16,14 @@ import json
 import re
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trailwarden_local.engine.errors import TemplateError, UnsupportedTemplateFeature
+from .errors import TemplateError, UnsupportedTemplateFeature
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
 
 # type -> why it is not provisioned locally. ``AWS::ApiGatewayV2::`` covers the whole family.
 SKIPPED_RESOURCE_TYPES: dict[str, str] = {
@@ -126,6 +128,14 @@ def _bool(value: Any) -> bool:
     return bool(value)
 
 
+def _policy_json(document: Any) -> str:
+    """A policy document for moto. moto rejects a document without ``Version``; AWS
+    defaults it to 2008-10-17, which only differs for policy variables: send 2012-10-17."""
+    if isinstance(document, dict) and "Version" not in document:
+        document = {"Version": "2012-10-17", **document}
+    return json.dumps(document)
+
+
 def _event_pattern(value: Any, where: str) -> dict[str, Any]:
     pattern = json.loads(value) if isinstance(value, str) else value
     if not isinstance(pattern, dict):
@@ -227,7 +237,15 @@ class Provisioner:
             raise UnsupportedTemplateFeature(
                 f"Resources.{logical_id}: resource type {resource_type} is not supported locally"
             )
-        return creator(logical_id, props)
+        from botocore.exceptions import ClientError
+
+        try:
+            return creator(logical_id, props)
+        except ClientError as exc:
+            message = str(exc).split(" in definition '", 1)[0]  # moto appends the whole ASL
+            raise TemplateError(
+                f"Resources.{logical_id} ({resource_type}) was rejected: {message}"
+            ) from exc
 
     # ------------------------------------------------------------------ IAM
 
@@ -237,7 +255,7 @@ class Provisioner:
         kwargs: dict[str, Any] = {
             "RoleName": name,
             "Path": props.get("Path", "/"),
-            "AssumeRolePolicyDocument": json.dumps(props.get("AssumeRolePolicyDocument", {})),
+            "AssumeRolePolicyDocument": _policy_json(props.get("AssumeRolePolicyDocument", {})),
         }
         if "Description" in props:
             kwargs["Description"] = props["Description"]
@@ -250,7 +268,7 @@ class Provisioner:
             iam.put_role_policy(
                 RoleName=name,
                 PolicyName=policy["PolicyName"],
-                PolicyDocument=json.dumps(policy["PolicyDocument"]),
+                PolicyDocument=_policy_json(policy["PolicyDocument"]),
             )
         unattached = self._attach_managed(name, props.get("ManagedPolicyArns", []) or [])
         return Provisioned(
@@ -288,7 +306,7 @@ class Provisioner:
             iam.put_role_policy(
                 RoleName=role,
                 PolicyName=props["PolicyName"],
-                PolicyDocument=json.dumps(props["PolicyDocument"]),
+                PolicyDocument=_policy_json(props["PolicyDocument"]),
             )
         ref = self.name(logical_id, 128)
         return Provisioned(logical_id, "AWS::IAM::Policy", ref, {"Id": ref}, props)
@@ -297,7 +315,7 @@ class Provisioner:
         iam = self.client("iam")
         kwargs: dict[str, Any] = {
             "PolicyName": props.get("ManagedPolicyName") or self.name(logical_id, 128),
-            "PolicyDocument": json.dumps(props["PolicyDocument"]),
+            "PolicyDocument": _policy_json(props["PolicyDocument"]),
             "Path": props.get("Path", "/"),
         }
         if "Description" in props:

@@ -10,13 +10,15 @@ moto's Step Functions executor itself (outside an invocation) are not attributed
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.handlers import BUILTIN_HANDLERS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _UNIQUE_ID = "trailwarden-local-operation-recorder"
 

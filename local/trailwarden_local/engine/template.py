@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from trailwarden_local.engine.errors import TemplateError, UnsupportedTemplateFeature
+from .errors import TemplateError, UnsupportedTemplateFeature
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 FAKE_ARTIFACT_BUCKET = "trailwarden-local-artifacts"
@@ -66,7 +68,9 @@ MANAGED_POLICY_ARNS: dict[str, str] = {
         "AWSXrayWriteOnlyAccess": "AWSXrayWriteOnlyAccess",
         "AWSXRayDaemonWriteAccess": "AWSXRayDaemonWriteAccess",
         "AWSLambdaExecute": "AWSLambdaExecute",
-        "CloudWatchLambdaInsightsExecutionRolePolicy": "CloudWatchLambdaInsightsExecutionRolePolicy",
+        "CloudWatchLambdaInsightsExecutionRolePolicy": (
+            "CloudWatchLambdaInsightsExecutionRolePolicy"
+        ),
         "CloudWatchLogsFullAccess": "CloudWatchLogsFullAccess",
         "AWSStepFunctionsFullAccess": "AWSStepFunctionsFullAccess",
         "ReadOnlyAccess": "ReadOnlyAccess",
@@ -134,6 +138,11 @@ def _construct_condition(loader: _CfnLoader, node: yaml.Node) -> dict[str, Any]:
     return {"Condition": _construct_node(loader, node)}
 
 
+def _construct_plain_scalar(loader: _CfnLoader, node: yaml.Node) -> Any:
+    """Dates stay text (``AWSTemplateFormatVersion: 2010-09-09`` unquoted)."""
+    return _construct_node(loader, node)
+
+
 def _unknown_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> Any:
     raise UnsupportedTemplateFeature(
         f"YAML tag !{tag_suffix} (line {node.start_mark.line + 1}) is not a CloudFormation tag"
@@ -141,7 +150,7 @@ def _unknown_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> Any:
 
 
 _CfnLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _CfnLoader.construct_yaml_str)
+_CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_plain_scalar)
 for _tag, _key in _SHORT_FORM_TAGS.items():
     _CfnLoader.add_constructor(f"!{_tag}", _short_form(_key))
 _CfnLoader.add_constructor("!GetAtt", _construct_getatt)
@@ -242,22 +251,31 @@ def _preprocess_sam(template: dict[str, Any], base_dir: Path) -> dict[str, Path]
     return code_dirs
 
 
+# SAM translation is pure and the slowest part of start-up: tests and the demo build many
+# apps from one template, so results are kept per (preprocessed template, parameters).
+_TRANSLATION_CACHE_SIZE = 16
+_TRANSLATIONS: dict[str, dict[str, Any]] = {}
+
+
 def _sam_translate(
     template: dict[str, Any], parameter_values: Mapping[str, Any], region: str
 ) -> dict[str, Any]:
     # Imported lazily: samtranslator is heavy and only needed at start-up.
     import boto3
-    from samtranslator.model.exceptions import (
+    from samtranslator.metrics.metrics import Metrics  # type: ignore[import-untyped]
+    from samtranslator.model.exceptions import (  # type: ignore[import-untyped]
         ExceptionWithMessage,
         InvalidDocumentException,
     )
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
+    from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
+    from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
+    metrics = Metrics()  # dummy publisher; published below so its __del__ stays quiet
     translator = Translator(
         MANAGED_POLICY_ARNS,
         Parser(),
         boto_session=boto3.session.Session(region_name=region),
+        metrics=metrics,
     )
     try:
         translated: dict[str, Any] = translator.translate(
@@ -270,6 +288,8 @@ def _sam_translate(
         raise TemplateError(f"SAM transform failed: {causes}") from exc
     except ExceptionWithMessage as exc:
         raise TemplateError(f"SAM transform failed: {exc.message}") from exc
+    finally:
+        metrics.publish()
     return translated
 
 
@@ -281,20 +301,27 @@ def expand_template(
     ``parameter_values`` are the final parameter values plus pseudo parameters; SAM uses
     them for the few properties it resolves itself.
     """
-    source = copy.deepcopy(dict(source))
-    transforms = _transforms(source)
+    source_copy: dict[str, Any] = copy.deepcopy(dict(source))
+    transforms = _transforms(source_copy)
     unsupported = [name for name in transforms if name != SAM_TRANSFORM]
     if unsupported:
         raise UnsupportedTemplateFeature(f"Transform {', '.join(unsupported)}")
     if not transforms:
         if any(
             str(res.get("Type", "")).startswith("AWS::Serverless::")
-            for res in source["Resources"].values()
+            for res in source_copy["Resources"].values()
             if isinstance(res, dict)
         ):
             raise TemplateError("AWS::Serverless::* resources need Transform " + SAM_TRANSFORM)
-        return LoadedTemplate(path=path, source=source, translated=copy.deepcopy(source))
-    working = copy.deepcopy(source)
+        return LoadedTemplate(path=path, source=source_copy, translated=copy.deepcopy(source_copy))
+    working = copy.deepcopy(source_copy)
     code_dirs = _preprocess_sam(working, path.parent)
-    translated = _sam_translate(working, parameter_values, region)
-    return LoadedTemplate(path=path, source=source, translated=translated, code_dirs=code_dirs)
+    key = json.dumps([working, dict(parameter_values), region], sort_keys=True, default=str)
+    cached = _TRANSLATIONS.get(key)
+    if cached is None:
+        cached = _sam_translate(working, parameter_values, region)
+        if len(_TRANSLATIONS) >= _TRANSLATION_CACHE_SIZE:
+            _TRANSLATIONS.pop(next(iter(_TRANSLATIONS)))
+        _TRANSLATIONS[key] = cached
+    translated = copy.deepcopy(cached)
+    return LoadedTemplate(path=path, source=source_copy, translated=translated, code_dirs=code_dirs)

@@ -1,0 +1,1 @@
+"""AWS Config custom rules the template creates (evaluators: configuration item -> result)."""

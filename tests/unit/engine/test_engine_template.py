@@ -1,0 +1,213 @@
+"""Template loading, parameters and intrinsics: no AWS needed."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from trailwarden_local.engine import (
+    LocalApp,
+    ParameterError,
+    TemplateError,
+    UnsupportedTemplateFeature,
+)
+from trailwarden_local.engine.intrinsics import NO_VALUE, Resolver, referenced_resources
+from trailwarden_local.engine.provision import apply_definition_substitutions
+from trailwarden_local.engine.template import load_yaml
+
+from .conftest import FIXTURE_TEMPLATE
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+class _Lookup:
+    def __init__(self) -> None:
+        self.refs = {"Table": "table-name", "Topic": "arn:aws:sns:us-east-1:1:topic"}
+        self.atts = {("Table", "Arn"): "arn:aws:dynamodb:table/t", ("Topic", "TopicName"): "topic"}
+
+    def has_resource(self, logical_id: str) -> bool:
+        return logical_id in self.refs
+
+    def ref(self, logical_id: str) -> Any:
+        return self.refs[logical_id]
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        return self.atts[(logical_id, attribute)]
+
+
+def _resolver(**conditions: Any) -> Resolver:
+    return Resolver(
+        parameters={"Stage": "prod", "Ids": ["1", "2"]},
+        pseudo={"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"},
+        conditions={"IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}, **conditions},
+        mappings={"M": {"prod": {"Days": 30}}},
+        resources=_Lookup(),
+    )
+
+
+def test_yaml_short_forms_become_long_forms() -> None:
+    loaded = load_yaml(
+        "A: !Ref X\n"
+        "B: !GetAtt Res.Attr.Nested\n"
+        "C: !Sub ['${a}', {a: !Ref Y}]\n"
+        "D: !If [Cond, !Condition Other, !Ref AWS::NoValue]\n"
+        "E: 2010-09-09\n"
+    )
+    assert loaded == {
+        "A": {"Ref": "X"},
+        "B": {"Fn::GetAtt": ["Res", "Attr.Nested"]},
+        "C": {"Fn::Sub": ["${a}", {"a": {"Ref": "Y"}}]},
+        "D": {"Fn::If": ["Cond", {"Condition": "Other"}, {"Ref": "AWS::NoValue"}]},
+        "E": "2010-09-09",
+    }
+
+
+def test_yaml_rejects_duplicate_keys_and_unknown_tags() -> None:
+    with pytest.raises(TemplateError, match="duplicate key 'A'"):
+        load_yaml("A: 1\nA: 2\n")
+    with pytest.raises(UnsupportedTemplateFeature, match="!Bogus"):
+        load_yaml("A: !Bogus x\n")
+
+
+def test_resolver_handles_every_supported_intrinsic() -> None:
+    resolver = _resolver()
+    fragment = {
+        "sub": {"Fn::Sub": "${AWS::Region}:${Table}:${Table.Arn}:${!Literal}:${Stage}"},
+        "sub_vars": {"Fn::Sub": ["${x}-${AWS::AccountId}", {"x": {"Ref": "Topic"}}]},
+        "join": {"Fn::Join": [",", {"Ref": "Ids"}]},
+        "select": {"Fn::Select": ["1", {"Fn::Split": ["/", "a/b/c"]}]},
+        "if": {"Fn::If": ["IsProd", {"Fn::GetAtt": ["Topic", "TopicName"]}, "no"]},
+        "gone": {"Fn::If": ["IsProd", {"Ref": "AWS::NoValue"}, "kept"]},
+        "list": ["a", {"Ref": "AWS::NoValue"}, "b"],
+        "map": {"Fn::FindInMap": ["M", {"Ref": "Stage"}, "Days"]},
+        "b64": {"Fn::Base64": {"Ref": "Stage"}},
+    }
+    assert resolver.resolve(fragment, "test") == {
+        "sub": "eu-west-1:table-name:arn:aws:dynamodb:table/t:${Literal}:prod",
+        "sub_vars": "arn:aws:sns:us-east-1:1:topic-123456789012",
+        "join": "1,2",
+        "select": "b",
+        "if": "topic",
+        "list": ["a", "b"],
+        "map": 30,
+        "b64": base64.b64encode(b"prod").decode(),
+    }
+    assert resolver.resolve({"Ref": "AWS::NoValue"}, "test") is NO_VALUE
+
+
+def test_conditions_compose() -> None:
+    resolver = _resolver(
+        NotProd={"Fn::Not": [{"Condition": "IsProd"}]},
+        Both={"Fn::And": [{"Condition": "IsProd"}, {"Fn::Equals": ["a", "a"]}]},
+        Either={"Fn::Or": [{"Condition": "NotProd"}, {"Condition": "Both"}]},
+        Loop={"Fn::Not": [{"Condition": "Loop"}]},
+    )
+    assert resolver.condition("IsProd") is True
+    assert resolver.condition("NotProd") is False
+    assert resolver.condition("Both") is True
+    assert resolver.condition("Either") is True
+    with pytest.raises(TemplateError, match="circular"):
+        resolver.condition("Loop")
+
+
+@pytest.mark.parametrize(
+    ("fragment", "message"),
+    [
+        ({"Fn::GetAZs": ""}, "intrinsic function Fn::GetAZs"),
+        ({"Fn::ImportValue": "shared"}, "intrinsic function Fn::ImportValue"),
+        ({"Fn::FindInMap": ["M", "prod", "Days", {"DefaultValue": 1}]}, "DefaultValue"),
+        ({"Ref": "AWS::NotARealPseudo"}, "pseudo parameter AWS::NotARealPseudo"),
+        ("{{resolve:ssm:/param}}", "dynamic reference"),
+    ],
+)
+def test_unsupported_intrinsics_fail_loudly(fragment: Any, message: str) -> None:
+    with pytest.raises(UnsupportedTemplateFeature, match=message):
+        _resolver().resolve({"Prop": fragment}, "Resources.X.Properties")
+
+
+def test_unknown_references_are_template_errors() -> None:
+    with pytest.raises(TemplateError, match="unknown parameter or resource 'Nope'"):
+        _resolver().resolve({"Ref": "Nope"}, "here")
+    with pytest.raises(TemplateError, match=r"\$\{Nope\} is not defined"):
+        _resolver().resolve({"Fn::Sub": "${Nope}"}, "here")
+
+
+def test_referenced_resources_sees_ref_getatt_and_sub() -> None:
+    fragment = {
+        "a": {"Ref": "Table"},
+        "b": {"Fn::GetAtt": ["Topic", "TopicName"]},
+        "c": {"Fn::Sub": ["${Queue.Arn}-${local}-${!Skip}", {"local": "x"}]},
+        "d": {"Ref": "Stage"},
+    }
+    assert referenced_resources(fragment, {"Table", "Topic", "Queue", "Skip", "local"}) == {
+        "Table",
+        "Topic",
+        "Queue",
+    }
+
+
+def test_definition_substitutions_like_cloudformation() -> None:
+    definition = '{"Resource": "${Fn}", "Retry": ${Count}, "Flag": ${On}}'
+    assert (
+        apply_definition_substitutions(definition, {"Fn": "arn:fn", "Count": 3, "On": True})
+        == '{"Resource": "arn:fn", "Retry": 3, "Flag": true}'
+    )
+    with pytest.raises(TemplateError, match=r"unresolved substitutions \['\$\{Missing\}'\]"):
+        apply_definition_substitutions('{"a": "${Missing}"}', {})
+
+
+def test_unknown_parameter_raises() -> None:
+    with pytest.raises(ParameterError, match=r"unknown template parameter\(s\) \['Nope'\]"):
+        LocalApp(FIXTURE_TEMPLATE, parameters={"Nope": "x"})
+
+
+def test_parameter_outside_allowed_values_raises() -> None:
+    with pytest.raises(ParameterError, match="'qa' is not one of AllowedValues"):
+        LocalApp(FIXTURE_TEMPLATE, parameters={"Stage": "qa"})
+
+
+def test_expansion_happens_before_any_mock(tmp_path: Path) -> None:
+    app = LocalApp(FIXTURE_TEMPLATE, parameters={"Stage": "prod"})
+    resources = app.translated_template["Resources"]
+    assert resources["RecordFunction"]["Type"] == "AWS::Lambda::Function"
+    assert resources["FlowStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert "DefinitionString" in resources["FlowStateMachine"]["Properties"]
+    assert app.conditions == {"CreateExtras": False, "IsProd": True, "ProdWithExtras": False}
+    assert app.inactive_resources == {"ExtrasQueue"}
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "template.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_unsupported_resource_type_raises_at_construction(tmp_path: Path) -> None:
+    path = _write(tmp_path, "Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n")
+    with pytest.raises(UnsupportedTemplateFeature, match="Vpc: resource type AWS::EC2::VPC"):
+        LocalApp(path)
+
+
+def test_unsupported_intrinsic_in_template_raises(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "Resources:\n"
+        "  Topic:\n"
+        "    Type: AWS::SNS::Topic\n"
+        "    Properties:\n"
+        "      DisplayName: !Select [0, !GetAZs '']\n",
+    )
+    with (
+        pytest.raises(UnsupportedTemplateFeature, match=r"Topic\.Properties.*Fn::GetAZs"),
+        LocalApp(path),
+    ):
+        pass  # pragma: no cover - start() raises
+
+
+def test_unsupported_transform_raises(tmp_path: Path) -> None:
+    path = _write(tmp_path, "Transform: AWS::LanguageExtensions\nResources: {}\n")
+    with pytest.raises(UnsupportedTemplateFeature, match="Transform AWS::LanguageExtensions"):
+        LocalApp(path)

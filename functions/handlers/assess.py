@@ -14,7 +14,13 @@ from trailwarden.assess import assess
 from trailwarden.clients import make_client
 from trailwarden.incidents import IncidentStore
 from trailwarden.registry import BY_ID, Workflow
-from trailwarden.settings import DetectionSettings, StoreSettings, require_workflow
+from trailwarden.settings import (
+    APPROVAL_TIMEOUT_DEFAULT,
+    DetectionSettings,
+    StoreSettings,
+    approval_timeout,
+    require_workflow,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,6 +33,9 @@ class Deps:
     workflow: Workflow
     settings: DetectionSettings
     store: IncidentStore
+    # The ApprovalTimeoutSeconds parameter: the RequestApproval state's TimeoutSecondsPath
+    # reads it from this function's output (an ASL number cannot come from a substitution).
+    approval_timeout_seconds: int = APPROVAL_TIMEOUT_DEFAULT
 
 
 @cache
@@ -41,6 +50,7 @@ def _deps() -> Deps:
             store_settings.incidents_table,
             dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
         ),
+        approval_timeout_seconds=approval_timeout(env),
     )
 
 
@@ -49,7 +59,7 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
     metrics.add_dimension(name="workflow", value=deps.workflow.id)
     metrics.add_metric(name=f"verdict_{finding.verdict}", unit=MetricUnit.Count, value=1)
     logger.info("assessed", extra={"verdict": str(finding.verdict), "reason": finding.reason})
-    return finding.to_dict()
+    return {**finding.to_dict(), "approvalTimeoutSeconds": deps.approval_timeout_seconds}
 
 
 @metrics.log_metrics

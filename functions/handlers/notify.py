@@ -6,6 +6,8 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from handlers._notify_deps import NotifyDeps, build_notify_deps
 from handlers._observability import observability
 from trailwarden.findings import Finding
@@ -30,6 +32,7 @@ def run(state: Any, deps: NotifyDeps) -> dict[str, str]:
         message, sns=deps.sns, topic_arn=deps.settings.topic_arn, discord=deps.discord()
     )
     logger.info("notified", extra=delivery.to_dict())
+    metrics.add_metric(name="notifications_sent", unit=MetricUnit.Count, value=1)
     return delivery.to_dict()
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from handlers._observability import observability
 from trailwarden.clients import make_client
 from trailwarden.findings import Finding
@@ -33,8 +35,12 @@ def _deps() -> Deps:
 
 
 def run(state: Any, deps: Deps) -> dict[str, Any]:
-    result = remediate(Finding.from_dict(state), deps.workflow, deps.settings, make_client)
+    decision = state.get("decision") if isinstance(state, dict) else None
+    result = remediate(
+        Finding.from_dict(state), deps.workflow, deps.settings, make_client, decision=decision
+    )
     logger.info("remediation finished", extra={"status": result.status})
+    metrics.add_metric(name=f"remediation_{result.status}", unit=MetricUnit.Count, value=1)
     return result.to_dict()
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from handlers._notify_deps import NotifyDeps, build_notify_deps
 from handlers._observability import observability
 from trailwarden.clients import make_client
@@ -48,6 +50,7 @@ def run(state: Any, deps: Deps) -> dict[str, Any]:
         discord=deps.notify.discord(),
     )
     logger.info("reported", extra={"status": result["status"]})
+    metrics.add_metric(name=f"incident_{result['status']}", unit=MetricUnit.Count, value=1)
     return result
 
 

@@ -48,7 +48,7 @@ def assess(
     store: IncidentStore,
 ) -> Finding:
     try:
-        decision = decide(raw_event, workflow, settings)
+        decision = decide(raw_event, workflow, settings, clients)
     except InvalidEvent as err:
         return skipped(workflow.id, raw_event, f"invalid event: {err}")
     detection, verdict, context = decision.detection, decision.verdict, decision.context
@@ -72,7 +72,16 @@ def assess(
         if verdict in (Verdict.REMEDIATE, Verdict.APPROVAL) and not plan:
             verdict, reason = Verdict.ALERT, f"{reason}; already reverted at re-read"
 
+    facts = dict(detection.facts)
+    if verdict is Verdict.ALERT and workflow.enrich is not None:
+        # Context only (e.g. "was this the last logging trail?"): a failure never blocks.
+        try:
+            facts.update(workflow.enrich(detection, context.region, clients))
+        except Exception as err:
+            logger.warning("enrichment failed", extra={"error": type(err).__name__})
+            facts["lookupError"] = type(err).__name__
+
     if not store.claim(context.event_id, workflow.id):
         logger.info("duplicate delivery", extra={"eventID": context.event_id})
         return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery")
-    return decision.finding(verdict=verdict, reason=reason, plan=plan, before=before)
+    return decision.finding(verdict=verdict, reason=reason, plan=plan, before=before, facts=facts)

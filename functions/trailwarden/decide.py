@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from trailwarden.registry import Workflow
+    from trailwarden.remediations.base import ClientFactory
     from trailwarden.settings import DetectionSettings
 
 
@@ -64,8 +65,18 @@ class Decision:
         )
 
 
-def decide(raw_event: Any, workflow: Workflow, settings: DetectionSettings) -> Decision:
-    """Raises InvalidEvent for input that is not an event this workflow can read."""
+def decide(
+    raw_event: Any,
+    workflow: Workflow,
+    settings: DetectionSettings,
+    clients: ClientFactory | None = None,
+) -> Decision:
+    """Raises InvalidEvent for input that is not an event this workflow can read.
+
+    With ``clients`` (Assess), a workflow whose detection needs live inputs (the NAT
+    gateways' IPs, the web ACLs that use an IP set) runs its ``live_detect``; without
+    (replay) the pure detection assumes what gives the stronger verdict.
+    """
     envelope = parse_envelope(raw_event)
     if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE and workflow.detect_envelope is not None:
         detection = workflow.detect_envelope(envelope, settings)
@@ -78,7 +89,10 @@ def decide(raw_event: Any, workflow: Workflow, settings: DetectionSettings) -> D
         )
     else:
         event = parse_cloudtrail(envelope)
-        detection = workflow.detect(event, settings)
+        if clients is not None and workflow.live_detect is not None:
+            detection = workflow.live_detect(event, settings, clients)
+        else:
+            detection = workflow.detect(event, settings)
         context = EventContext(
             event_id=event.event_id,
             event_name=event.event_name,

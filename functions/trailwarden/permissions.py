@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trailwarden.approvals.request import REQUEST_ACTIONS as APPROVAL_REQUEST_ACTIONS
+from trailwarden.approvals.service import DECIDE_ACTIONS
+from trailwarden.approvals.store import DECISION_STORE_ACTIONS
+from trailwarden.backstop import BACKSTOP_ACTIONS
+from trailwarden.config_rules.key_pair import RULE_ACTIONS as KEY_PAIR_RULE_ACTIONS
 from trailwarden.incidents import STORE_ACTIONS
 from trailwarden.notify.service import NOTIFY_ACTIONS
 from trailwarden.report import REPORT_ACTIONS
@@ -27,6 +32,14 @@ def declared_actions(handler: str, workflow: Workflow | None) -> frozenset[str] 
         return NOTIFY_ACTIONS
     if kind == "report":
         return REPORT_ACTIONS
+    if kind == "backstop":
+        return BACKSTOP_ACTIONS
+    if kind == "keypair_rule":
+        return KEY_PAIR_RULE_ACTIONS
+    if kind == "approval_request":
+        return APPROVAL_REQUEST_ACTIONS
+    if kind == "approval":
+        return DECISION_STORE_ACTIONS | DECIDE_ACTIONS
     if workflow is None:
         return None
     if kind == "assess" and workflow.remediation is not None:

@@ -7,14 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden import enrichment
 from trailwarden.detections import ami_exposure as ami_detection
+from trailwarden.detections import app_tamper as app_tamper_detection
+from trailwarden.detections import cloudtrail_tamper as trail_detection
 from trailwarden.detections import ec2_keypair as ec2_keypair_detection
 from trailwarden.detections import iam_user_change as iam_user_detection
 from trailwarden.detections import sg_change as sg_change_detection
 from trailwarden.detections import sg_open_ingress as sg_detection
 from trailwarden.detections import ssm_session as ssm_detection
+from trailwarden.detections import waf_change as waf_change_detection
+from trailwarden.detections import waf_protected_ip as waf_detection
 from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE
 from trailwarden.remediations import ami_exposure as ami_remediation
+from trailwarden.remediations import cloudtrail_tamper as trail_remediation
 from trailwarden.remediations import sg_open_ingress as sg_remediation
+from trailwarden.remediations import waf_protected_ip as waf_remediation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -64,6 +70,13 @@ class Workflow:
     enrich: Callable[[Detection, str, ClientFactory], Mapping[str, Any]] | None = None
     # IAM actions the enrich lookup calls (granted to the alert/assess function).
     enrich_actions: frozenset[str] = frozenset()
+    # A detection that needs live inputs (waf-protected-ip: the NAT gateways' IPs and
+    # the web ACLs using the IP set): Assess runs it with clients; replay runs the pure
+    # ``detect``, which assumes the stronger verdict. Its IAM actions belong in the
+    # remediation's assess_actions.
+    live_detect: Callable[[CloudTrailEvent, DetectionSettings, ClientFactory], Detection] | None = (
+        None
+    )
 
 
 AMI_EXPOSURE = Workflow(
@@ -137,6 +150,65 @@ EC2_KEYPAIR = Workflow(
     enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
 )
 
+CLOUDTRAIL_TAMPER = Workflow(
+    id=trail_detection.WORKFLOW,
+    triggers=trail_detection.TRIGGERS,
+    detect=trail_detection.detect,
+    remediation=Remediation(
+        assess_actions=trail_remediation.ASSESS_ACTIONS,
+        remediate_actions=trail_remediation.REMEDIATE_ACTIONS,
+        live_state=lambda rid, region, clients, _s: trail_remediation.live_state(
+            rid, region, clients
+        ),
+        plan=lambda rid, facts, state, _s: trail_remediation.plan_for(rid, facts, state),
+        apply=lambda rid, region, clients, s: trail_remediation.remediate(
+            rid,
+            region,
+            clients,
+            timeout_seconds=s.verify_timeout_seconds,
+            poll_seconds=s.verify_poll_seconds,
+        ),
+    ),
+    # The scheduled backstop's "Trail Not Logging" (and trail-gone) events.
+    detect_envelope=trail_detection.detect_envelope,
+    envelope_triggers=trail_detection.ENVELOPE_TRIGGERS,
+    # DeleteTrail: is any other trail still logging? (a live fact; "unknown" offline)
+    enrich=trail_remediation.enrich,
+    enrich_actions=trail_remediation.ENRICH_ACTIONS,
+)
+
+APP_TAMPER = Workflow(
+    id=app_tamper_detection.WORKFLOW,
+    triggers=app_tamper_detection.TRIGGERS,
+    detect=app_tamper_detection.detect,
+    # The backstop's "App Rule Disabled / Missing / Without Targets" events.
+    detect_envelope=app_tamper_detection.detect_envelope,
+    envelope_triggers=app_tamper_detection.ENVELOPE_TRIGGERS,
+)
+
+WAF_PROTECTED_IP = Workflow(
+    id=waf_detection.WORKFLOW,
+    triggers=waf_detection.TRIGGERS,
+    detect=waf_detection.detect,
+    live_detect=waf_remediation.live_detect,
+    remediation=Remediation(
+        assess_actions=waf_remediation.ASSESS_ACTIONS,
+        remediate_actions=waf_remediation.REMEDIATE_ACTIONS,
+        live_state=lambda rid, _region, clients, _s: waf_remediation.live_state(rid, clients),
+        plan=lambda rid, facts, state, _s: waf_remediation.plan_for(rid, facts, state),
+        # Removes the entries inside the protected networks Assess saw (facts), re-read live.
+        apply_change=lambda rid, facts, _region, clients, s: waf_remediation.remediate(
+            rid, facts, clients, s
+        ),
+    ),
+)
+
+WAF_CHANGE = Workflow(
+    id=waf_change_detection.WORKFLOW,
+    triggers=waf_change_detection.TRIGGERS,
+    detect=waf_change_detection.detect,
+)
+
 WORKFLOWS: tuple[Workflow, ...] = (
     AMI_EXPOSURE,
     SG_OPEN_INGRESS,
@@ -144,6 +216,10 @@ WORKFLOWS: tuple[Workflow, ...] = (
     IAM_USER_CHANGE,
     SSM_SESSION,
     EC2_KEYPAIR,
+    CLOUDTRAIL_TAMPER,
+    APP_TAMPER,
+    WAF_PROTECTED_IP,
+    WAF_CHANGE,
 )
 BY_ID: dict[str, Workflow] = {w.id: w for w in WORKFLOWS}
 

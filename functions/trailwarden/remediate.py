@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from trailwarden.errors import RemediationRefused
 from trailwarden.findings import Finding, Verdict
@@ -14,12 +15,22 @@ if TYPE_CHECKING:
 
 
 def remediate(
-    finding: Finding, workflow: Workflow, settings: DetectionSettings, clients: ClientFactory
+    finding: Finding,
+    workflow: Workflow,
+    settings: DetectionSettings,
+    clients: ClientFactory,
+    *,
+    decision: Any = None,
 ) -> RemediationResult:
+    """``decision`` is the human's answer the approval branch put in the state."""
     if finding.workflow != workflow.id:
         raise RemediationRefused(f"finding of {finding.workflow} sent to {workflow.id}")
     if finding.verdict not in (Verdict.REMEDIATE, Verdict.APPROVAL):
         raise RemediationRefused(f"verdict {finding.verdict} does not allow remediation")
+    if finding.verdict is Verdict.APPROVAL and not (
+        isinstance(decision, Mapping) and decision.get("status") == "approved"
+    ):
+        raise RemediationRefused("an approval finding without an approved decision")
     remediation = workflow.remediation
     if remediation is None or not finding.resource_id:
         raise RemediationRefused(f"{workflow.id} has nothing to remediate")

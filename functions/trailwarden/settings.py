@@ -28,6 +28,8 @@ PARAMETER_ENV: dict[str, str] = {
     "ExemptSecurityGroupIds": "EXEMPT_SECURITY_GROUP_IDS",
     "ProtectedIpCidrs": "PROTECTED_IP_CIDRS",
     "KeyPairConfigRuleName": "KEY_PAIR_CONFIG_RULE_NAME",
+    "ApprovalTimeoutSeconds": "APPROVAL_TIMEOUT_SECONDS",
+    "ApproverCidrs": "APPROVER_CIDRS",
     "Language": "LANGUAGE",
     "TimeZone": "TIME_ZONE",
     **{param: mode_env_var(wf) for wf, (param, _default) in MODE_PARAMETERS.items()},
@@ -69,6 +71,9 @@ class DetectionSettings:
     # How long a remediation polls its verification read (e.g. GetTrailStatus.IsLogging).
     verify_timeout_seconds: float = 20.0
     verify_poll_seconds: float = 1.0
+    # Optimistic-lock retries of a read-edit-write fix (WAF UpdateIPSet's LockToken).
+    lock_retry_attempts: int = 5
+    lock_retry_base_seconds: float = 0.5
 
     def mode(self, workflow: str) -> Mode:
         return self.modes.get(workflow, MODE_PARAMETERS[workflow][1])
@@ -90,6 +95,8 @@ class DetectionSettings:
             app_resource_names=frozenset(split_list(env.get("APP_RESOURCE_NAMES"))),
             verify_timeout_seconds=float(env.get("VERIFY_TIMEOUT_SECONDS", "20")),
             verify_poll_seconds=float(env.get("VERIFY_POLL_SECONDS", "1")),
+            lock_retry_attempts=int(env.get("LOCK_RETRY_ATTEMPTS", "5")),
+            lock_retry_base_seconds=float(env.get("LOCK_RETRY_BASE_SECONDS", "0.5")),
         )
 
 
@@ -145,7 +152,6 @@ class BackstopSettings:
     """The scheduled logging backstop (TrailBackstopFunction)."""
 
     state_machine_arn: str  # the cloudtrail-tamper state machine it starts
-    app_tamper_function: str  # the app-tamper alert function it invokes (name or ARN)
     watched_trail_names: tuple[str, ...] = ()  # empty: every trail that logs this region
     app_rule_names: tuple[str, ...] = ()  # the app's own EventBridge rules
     window_seconds: int = 300  # dedupe window when the schedule's time is not given
@@ -157,10 +163,43 @@ class BackstopSettings:
             raise ValueError("BACKSTOP_WINDOW_SECONDS must be at least 60")
         return cls(
             state_machine_arn=env.get("CLOUDTRAIL_TAMPER_STATE_MACHINE_ARN", ""),
-            app_tamper_function=env.get("APP_TAMPER_FUNCTION", ""),
             watched_trail_names=split_list(env.get("WATCHED_TRAIL_NAMES")),
             app_rule_names=split_list(env.get("APP_RULE_NAMES")),
             window_seconds=window,
+        )
+
+
+APPROVAL_TIMEOUT_DEFAULT = 3600
+
+
+def approval_timeout(env: Mapping[str, str]) -> int:
+    """APPROVAL_TIMEOUT_SECONDS (the ApprovalTimeoutSeconds parameter): a positive int."""
+    raw = env.get("APPROVAL_TIMEOUT_SECONDS", "") or str(APPROVAL_TIMEOUT_DEFAULT)
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ValueError(f"APPROVAL_TIMEOUT_SECONDS must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """The approval request function and the approval endpoint."""
+
+    table: str
+    base_url: str = ""  # https://<api>.execute-api.<region>.amazonaws.com (no trailing /)
+    timeout_seconds: int = APPROVAL_TIMEOUT_DEFAULT
+    approver_cidrs: tuple[IpNetwork, ...] = ()  # empty: anyone with the link may decide
+    # How long a decided or expired request stays readable ("already approved at ...")
+    # before DynamoDB's TTL deletes it.
+    retention_seconds: int = 7 * 24 * 3600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ApprovalSettings:
+        return cls(
+            table=env.get("APPROVALS_TABLE", ""),
+            base_url=env.get("APPROVAL_BASE_URL", "").rstrip("/"),
+            timeout_seconds=approval_timeout(env),
+            approver_cidrs=_networks(env.get("APPROVER_CIDRS")),
+            retention_seconds=int(env.get("APPROVAL_RETENTION_SECONDS", str(7 * 24 * 3600))),
         )
 
 

@@ -48,6 +48,11 @@ _PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": 
 WORLD_OPEN_IPV4_PREFIX = 8
 WORLD_OPEN_IPV6_PREFIX = 32
 
+# IPv6 ranges shorter than /32 that are still not the internet: unique-local
+# (fc00::/7, e.g. fd00::/8), link-local and multicast. No IPv4 block shorter than /8
+# is private, so IPv4 needs no such list.
+NON_PUBLIC_IPV6 = tuple(ipaddress.IPv6Network(n) for n in ("fc00::/7", "fe80::/10", "ff00::/8"))
+
 MIN_PORT, MAX_PORT = 0, 65535
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -111,8 +116,11 @@ class IngressRule:
         net = self.network
         if net is None:
             return False
-        limit = WORLD_OPEN_IPV4_PREFIX if net.version == 4 else WORLD_OPEN_IPV6_PREFIX
-        return net.prefixlen < limit
+        if isinstance(net, ipaddress.IPv4Network):
+            return net.prefixlen < WORLD_OPEN_IPV4_PREFIX
+        if any(net.subnet_of(private) for private in NON_PUBLIC_IPV6):
+            return False
+        return net.prefixlen < WORLD_OPEN_IPV6_PREFIX
 
     def port_range(self) -> tuple[int, int] | None:
         """The TCP/UDP ports reached, inclusive; None for ICMP (it has no ports)."""
@@ -249,7 +257,7 @@ def parse_ip_permissions(request: Mapping[str, Any]) -> list[IngressRule]:
 
 def request_shape(request: Mapping[str, Any]) -> str:
     """'nested', 'flat' or 'empty': which form of the request CloudTrail logged."""
-    if as_list(request.get("ipPermissions")):
+    if any(isinstance(p, Mapping) and p for p in as_list(request.get("ipPermissions"))):
         return "nested"
     if any(k in request for k in ("cidrIp", "ipProtocol", "sourceSecurityGroupName")):
         return "flat"

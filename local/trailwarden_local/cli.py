@@ -15,6 +15,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run every workflow against the embedded AWS emulator")
     demo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    from trailwarden_local import replay
+
+    replay.add_arguments(
+        sub.add_parser(
+            "replay",
+            help="what the app would have done with CloudTrail logs (offline)",
+            description=replay.__doc__.split("\n\n", 1)[0] if replay.__doc__ else None,
+        )
+    )
     return parser
 
 
@@ -24,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trailwarden_local import demo
 
         return demo.main(json_output=args.json)
+    if args.command == "replay":
+        from trailwarden_local import replay
+
+        return replay.main(args)
     return 2
 
 

@@ -48,6 +48,7 @@ class ScenarioResult:
     email: list[dict[str, str]] = field(default_factory=list)
     executions: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    simulated: str | None = None  # which step AWS would do the driver simulated, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class ScenarioResult:
             "email": self.email,
             "executions": self.executions,
             "problems": self.problems,
+            "simulated": self.simulated,
         }
 
 
@@ -95,7 +97,9 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
     before = prepared.read_state()
     seen = len(sink.requests)
 
-    deliveries = app.put_event(prepared.event)
+    # Events the scenario puts on the bus before its own one (they may match nothing).
+    deliveries = [d for e in prepared.preceding_events for d in app.put_event(e)]
+    deliveries += prepared.trigger() if prepared.trigger else app.put_event(prepared.event)
     executions: list[dict[str, Any]] = []
     verdict, reason = "ignore", "no rule matched the event"
     for delivery in deliveries:
@@ -114,6 +118,8 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
         reason = str(finding.get("reason", reason))
 
     after = prepared.read_state()
+    if prepared.cleanup is not None:
+        prepared.cleanup()
     problems = []
     if verdict != sample.verdict:
         problems.append(f"verdict {verdict}, expected {sample.verdict}")
@@ -125,6 +131,14 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
         for e in executions
         if e["status"] != expected_status
     ]
+    discord = [_discord_summary(r.json) for r in sink.requests[seen:]]
+    email = inbox.drain()
+    if "alerts" in sample.expect:  # messages per channel the scenario should produce
+        problems += [
+            f"{got} {channel} message(s), expected {sample.expect['alerts']}"
+            for channel, got in (("discord", len(discord)), ("email", len(email)))
+            if got != sample.expect["alerts"]
+        ]
     return ScenarioResult(
         workflow=sample.workflow,
         scenario=sample.scenario,
@@ -135,10 +149,11 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
         before=before,
         after=after,
         reason=reason,
-        discord=[_discord_summary(r.json) for r in sink.requests[seen:]],
-        email=inbox.drain(),
+        discord=discord,
+        email=email,
         executions=executions,
         problems=problems,
+        simulated=prepared.simulated,
     )
 
 
@@ -176,6 +191,8 @@ def print_human(results: list[ScenarioResult], elapsed: float, out: TextIO) -> N
         mark = "OK  " if r.ok else "FAIL"
         print(f"[{mark}] {r.workflow} / {r.scenario}: verdict {r.verdict}", file=out)
         print(f"    why    : {r.reason}", file=out)
+        if r.simulated:
+            print(f"    SIMULATED: {r.simulated}", file=out)
         print(f"    before : {json.dumps(r.before, sort_keys=True)}", file=out)
         print(f"    after  : {json.dumps(r.after, sort_keys=True)}", file=out)
         for e in r.executions:

@@ -24,7 +24,7 @@ class TopicInbox:
         out: list[dict[str, str]] = []
         while True:
             batch = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10)
-            messages: list[dict[str, Any]] = batch.get("Messages", [])
+            messages: list[Any] = list(batch.get("Messages", []))
             if not messages:
                 return out
             for message in messages:

@@ -105,7 +105,7 @@ def _stubbed_ec2() -> tuple[Any, Stubber]:
 
 def test_deregistered_image_raises_resource_gone() -> None:
     client, stub = _stubbed_ec2()
-    stub.add_client_error("describe_image_attribute", "InvalidAMIID.NotFound")
+    stub.add_client_error("describe_images", "InvalidAMIID.NotFound")
 
     with stub, pytest.raises(ResourceGone):
         ami_exposure.apply(client, "ami-1", TRUSTED)
@@ -113,7 +113,7 @@ def test_deregistered_image_raises_resource_gone() -> None:
 
 def test_throttling_raises_transient_error() -> None:
     client, stub = _stubbed_ec2()
-    stub.add_client_error("describe_image_attribute", "RequestLimitExceeded", http_status_code=503)
+    stub.add_client_error("describe_images", "RequestLimitExceeded", http_status_code=503)
 
     with stub, pytest.raises(TransientAwsError):
         ami_exposure.apply(client, "ami-1", TRUSTED)
@@ -122,8 +122,10 @@ def test_throttling_raises_transient_error() -> None:
 def test_permission_still_there_after_removal_fails_verification() -> None:
     client, stub = _stubbed_ec2()
     public = {"ImageId": "ami-1", "LaunchPermissions": [{"Group": "all"}]}
+    stub.add_response("describe_images", {"Images": [{"ImageId": "ami-1"}]})
     stub.add_response("describe_image_attribute", public)
     stub.add_response("modify_image_attribute", {})
+    stub.add_response("describe_images", {"Images": [{"ImageId": "ami-1"}]})
     stub.add_response("describe_image_attribute", public)
 
     with stub, pytest.raises(RemediationFailed):

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event, load_index
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import effective_verdict
-from trailwarden.registry import workflow_for_call
+from trailwarden.decide import decide
+from trailwarden.events import parse_envelope
+from trailwarden.registry import workflow_for_event
 from trailwarden.settings import PARAMETER_ENV, DetectionSettings
 
 INDEX = load_index()
@@ -24,14 +24,17 @@ def sample_settings(index: dict[str, Any]) -> DetectionSettings:
 @pytest.mark.parametrize("entry", INDEX["events"], ids=[e["file"] for e in INDEX["events"]])
 def test_sample_yields_indexed_workflow_and_verdict(entry: dict[str, Any]) -> None:
     settings = sample_settings(INDEX)
-    event = parse_cloudtrail(parse_envelope(load_event(entry["file"])))
+    raw = load_event(entry["file"])
 
-    workflow = workflow_for_call(event.event_source, event.event_name)
-    assert workflow is not None
-    detection = workflow.detect(event, settings)
+    # Routed as the app routes it: by call for CloudTrail records, by (source,
+    # detail-type) for other events such as AWS Config compliance changes.
+    workflow = workflow_for_event(parse_envelope(raw))
 
-    assert workflow.id == entry["workflow"]
-    assert str(effective_verdict(detection.outcome, settings.mode(workflow.id))) == entry["verdict"]
+    assert (workflow.id if workflow else None) == entry["workflow"]
+    if workflow is None:
+        assert entry["verdict"] == "ignore"
+        return
+    assert str(decide(raw, workflow, settings).verdict) == entry["verdict"]
 
 
 def test_every_sample_file_is_indexed() -> None:

@@ -134,3 +134,14 @@ def test_discord_outage_still_emails_and_remediates(harness: Harness) -> None:
     assert [e["status"] for e in run.executions] == ["SUCCEEDED"]
     assert read_state()["public"] is False
     assert len(harness.emails) == 2
+
+
+def test_deregistered_image_is_alerted_from_the_event(harness: Harness) -> None:
+    event, _ = prepare(harness, "made-public")
+    harness.client("ec2").deregister_image(ImageId=event["detail"]["requestParameters"]["imageId"])
+
+    run = harness.send(event)
+
+    assert run.verdict == "alert"
+    assert "gone" in run.findings[0]["reason"]
+    assert len(harness.emails) == 1

@@ -29,35 +29,36 @@ if TYPE_CHECKING:
 
 WORKFLOW = APP_TAMPER
 
+_RULE = ("AWS::Events::Rule", ("name", "rule"))
+_STATE_MACHINE = ("AWS::StepFunctions::StateMachine", ("stateMachineArn",))
+_FUNCTION = ("AWS::Lambda::Function", ("functionName",))
+_SCHEDULE = ("AWS::Scheduler::Schedule", ("name", "Name"))
+
 # eventSource -> {call name without version suffix: (resource type, request keys naming it)}
 CALLS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
-    "events.amazonaws.com": {
-        name: ("AWS::Events::Rule", ("name", "rule"))
-        for name in ("DeleteRule", "DisableRule", "RemoveTargets", "PutRule", "PutTargets")
-    },
+    "events.amazonaws.com": dict.fromkeys(
+        ("DeleteRule", "DisableRule", "RemoveTargets", "PutRule", "PutTargets"), _RULE
+    ),
     "states.amazonaws.com": {
-        "DeleteStateMachine": ("AWS::StepFunctions::StateMachine", ("stateMachineArn",)),
-        "UpdateStateMachine": ("AWS::StepFunctions::StateMachine", ("stateMachineArn",)),
+        "DeleteStateMachine": _STATE_MACHINE,
+        "UpdateStateMachine": _STATE_MACHINE,
         "StopExecution": ("AWS::StepFunctions::StateMachine", ("executionArn",)),
     },
-    "lambda.amazonaws.com": {
-        name: ("AWS::Lambda::Function", ("functionName",))
-        for name in (
+    "lambda.amazonaws.com": dict.fromkeys(
+        (
             "DeleteFunction",
             "UpdateFunctionCode",
             "UpdateFunctionConfiguration",
             "PutFunctionConcurrency",
             "RemovePermission",
-        )
-    },
+        ),
+        _FUNCTION,
+    ),
     "sns.amazonaws.com": {
         "DeleteTopic": ("AWS::SNS::Topic", ("topicArn",)),
         "Unsubscribe": ("AWS::SNS::Topic", ("subscriptionArn",)),
     },
-    "scheduler.amazonaws.com": {
-        name: ("AWS::Scheduler::Schedule", ("name", "Name"))
-        for name in ("DeleteSchedule", "UpdateSchedule")
-    },
+    "scheduler.amazonaws.com": dict.fromkeys(("DeleteSchedule", "UpdateSchedule"), _SCHEDULE),
 }
 
 # The versioned names Lambda logs today; detect() also accepts any other date suffix.
@@ -79,6 +80,9 @@ BACKSTOP_SOURCE = "trailwarden.backstop"
 RULE_DISABLED = "App Rule Disabled"
 RULE_MISSING = "App Rule Missing"
 RULE_WITHOUT_TARGETS = "App Rule Without Targets"
+ENVELOPE_TRIGGERS = frozenset(
+    (BACKSTOP_SOURCE, kind) for kind in (RULE_DISABLED, RULE_MISSING, RULE_WITHOUT_TARGETS)
+)
 _BACKSTOP_REASONS = {
     RULE_DISABLED: "is {state}: its workflow no longer receives events",
     RULE_MISSING: "no longer exists: its workflow no longer receives events",

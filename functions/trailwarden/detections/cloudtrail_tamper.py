@@ -40,6 +40,9 @@ BACKSTOP_SOURCE = "trailwarden.backstop"
 TRAIL_NOT_LOGGING = "Trail Not Logging"
 WATCHED_TRAIL_MISSING = "Watched Trail Missing"
 NO_LOGGING_TRAIL = "No Logging Trail"
+ENVELOPE_TRIGGERS = frozenset(
+    (BACKSTOP_SOURCE, kind) for kind in (TRAIL_NOT_LOGGING, WATCHED_TRAIL_MISSING, NO_LOGGING_TRAIL)
+)
 UNKNOWN = "unknown"
 
 

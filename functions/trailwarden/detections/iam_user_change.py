@@ -64,6 +64,7 @@ def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
         "tags": parse_tags(request.get("tags")) or parse_tags(user.get("tags")),
         "permissionsBoundary": text_of(request.get("permissionsBoundary")),
         "via": access_path(event),
+        "mfaAuthenticated": event.actor.mfa_authenticated,
     }
     if creating and not facts["path"]:
         facts["path"] = "/"  # IAM's default path

@@ -74,6 +74,18 @@ def _change(event: CloudTrailEvent) -> tuple[str, str, str, list[IngressRule]]:
     return group_id, group_name, shape, parse_ip_permissions(request)
 
 
+def _why_not_risky(rules: list[IngressRule], ports: str) -> str:
+    world = [r for r in rules if r.world_open]
+    if not world:
+        return "no world-open source (private, single-address, prefix-list or group sources)"
+    icmp = [r for r in world if r.port_range() is None]
+    if len(icmp) == len(world):
+        return "world-open ICMP only (ICMP has no ports)"
+    if icmp:
+        return f"world-open only on allowed public ports ({ports}) and ICMP"
+    return f"world-open only on allowed public ports ({ports})"
+
+
 def _ids_from(shape: str, rules: list[IngressRule]) -> str:
     if shape == "modify":
         return "request"
@@ -114,13 +126,7 @@ def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
 
     ports = ", ".join(str(p) for p in sorted(allowed)) or "none"
     if not risky:
-        world = [r for r in rules if r.world_open]
-        why = (
-            f"world-open only on allowed public ports ({ports})"
-            if world
-            else "no world-open source (private, single-address, prefix-list or group sources)"
-        )
-        return found(Outcome.IGNORE, Severity.INFO, why)
+        return found(Outcome.IGNORE, Severity.INFO, _why_not_risky(rules, ports))
     opened = "; ".join(r.label() for r in risky)
     reason = f"{group} opened to the internet: {opened} (allowed public ports: {ports})"
     if facts["exempt"]:

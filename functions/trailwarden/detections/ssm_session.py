@@ -89,6 +89,7 @@ def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
         "sessionReason": text_of(request.get("reason")),
         "sessionId": text_of(event.response.get("sessionId")),
         "via": access_path(event),
+        "mfaAuthenticated": event.actor.mfa_authenticated,
     }
     resource_type = INSTANCE_TYPE if target.startswith("i-") else MANAGED_NODE_TYPE
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from trailwarden.findings import Finding, Severity, Verdict
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from zoneinfo import ZoneInfo
 
 SEVERITY_COLOURS: dict[Severity, int] = {
@@ -69,6 +69,155 @@ def t(key: str, language: str) -> str:
     return entry.get(language) or entry["en"]
 
 
+# --- workflow facts --------------------------------------------------------------------
+# Which of a workflow's facts its alerts show, in this order (others stay in the audit
+# record). COMMON_FACTS are shown for every workflow when present.
+FACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "iam-user-change": (
+        "userName",
+        "userArn",
+        "path",
+        "tags",
+        "permissionsBoundary",
+        "via",
+        "mfaAuthenticated",
+    ),
+    "ssm-session": (
+        "target",
+        "instanceName",
+        "instanceState",
+        "privateIpAddress",
+        "sessionKind",
+        "documentName",
+        "remoteHost",
+        "remotePort",
+        "localPort",
+        "command",
+        "sessionReason",
+        "sessionId",
+        "via",
+        "mfaAuthenticated",
+    ),
+    "ec2-keypair": (
+        "instanceId",
+        "instanceName",
+        "instanceState",
+        "privateIpAddress",
+        "configRuleName",
+        "complianceType",
+        "previousComplianceType",
+        "annotation",
+    ),
+}
+COMMON_FACTS: tuple[str, ...] = ("lookupError",)
+
+_FACT_LABELS: dict[str, dict[str, str]] = {
+    "userName": {"en": "IAM user", "ko": "IAM 사용자"},
+    "userArn": {"en": "User ARN", "ko": "사용자 ARN"},
+    "path": {"en": "Path", "ko": "경로"},
+    "tags": {"en": "Tags", "ko": "태그"},
+    "permissionsBoundary": {"en": "Permissions boundary", "ko": "권한 경계"},
+    "via": {"en": "Made through", "ko": "수행 경로"},
+    "mfaAuthenticated": {"en": "MFA", "ko": "MFA 인증"},
+    "target": {"en": "Target", "ko": "대상"},
+    "instanceId": {"en": "Instance", "ko": "인스턴스"},
+    "instanceName": {"en": "Name tag", "ko": "Name 태그"},
+    "instanceState": {"en": "Instance state", "ko": "인스턴스 상태"},
+    "privateIpAddress": {"en": "Private IP", "ko": "사설 IP"},
+    "sessionKind": {"en": "Session type", "ko": "세션 유형"},
+    "documentName": {"en": "Session document", "ko": "세션 문서"},
+    "remoteHost": {"en": "Remote host", "ko": "원격 호스트"},
+    "remotePort": {"en": "Port", "ko": "포트"},
+    "localPort": {"en": "Local port", "ko": "로컬 포트"},
+    "command": {"en": "Command", "ko": "명령"},
+    "sessionReason": {"en": "Stated reason", "ko": "입력된 사유"},
+    "sessionId": {"en": "Session id", "ko": "세션 ID"},
+    "configRuleName": {"en": "Config rule", "ko": "Config 규칙"},
+    "complianceType": {"en": "Compliance", "ko": "준수 상태"},
+    "previousComplianceType": {"en": "Previously", "ko": "이전 상태"},
+    "annotation": {"en": "Config says", "ko": "Config 설명"},
+    "lookupError": {"en": "Live lookup failed", "ko": "실시간 조회 실패"},
+}
+
+# Values that are the app's own vocabulary (never text from the event): translated.
+_FACT_VALUES: dict[str, dict[str, dict[str, str]]] = {
+    "via": {
+        "cloudformation": {"en": "CloudFormation", "ko": "CloudFormation"},
+        "console": {"en": "AWS console", "ko": "AWS 콘솔"},
+        "api": {"en": "API / CLI / SDK", "ko": "API / CLI / SDK"},
+    },
+    "sessionKind": {
+        "shell": {"en": "interactive shell", "ko": "대화형 셸"},
+        "ssh": {"en": "SSH", "ko": "SSH"},
+        "command": {"en": "command", "ko": "명령 실행"},
+        "port-forwarding": {"en": "port forwarding", "ko": "포트 포워딩"},
+        "port-forwarding-remote-host": {
+            "en": "port forwarding to a remote host",
+            "ko": "원격 호스트로 포트 포워딩",
+        },
+        "custom": {"en": "custom document", "ko": "사용자 정의 문서"},
+    },
+}
+_YES_NO = {True: {"en": "yes", "ko": "예"}, False: {"en": "no", "ko": "아니요"}}
+
+# What happened, for the title (workflow id, event name); the workflow id otherwise.
+_WHAT: dict[tuple[str, str], dict[str, str]] = {
+    ("iam-user-change", "CreateUser"): {"en": "IAM user created", "ko": "IAM 사용자 생성"},
+    ("iam-user-change", "DeleteUser"): {"en": "IAM user deleted", "ko": "IAM 사용자 삭제"},
+    ("ssm-session", "StartSession"): {
+        "en": "Session Manager session started",
+        "ko": "Session Manager 세션 시작",
+    },
+    ("ec2-keypair", "Config Rules Compliance Change"): {
+        "en": "EC2 instance without a key pair",
+        "ko": "키 페어 없는 EC2 인스턴스",
+    },
+}
+
+
+def _localised(entry: Mapping[str, str], lang: str) -> str:
+    return entry.get(lang) or entry["en"]
+
+
+def what_happened(finding: Finding, lang: str) -> str:
+    entry = _WHAT.get((finding.workflow, finding.event_name))
+    return _localised(entry, lang) if entry else finding.workflow
+
+
+def fact_text(key: str, value: Any, lang: str) -> str:
+    """One fact as text. Event strings stay raw here: each channel escapes them."""
+    if isinstance(value, bool):
+        return _localised(_YES_NO[value], lang)
+    known = _FACT_VALUES.get(key, {})
+    if isinstance(value, str) and value in known:
+        return _localised(known[value], lang)
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, Mapping) and set(item) == {"key", "value"}:
+                parts.append(f"{item['key']}={item['value']}")  # a tag
+            elif isinstance(item, Mapping | list):
+                parts.append(compact(item))
+            else:
+                parts.append(str(item))
+        return ", ".join(parts)
+    if isinstance(value, Mapping):
+        return compact(value)
+    return str(value)
+
+
+def fact_fields(finding: Finding, lang: str) -> list[tuple[str, str]]:
+    """The workflow's facts worth reading in the alert, labelled in ``lang``."""
+    fields = []
+    for key in (*FACT_FIELDS.get(finding.workflow, ()), *COMMON_FACTS):
+        value = finding.facts.get(key)
+        if value is None or value in ("", [], {}):
+            continue
+        label = _FACT_LABELS.get(key)
+        fields.append((_localised(label, lang) if label else key, fact_text(key, value, lang)))
+    return fields
+
+
 @dataclass(frozen=True)
 class Message:
     """Channel-neutral content. Every string from the event is raw here: channels escape."""
@@ -120,8 +269,12 @@ def _base_fields(finding: Finding, lang: str, zone: ZoneInfo) -> list[tuple[str,
 def detected(finding: Finding, lang: str, zone: ZoneInfo) -> Message:
     """The first message of an incident: alert, or 'remediating now'."""
     fields = _base_fields(finding, lang, zone)
+    fields += fact_fields(finding, lang)
     if finding.plan:
         fields.append((t("plan", lang), "\n".join(a.description for a in finding.plan)))
+    notes = finding.facts.get("notes")  # live context an enrich lookup added
+    if isinstance(notes, list) and notes:
+        fields.append((t("details", lang), "\n".join(str(n) for n in notes)))
     headline = {
         Verdict.REMEDIATE: t("remediating", lang),
         Verdict.APPROVAL: t("approval", lang),
@@ -129,7 +282,10 @@ def detected(finding: Finding, lang: str, zone: ZoneInfo) -> Message:
     return Message(
         severity=finding.severity,
         colour=SEVERITY_COLOURS[finding.severity],
-        title=f"[{t(f'severity.{finding.severity}', lang)}] {headline}: {finding.workflow}",
+        title=(
+            f"[{t(f'severity.{finding.severity}', lang)}] {headline}: "
+            f"{what_happened(finding, lang)}"
+        ),
         summary=finding.reason,
         fields=tuple(fields),
         footer=f"{t('footer', lang)} · {finding.event_id}",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from trailwarden.aws_errors import translate
-from trailwarden.errors import RemediationFailed
+from trailwarden.errors import RemediationFailed, ResourceGone
 from trailwarden.findings import PlannedAction
 from trailwarden.remediations.base import ClientFactory, RemediationResult
 
@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 # IAM actions each step calls (the contract test compares them with template.yaml).
-ASSESS_ACTIONS = frozenset({"ec2:DescribeImageAttribute"})
-REMEDIATE_ACTIONS = frozenset({"ec2:DescribeImageAttribute", "ec2:ModifyImageAttribute"})
+ASSESS_ACTIONS = frozenset({"ec2:DescribeImages", "ec2:DescribeImageAttribute"})
+REMEDIATE_ACTIONS = frozenset(
+    {"ec2:DescribeImages", "ec2:DescribeImageAttribute", "ec2:ModifyImageAttribute"}
+)
 
 _GONE = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"})
 
@@ -54,7 +56,12 @@ class LaunchPermissions:
 
 
 def read_launch_permissions(ec2: Any, image_id: str) -> LaunchPermissions:
+    """DescribeImages first: it says InvalidAMIID.NotFound for a deregistered image."""
     try:
+        images = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
+        # A just-deregistered image may still be listed, in state "deregistered".
+        if not images or images[0].get("State") == "deregistered":
+            raise ResourceGone(f"{image_id} is deregistered")
         resp = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
     except ClientError as err:
         raise translate(err, gone_codes=_GONE) from err

@@ -166,15 +166,18 @@ def apply(
         return RemediationResult("already-clean", state, state)
     wanted = {r.rule_id for r in targets}
     notes: list[str] = []
-    live = before
+    revoked: tuple[IngressRule, ...] = ()
+    present = targets
     for _attempt in range(_REVOKE_ATTEMPTS):
-        present = [r.rule_id for r in targets if r.rule_id in {x.rule_id for x in live}]
-        if not present or _revoke(ec2, group_id, present):
+        if _revoke(ec2, group_id, [r.rule_id for r in present]):
+            revoked = present
             break
         # One of them vanished between the read and the revoke (EC2 then revokes none
-        # of the batch): read again and revoke what is still there.
+        # of the batch): read again and revoke what of the change is still there.
         notes.append("some rules were already gone at revoke time")
-        live = read_ingress(ec2, group_id)
+        present = select(change, read_ingress(ec2, group_id), allowed)
+        if not present:
+            break
     after = read_ingress(ec2, group_id)
     left = wanted & {r.rule_id for r in after}
     if left:
@@ -183,12 +186,11 @@ def apply(
     vanished = untouched - {r.rule_id for r in after}
     if vanished:  # not ours: someone else changed the group meanwhile
         notes.append(f"rules {sorted(vanished)} were removed by someone else meanwhile")
-    actions = plan(group_id, targets, before, allowed)
     return RemediationResult(
-        "remediated",
+        "remediated" if revoked else "already-clean",
         state_of(group_id, before),
         state_of(group_id, after),
-        actions,
+        plan(group_id, revoked, revoked, allowed),
         tuple(dict.fromkeys(notes)),
     )
 

@@ -4,7 +4,7 @@ resource back before and after the workflow ran."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -18,6 +18,17 @@ if TYPE_CHECKING:
 class Prepared:
     event: dict[str, Any]  # the sample event, rewritten to name the emulator's resources
     read_state: Callable[[], Any]  # reads the resource back from the emulator as JSON
+    # Events that reach the bus before ``event`` in the same scenario (e.g. the Config
+    # compliance changes of the other instances an evaluation covered).
+    preceding_events: list[dict[str, Any]] = field(default_factory=list)
+    # Set when a step AWS would do is simulated by the driver: says which and why.
+    simulated: str | None = None
+    # Replaces putting ``event`` on the bus when the scenario starts elsewhere (the
+    # scheduled backstop, invoked through the engine): returns the deliveries it made.
+    trigger: Callable[[], list[Any]] | None = None
+    # Undoes what the scenario changed in state later scenarios share (a disabled rule
+    # of the app, a trail the backstop would otherwise find on every later run).
+    cleanup: Callable[[], None] | None = None
 
 
 class Driver(Protocol):
@@ -27,7 +38,7 @@ class Driver(Protocol):
 def client(app: LocalApp, service: str) -> Any:
     import boto3
 
-    return boto3.client(service, region_name=app.region)
+    return boto3.client(service, region_name=app.region)  # type: ignore[call-overload]
 
 
 def own_role_arn(app: LocalApp, function_logical_id: str) -> str:

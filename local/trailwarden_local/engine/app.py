@@ -207,6 +207,7 @@ def _input_transform(transformer: Mapping[str, Any], event: Any, rule: Mapping[s
         }
     )
     template = str(transformer["InputTemplate"])
+    json_shaped = template.lstrip().startswith(("{", "["))
     out: list[str] = []
     in_string = False
     index = 0
@@ -221,7 +222,7 @@ def _input_transform(transformer: Mapping[str, Any], event: Any, rule: Mapping[s
         match = re.match(r"<([A-Za-z0-9_.-]+)>", template[index:])
         if match and match.group(1) in values:
             value = values[match.group(1)]
-            if in_string:
+            if in_string or not json_shaped:
                 out.append(value if isinstance(value, str) else json.dumps(value))
             else:
                 out.append(json.dumps(value))
@@ -419,6 +420,11 @@ class LocalApp:
                 self._mock = None
 
     def _drain_executions(self) -> None:
+        from moto.core.models import botocore_stubber
+
+        if not botocore_stubber.enabled:
+            LOG.warning("moto mock already stopped: cannot wait for running executions")
+            return
         sfn = self.client("stepfunctions")
         running: set[str] = set(self._executions)
         for machine in self.state_machines.values():

@@ -140,7 +140,21 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 class HandlerImportError(Exception):
-    """The handler module or attribute cannot be found (Runtime.ImportModuleError)."""
+    """The handler module cannot be imported (Lambda: Runtime.ImportModuleError)."""
+
+    error_type = "Runtime.ImportModuleError"
+
+
+class HandlerNotFoundError(HandlerImportError):
+    """The module has no such handler function (Lambda: Runtime.HandlerNotFound)."""
+
+    error_type = "Runtime.HandlerNotFound"
+
+
+class MarshalError(Exception):
+    """The handler's result is not JSON serializable (Lambda: Runtime.MarshalError)."""
+
+    error_type = "Runtime.MarshalError"
 
 
 def base_environment(host_env: Mapping[str, str], region: str) -> dict[str, str]:
@@ -300,7 +314,10 @@ class LambdaRuntime:
             try:
                 handler = self._handler(function)
                 result = handler(event, context)
-                payload = json.dumps(result).encode("utf-8")
+                try:
+                    payload = json.dumps(result).encode("utf-8")
+                except (TypeError, ValueError) as exc:
+                    raise MarshalError(f"Unable to marshal response: {exc}") from exc
             except Exception as exc:
                 error_type, error_message = self._error_type(exc), str(exc)
                 payload = json.dumps(
@@ -336,8 +353,8 @@ class LambdaRuntime:
 
     @staticmethod
     def _error_type(exc: BaseException) -> str:
-        if isinstance(exc, HandlerImportError):
-            return "Runtime.ImportModuleError"
+        if isinstance(exc, (HandlerImportError, MarshalError)):
+            return exc.error_type
         return type(exc).__name__
 
     @contextmanager
@@ -410,7 +427,7 @@ class LambdaRuntime:
         handler = getattr(module, attribute, None)
         if not callable(handler):
             sys.modules.pop(name, None)
-            raise HandlerImportError(
+            raise HandlerNotFoundError(
                 f"Handler {attribute!r} missing on module {module_path!r} ({file})"
             )
         return _LoadedModule(name, module, handler)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 FIXTURE_DIR = Path(__file__).resolve().parent / "fixture"
 FIXTURE_TEMPLATE = FIXTURE_DIR / "template.yaml"
 
-API_CALL = {
+API_CALL: dict[str, Any] = {
     "source": "aws.ec2",
     "detail-type": "AWS API Call via CloudTrail",
     "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances"},

@@ -21,6 +21,7 @@ from .conftest import FIXTURE_DIR, FIXTURE_TEMPLATE, api_call
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 EXPECTED_OPERATIONS = {
     "RecordFunction": {"dynamodb:PutItem", "sns:Publish"},
@@ -34,7 +35,8 @@ def _run(app: LocalApp, event: dict[str, Any]) -> dict[str, Any]:
     (delivery,) = app.put_event(event)
     assert delivery.kind == "stepfunctions"
     assert delivery.execution_arn is not None
-    return app.wait_for_execution(delivery.execution_arn, timeout=20)
+    description: dict[str, Any] = app.wait_for_execution(delivery.execution_arn, timeout=20)
+    return description
 
 
 def test_template_expands_and_provisions(app: LocalApp) -> None:
@@ -77,7 +79,9 @@ def test_template_expands_and_provisions(app: LocalApp) -> None:
     (target,) = rule.targets
     assert target["Arn"] == machine.arn
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600}
-    assert target["DeadLetterConfig"]["Arn"] == app.attribute("FlowStateMachineOnApiCallQueue", "Arn")
+    assert target["DeadLetterConfig"]["Arn"] == app.attribute(
+        "FlowStateMachineOnApiCallQueue", "Arn"
+    )
 
     assert {k: v.type for k, v in app.skipped_resources.items()} == {
         "FlowLogGroup": "AWS::Logs::LogGroup",
@@ -295,3 +299,41 @@ def test_default_session_created_before_the_app_is_still_recorded(early_client: 
     with LocalApp(FIXTURE_TEMPLATE, start_mock=False) as app:
         assert app.invoke("FailFunction", {}).function_error == "Unhandled"
         assert app.operations_by_function()["FailFunction"] == {"sts:GetCallerIdentity"}
+
+
+_RUNTIME_ERRORS_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, CodeUri: src/}
+Resources:
+  Missing: {Type: AWS::Serverless::Function, Properties: {Handler: nowhere.handler}}
+  NoHandler: {Type: AWS::Serverless::Function, Properties: {Handler: mod.nothere}}
+  Unserializable: {Type: AWS::Serverless::Function, Properties: {Handler: mod.handler}}
+  Aliased:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: mod.ok, AutoPublishAlias: live}
+Outputs:
+  AliasArn: {Value: !Ref Aliased.Alias}
+"""
+
+
+def test_runtime_errors_match_lambda_and_aliases_resolve(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "mod.py").write_text(
+        "def handler(event, context):\n    return {1, 2}\n\n"
+        "def ok(event, context):\n    return context.function_name\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "template.yaml").write_text(_RUNTIME_ERRORS_TEMPLATE, encoding="utf-8")
+    with LocalApp(tmp_path / "template.yaml") as app:
+        for function, error_type in [
+            ("Missing", "Runtime.ImportModuleError"),
+            ("NoHandler", "Runtime.HandlerNotFound"),
+            ("Unserializable", "Runtime.MarshalError"),
+        ]:
+            result = app.invoke(function, {})
+            assert result.function_error == "Unhandled"
+            assert result.payload["errorType"] == error_type
+        alias_arn = app.outputs["AliasArn"]
+        assert alias_arn == app.functions["Aliased"].arn + ":live"
+        assert app.invoke(alias_arn, {}).payload == app.functions["Aliased"].physical_name

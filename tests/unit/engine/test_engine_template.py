@@ -211,3 +211,20 @@ def test_unsupported_transform_raises(tmp_path: Path) -> None:
     path = _write(tmp_path, "Transform: AWS::LanguageExtensions\nResources: {}\n")
     with pytest.raises(UnsupportedTemplateFeature, match="Transform AWS::LanguageExtensions"):
         LocalApp(path)
+
+
+def test_target_input_path_and_transformer() -> None:
+    from trailwarden_local.engine.app import _input_transform, _json_path
+
+    event = {"id": "e1", "time": "t", "detail": {"items": [{"name": "x"}], "n": 5}}
+    assert _json_path(event, "$.detail.items[0].name", "here") == "x"
+    assert _json_path(event, "$", "here") is event
+    assert _json_path(event, "$.missing.deeper", "here") is None
+    rule = {"Name": "r", "Arn": "arn:aws:events:us-east-1:1:rule/r"}
+    transformer = {
+        "InputPathsMap": {"name": "$.detail.items[0].name", "n": "$.detail.n"},
+        "InputTemplate": '{"text": "<name> has <n>", "n": <n>, "rule": "<aws.events.rule-name>"}',
+    }
+    assert _input_transform(transformer, event, rule) == {"text": "x has 5", "n": 5, "rule": "r"}
+    plain = {"InputPathsMap": {"name": "$.detail.items[0].name"}, "InputTemplate": "hi <name>"}
+    assert _input_transform(plain, event, rule) == "hi x"

@@ -1,0 +1,61 @@
+"""RequestApproval task (lambda:invoke.waitForTaskToken): store the token, send the link.
+
+The payload carries the Step Functions task token: it is never logged (no event
+logging; the result below names neither the token nor the opaque id).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._observability import observability
+from trailwarden.approvals.request import request_approval
+from trailwarden.approvals.store import ApprovalStore
+from trailwarden.clients import make_client
+from trailwarden.settings import ApprovalSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger, tracer, metrics = observability()
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: ApprovalSettings
+    store: ApprovalStore
+    notify: NotifyDeps
+
+
+@cache
+def _deps() -> Deps:
+    settings = ApprovalSettings.from_env(os.environ)
+    return Deps(
+        settings=settings,
+        store=ApprovalStore(make_client("dynamodb"), settings.table),
+        notify=build_notify_deps(os.environ),
+    )
+
+
+def run(event: Any, deps: Deps) -> dict[str, Any]:
+    result = request_approval(
+        event,
+        store=deps.store,
+        settings=deps.settings,
+        notify=deps.notify.settings,
+        sns=deps.notify.sns,
+        discord=deps.notify.discord(),
+    )
+    logger.info("approval requested", extra=result)
+    return result
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context(log_event=False)
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return run(event, _deps())

@@ -1,0 +1,88 @@
+"""TrailBackstopFunction: the scheduled logging backstop (EventBridge Scheduler target)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._observability import observability
+from trailwarden.alert import alert
+from trailwarden.backstop import Backstop
+from trailwarden.clients import make_client
+from trailwarden.incidents import IncidentStore
+from trailwarden.registry import BY_ID
+from trailwarden.settings import BackstopSettings, DetectionSettings, StoreSettings
+from trailwarden.workflows import APP_TAMPER
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger, tracer, metrics = observability()
+
+
+@dataclass(frozen=True)
+class Deps:
+    region: str
+    settings: BackstopSettings
+    detection: DetectionSettings
+    store: IncidentStore
+    notify: NotifyDeps
+
+
+@cache
+def _deps() -> Deps:
+    env = os.environ
+    store_settings = StoreSettings.from_env(env)
+    return Deps(
+        region=env.get("AWS_REGION", ""),
+        settings=BackstopSettings.from_env(env),
+        detection=DetectionSettings.from_env(env),
+        store=IncidentStore(
+            make_client("dynamodb"),
+            store_settings.incidents_table,
+            dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
+        ),
+        notify=build_notify_deps(env),
+    )
+
+
+def run(event: Any, deps: Deps) -> dict[str, Any]:
+    def raise_alert(synthetic: dict[str, Any]) -> dict[str, Any]:
+        return alert(
+            synthetic,
+            BY_ID[APP_TAMPER],
+            deps.detection,
+            make_client,
+            deps.store,
+            deps.notify.settings,
+            deps.notify.sns,
+            deps.notify.discord(),
+        )
+
+    backstop = Backstop(
+        deps.settings,
+        region=deps.region,
+        cloudtrail=make_client("cloudtrail"),
+        events=make_client("events"),
+        stepfunctions=make_client("stepfunctions"),
+        raise_alert=raise_alert,
+    )
+    report = backstop.run(event)
+    stopped = sum(1 for t in report.trails if not t["isLogging"])
+    broken = sum(1 for r in report.rules if not r["ok"])
+    metrics.add_metric(name="trails_not_logging", unit=MetricUnit.Count, value=stopped)
+    metrics.add_metric(name="app_rules_not_enabled", unit=MetricUnit.Count, value=broken)
+    logger.info("backstop checked", extra={"trailsNotLogging": stopped, "rulesBroken": broken})
+    return report.to_dict()
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return run(event, _deps())

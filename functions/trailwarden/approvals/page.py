@@ -1,0 +1,212 @@
+"""The approval pages: HTML with every event string escaped, served with strict headers.
+
+IP set names, descriptions, user agents and ARNs come from whoever made the API call,
+so every value from the stored summary goes through :func:`html.escape`. The pages
+load nothing (no script, no images, no external CSS): the Content-Security-Policy
+allows only the one inline stylesheet (by hash) and forms posting back to this origin,
+and forbids framing. ``Cache-Control: no-store`` keeps the nonce out of caches and
+``Referrer-Policy: no-referrer`` keeps the link out of Referer headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from zoneinfo import ZoneInfo
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;"
+    "color:#1d1d1f;line-height:1.45}"
+    "h1{font-size:1.35rem}table{border-collapse:collapse;width:100%;margin:1rem 0}"
+    "th,td{text-align:left;vertical-align:top;padding:.35rem .5rem;border-bottom:1px solid #ddd;"
+    "white-space:pre-wrap;word-break:break-word}th{width:28%;color:#555;font-weight:600}"
+    ".note{background:#f4f6f8;padding:.75rem 1rem;border-radius:6px}"
+    ".actions{display:flex;gap:1rem;margin-top:1.5rem}"
+    "button{font-size:1rem;padding:.7rem 1.2rem;border-radius:6px;border:1px solid #888;"
+    "cursor:pointer}"
+    "button.approve{background:#1f7a3a;color:#fff;border-color:#1f7a3a}"
+    "button.reject{background:#fff;color:#a11}"
+)
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode("utf-8")).digest()).decode("ascii")
+
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+}
+
+_TEXT: dict[str, dict[str, str]] = {
+    "heading": {"en": "Approval needed", "ko": "승인 필요"},
+    "intro": {
+        "en": "Opening this page changed nothing. Review what happened, then decide. "
+        "The decision is final and can be made once.",
+        "ko": "이 페이지를 연 것만으로는 아무것도 바뀌지 않습니다. 내용을 확인한 뒤 결정하세요. "
+        "결정은 한 번만 할 수 있으며 되돌릴 수 없습니다.",
+    },
+    "expires": {"en": "This request expires at", "ko": "요청 만료 시각"},
+    "approve": {"en": "Approve: make the change", "ko": "승인: 조치 실행"},
+    "reject": {"en": "Reject: change nothing", "ko": "거부: 변경하지 않음"},
+    "done.approved": {
+        "en": "Approved. The change is being made now; the result will be reported in "
+        "Discord and by email.",
+        "ko": "승인되었습니다. 지금 조치를 실행하며 결과는 Discord와 이메일로 알려드립니다.",
+    },
+    "done.rejected": {
+        "en": "Rejected. Nothing will be changed; the team will be told.",
+        "ko": "거부되었습니다. 아무것도 변경하지 않으며 팀에 알립니다.",
+    },
+    "decided.approved": {
+        "en": "This request was already approved",
+        "ko": "이 요청은 이미 승인되었습니다",
+    },
+    "decided.rejected": {
+        "en": "This request was already rejected",
+        "ko": "이 요청은 이미 거부되었습니다",
+    },
+    "at": {"en": "at", "ko": "시각"},
+    "from": {"en": "from", "ko": "출발지"},
+    "expired": {
+        "en": "This request has expired: nothing was changed.",
+        "ko": "이 요청은 만료되었습니다. 아무것도 변경되지 않았습니다.",
+    },
+    "unknown": {
+        "en": "This approval link is unknown or has been cleaned up. Nothing was changed.",
+        "ko": "알 수 없거나 정리된 승인 링크입니다. 아무것도 변경되지 않았습니다.",
+    },
+    "forbidden": {
+        "en": "Your network address may not decide approval requests. Nothing was changed.",
+        "ko": "이 네트워크 주소에서는 승인 요청을 결정할 수 없습니다. 아무것도 변경되지 "
+        "않았습니다.",
+    },
+    "stale": {
+        "en": "This page is out of date or was not issued for this request. Open the link "
+        "again and decide from the fresh page. Nothing was changed.",
+        "ko": "오래되었거나 이 요청용으로 발급되지 않은 페이지입니다. 링크를 다시 열어 새 "
+        "페이지에서 결정하세요. 아무것도 변경되지 않았습니다.",
+    },
+    "bad_request": {
+        "en": "That request was not understood. Nothing was changed.",
+        "ko": "요청을 이해할 수 없습니다. 아무것도 변경되지 않았습니다.",
+    },
+    "undelivered": {
+        "en": "The decision was recorded but could not be handed to the workflow. It will "
+        "expire and nothing will be changed; the team will be told.",
+        "ko": "결정은 기록되었지만 워크플로에 전달하지 못했습니다. 요청은 만료되며 아무것도 "
+        "변경되지 않고 팀에 알립니다.",
+    },
+    "method": {"en": "Only GET and POST are accepted.", "ko": "GET과 POST만 허용됩니다."},
+}
+
+
+def t(key: str, lang: str) -> str:
+    entry = _TEXT[key]
+    return entry.get(lang) or entry["en"]
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int
+    body: str
+    headers: Mapping[str, str]
+
+    def to_http_api(self) -> dict[str, Any]:
+        """The API Gateway HTTP API (payload v2.0) Lambda response."""
+        return {
+            "statusCode": self.status,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "isBase64Encoded": False,
+        }
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def local_time(epoch: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(epoch, UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _document(lang: str, title: str, body: str) -> str:
+    return (
+        "<!doctype html>\n"
+        f'<html lang="{_e(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        '<meta name="robots" content="noindex,nofollow">'
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def _page(status: int, lang: str, title: str, body: str) -> Page:
+    return Page(status, _document(lang, title, body), SECURITY_HEADERS)
+
+
+def _details(summary: Mapping[str, Any]) -> str:
+    rows = []
+    for field in summary.get("fields") or ():
+        if isinstance(field, list | tuple) and len(field) == 2:
+            rows.append(f"<tr><th>{_e(field[0])}</th><td>{_e(field[1])}</td></tr>")
+    heading = f"<h1>{_e(summary.get('title') or '')}</h1>"
+    what = f"<p>{_e(summary.get('summary') or '')}</p>"
+    return heading + what + (f"<table>{''.join(rows)}</table>" if rows else "")
+
+
+def confirmation(
+    summary: Mapping[str, Any], nonce: str, expires_at: int, lang: str, zone: ZoneInfo
+) -> Page:
+    """The GET page: the details and a form that POSTs the decision with the nonce."""
+    body = (
+        f'<p class="note">{_e(t("intro", lang))}</p>'
+        + _details(summary)
+        + f"<p>{_e(t('expires', lang))}: {_e(local_time(expires_at, zone))}</p>"
+        + '<form method="post">'
+        + f'<input type="hidden" name="nonce" value="{_e(nonce)}">'
+        + '<div class="actions">'
+        + '<button class="approve" type="submit" name="decision" value="approve">'
+        + f"{_e(t('approve', lang))}</button>"
+        + '<button class="reject" type="submit" name="decision" value="reject">'
+        + f"{_e(t('reject', lang))}</button>"
+        + "</div></form>"
+    )
+    return _page(200, lang, t("heading", lang), body)
+
+
+def decided(
+    status: str, summary: Mapping[str, Any], at: int | None, ip: str, lang: str, zone: ZoneInfo
+) -> Page:
+    line = t(f"decided.{status}", lang)
+    if at is not None:
+        line += f" ({t('at', lang)} {local_time(at, zone)}"
+        line += f", {t('from', lang)} {ip})" if ip else ")"
+    body = f'<p class="note">{_e(line)}.</p>' + _details(summary)
+    return _page(409, lang, line, body)
+
+
+def done(status: str, summary: Mapping[str, Any], lang: str) -> Page:
+    text = t(f"done.{status}", lang)
+    return _page(200, lang, text, f'<p class="note">{_e(text)}</p>' + _details(summary))
+
+
+def message(key: str, status: int, lang: str, summary: Mapping[str, Any] | None = None) -> Page:
+    """A one-line page (expired, unknown, forbidden, stale, bad request...)."""
+    text = t(key, lang)
+    return _page(status, lang, text, f'<p class="note">{_e(text)}</p>' + _details(summary or {}))

@@ -1,0 +1,454 @@
+"""waf-protected-ip: a WAF IP set now holds one of the company's own (protected) IPs.
+
+The incident that started the project: someone put the NAT egress IP on a WAF block
+list and the service went dark. ``UpdateIPSet`` logs the whole new address list
+(``requestParameters.addresses``), the set's ``name``, ``id`` and ``scope`` (REGIONAL, or
+CLOUDFRONT, whose calls are made to and logged in us-east-1).
+
+Everything here is pure. The protected set is ``ProtectedIpCidrs`` plus, when Assess
+runs with clients, the live Elastic IPs of the account's NAT gateways; whether the set
+is used by a blocking rule of a web ACL is live state too. Both arrive in a
+:class:`WafContext`; offline (replay) the context is empty: only the configured CIDRs
+count and the set is assumed to block, which gives the stronger verdict.
+
+Addresses are compared as networks (``ipaddress``, ``strict=False``), never as strings:
+``2001:DB8:0:0::10/128`` is ``2001:db8::10/128``. An entry that equals or lies inside a
+protected network is removable (it blocks nothing but protected addresses); a wider
+entry that merely covers a protected IP (a ``/24`` around the NAT's ``/32``) is reported
+for a human: splitting it is a judgement call, deleting it would unblock others.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from trailwarden.detections.common import as_list, precheck, text_of
+from trailwarden.findings import Detection, Outcome, Severity
+from trailwarden.workflows import WAF_PROTECTED_IP
+
+if TYPE_CHECKING:
+    from trailwarden.events import CloudTrailEvent
+    from trailwarden.settings import DetectionSettings, IpNetwork
+
+WORKFLOW = WAF_PROTECTED_IP
+EVENT_SOURCE = "wafv2.amazonaws.com"
+TRIGGERS = frozenset({(EVENT_SOURCE, "UpdateIPSet")})
+RESOURCE_TYPE = "AWS::WAFv2::IPSet"
+SCOPES = ("REGIONAL", "CLOUDFRONT")
+CLOUDFRONT_REGION = "us-east-1"  # CLOUDFRONT-scope WAF calls are made to us-east-1
+CONFIGURED = "ProtectedIpCidrs"
+
+# Rule actions that stop a matching request. Captcha and Challenge count: the NAT's
+# callers are machines, which cannot solve either.
+_STOPPING_ACTIONS = ("Block", "Captcha", "Challenge")
+
+
+# ------------------------------------------------------------------ addresses
+
+
+@dataclass(frozen=True)
+class ProtectedNetwork:
+    network: IpNetwork
+    source: str  # "ProtectedIpCidrs" or "NAT gateway nat-..."
+
+    def to_dict(self) -> dict[str, str]:
+        return {"cidr": str(self.network), "source": self.source}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ProtectedNetwork:
+        return cls(ipaddress.ip_network(str(raw["cidr"]), strict=False), str(raw["source"]))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An IP-set entry that touches a protected network."""
+
+    entry: str  # as written in the set
+    network: IpNetwork  # normalised
+    protected: ProtectedNetwork
+    inside: bool  # True: equals / lies inside the protected network (removable)
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "entry": self.entry,
+            "network": str(self.network),
+            "protected": str(self.protected.network),
+            "source": self.protected.source,
+        }
+
+
+def parse_network(entry: str) -> IpNetwork | None:
+    """``203.0.113.10/32``, ``203.0.113.10``, ``2001:DB8::A/128`` -> a network, else None."""
+    try:
+        return ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def configured_networks(settings: DetectionSettings) -> tuple[ProtectedNetwork, ...]:
+    return tuple(ProtectedNetwork(n, CONFIGURED) for n in settings.protected_ip_cidrs)
+
+
+def classify(
+    addresses: Iterable[str], protected: Sequence[ProtectedNetwork]
+) -> tuple[tuple[Hit, ...], tuple[Hit, ...]]:
+    """Split the entries that touch a protected network into (inside, covering).
+
+    An entry inside any protected network is removable; otherwise, one that covers a
+    protected network (is wider) is reported. Unparseable entries and near misses
+    (``203.0.113.12/32`` next to a protected ``203.0.113.10``) touch nothing.
+    """
+    inside: list[Hit] = []
+    covering: list[Hit] = []
+    for entry in addresses:
+        network = parse_network(entry)
+        if network is None:
+            continue
+        same_family = [p for p in protected if p.network.version == network.version]
+        holder = next((p for p in same_family if network.subnet_of(p.network)), None)  # type: ignore[arg-type]
+        if holder is not None:
+            inside.append(Hit(entry, network, holder, inside=True))
+            continue
+        covered = next((p for p in same_family if network.supernet_of(p.network)), None)  # type: ignore[arg-type]
+        if covered is not None:
+            covering.append(Hit(entry, network, covered, inside=False))
+    return tuple(inside), tuple(covering)
+
+
+# ------------------------------------------------------------------ web ACL usage
+
+
+@dataclass(frozen=True)
+class WebAclUse:
+    """A web ACL whose rules reference the IP set, and whether that blocks its IPs."""
+
+    name: str
+    arn: str
+    blocking_rules: tuple[str, ...] = ()
+    other_rules: tuple[str, ...] = ()
+
+    @property
+    def blocks(self) -> bool:
+        return bool(self.blocking_rules)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arn": self.arn,
+            "blockingRules": list(self.blocking_rules),
+            "otherRules": list(self.other_rules),
+        }
+
+
+# rule group ARN -> that group's rules (raises when they cannot be read)
+RuleGroupRules = Callable[[str], Sequence[Mapping[str, Any]]]
+
+
+def _references(statement: Any, ip_set_arn: str, negated: bool = False) -> list[bool]:
+    """Polarity of every reference to the set inside a statement (True = under a NOT).
+
+    A request from an address in the set makes a positive reference true and a negated
+    one false. Scope-down statements narrow which requests a rate-based or managed rule
+    looks at: a reference there is positive (those requests are the ones it may block).
+    """
+    if not isinstance(statement, Mapping):
+        return []
+    found: list[bool] = []
+    reference = statement.get("IPSetReferenceStatement")
+    if isinstance(reference, Mapping) and reference.get("ARN") == ip_set_arn:
+        found.append(negated)
+    for key in ("AndStatement", "OrStatement"):
+        nested = statement.get(key)
+        if isinstance(nested, Mapping):
+            for child in as_list(nested.get("Statements")):
+                found += _references(child, ip_set_arn, negated)
+    inner = statement.get("NotStatement")
+    if isinstance(inner, Mapping):
+        found += _references(inner.get("Statement"), ip_set_arn, not negated)
+    for key in ("RateBasedStatement", "ManagedRuleGroupStatement"):
+        nested = statement.get(key)
+        if isinstance(nested, Mapping):
+            found += _references(nested.get("ScopeDownStatement"), ip_set_arn, negated)
+    return found
+
+
+def _action_name(action: Any) -> str:
+    return next(iter(action), "") if isinstance(action, Mapping) and action else ""
+
+
+def _rule_effect(
+    rule: Mapping[str, Any],
+    action: str,
+    ip_set_arn: str,
+    default_action: str,
+) -> str | None:
+    """How one rule treats addresses in the set: "blocks", "other" or None (unused).
+
+    * Block/Captcha/Challenge with a positive reference: blocks them.
+    * Count with a positive reference that adds labels: a later rule may block on the
+      label; counted as blocking, to be safe.
+    * Allow with a negated reference in a web ACL whose default action is Block: the
+      addresses are *not* allowed and fall through to the default: blocks them.
+    * Anything else (an Allow list, a Block rule that exempts the set with NOT, Count):
+      references the set without blocking it.
+    """
+    polarities = _references(rule.get("Statement"), ip_set_arn)
+    if not polarities:
+        return None
+    positive, negative = False in polarities, True in polarities
+    if action in _STOPPING_ACTIONS and positive:
+        return "blocks"
+    if action == "Count" and positive and rule.get("RuleLabels"):
+        return "blocks"
+    if action == "Allow" and negative and default_action == "Block":
+        return "blocks"
+    return "other"
+
+
+def web_acl_use(
+    web_acl: Mapping[str, Any], ip_set_arn: str, rule_group_rules: RuleGroupRules
+) -> WebAclUse | None:
+    """How a web ACL (a GetWebACL ``WebACL``) uses the IP set; None if it does not."""
+    default_action = _action_name(web_acl.get("DefaultAction"))
+    blocking: list[str] = []
+    other: list[str] = []
+    for rule in as_list(web_acl.get("Rules")):
+        if not isinstance(rule, Mapping):
+            continue
+        name = text_of(rule.get("Name")) or "?"
+        override = _action_name(rule.get("OverrideAction"))
+        statement = rule.get("Statement")
+        group_ref = (
+            statement.get("RuleGroupReferenceStatement") if isinstance(statement, Mapping) else None
+        )
+        if isinstance(group_ref, Mapping):
+            effects = _rule_group_effects(
+                group_ref, override, ip_set_arn, default_action, rule_group_rules
+            )
+            blocking += [f"{name} > {r}" for r, e in effects if e == "blocks"]
+            other += [f"{name} > {r}" for r, e in effects if e == "other"]
+            continue
+        # A managed rule group's own rules may block what its scope-down lets in, unless
+        # the web ACL overrides the whole group to Count.
+        action = _action_name(rule.get("Action")) or ("Count" if override == "Count" else "Block")
+        effect = _rule_effect(rule, action, ip_set_arn, default_action)
+        if effect == "blocks":
+            blocking.append(name)
+        elif effect == "other":
+            other.append(name)
+    if not blocking and not other:
+        return None
+    return WebAclUse(
+        name=text_of(web_acl.get("Name")),
+        arn=text_of(web_acl.get("ARN")),
+        blocking_rules=tuple(blocking),
+        other_rules=tuple(other),
+    )
+
+
+def _rule_group_effects(
+    group_ref: Mapping[str, Any],
+    override: str,
+    ip_set_arn: str,
+    default_action: str,
+    rule_group_rules: RuleGroupRules,
+) -> list[tuple[str, str]]:
+    """Effects of a referenced rule group's rules (the web ACL may override them)."""
+    overrides = {
+        text_of(o.get("Name")): _action_name(o.get("ActionToUse"))
+        for o in as_list(group_ref.get("RuleActionOverrides"))
+        if isinstance(o, Mapping)
+    }
+    effects: list[tuple[str, str]] = []
+    for rule in rule_group_rules(text_of(group_ref.get("ARN"))):
+        name = text_of(rule.get("Name")) or "?"
+        action = overrides.get(name) or _action_name(rule.get("Action"))
+        if override == "Count":
+            action = "Count"
+        effect = _rule_effect(rule, action, ip_set_arn, default_action)
+        if effect is not None:
+            effects.append((name, effect))
+    return effects
+
+
+# ------------------------------------------------------------------ the request
+
+
+@dataclass(frozen=True)
+class IpSetChange:
+    name: str
+    id: str
+    scope: str
+    region: str  # where the set's WAF API lives (us-east-1 for CLOUDFRONT)
+    arn: str
+    addresses: tuple[str, ...] | None  # None: the record has no address list
+    description: str
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def ip_set_arn(name: str, ip_set_id: str, scope: str, region: str, account: str) -> str:
+    kind = "global" if scope == "CLOUDFRONT" else "regional"
+    return f"arn:{_partition(region)}:wafv2:{region}:{account}:{kind}/ipset/{name}/{ip_set_id}"
+
+
+def parse_arn(arn: str) -> tuple[str, str, str, str]:
+    """An IP set ARN -> (name, id, scope, region). Raises ValueError for anything else."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "wafv2":
+        raise ValueError(f"not a WAFv2 ARN: {arn!r}")
+    path = parts[5].split("/")
+    if len(path) != 4 or path[1] != "ipset" or path[0] not in ("regional", "global"):
+        raise ValueError(f"not an IP set ARN: {arn!r}")
+    scope = "CLOUDFRONT" if path[0] == "global" else "REGIONAL"
+    return path[2], path[3], scope, parts[3]
+
+
+def parse_change(event: CloudTrailEvent) -> IpSetChange | None:
+    request = event.request
+    name, ip_set_id = text_of(request.get("name")), text_of(request.get("id"))
+    scope = text_of(request.get("scope")).upper()
+    if not (name and ip_set_id and scope in SCOPES):
+        return None
+    region = CLOUDFRONT_REGION if scope == "CLOUDFRONT" else event.aws_region
+    raw = request.get("addresses")
+    addresses = (
+        tuple(a for a in as_list(raw) if isinstance(a, str)) if isinstance(raw, list) else None
+    )
+    return IpSetChange(
+        name=name,
+        id=ip_set_id,
+        scope=scope,
+        region=region,
+        arn=ip_set_arn(name, ip_set_id, scope, region, event.account_id),
+        addresses=addresses,
+        description=text_of(request.get("description")),
+    )
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+@dataclass(frozen=True)
+class WafContext:
+    """Live inputs Assess looked up; the empty context is the offline (replay) view."""
+
+    nat_networks: tuple[ProtectedNetwork, ...] = ()
+    nat_lookup_error: str | None = None
+    # None: unknown (offline, or the lookup failed) -> assume the set blocks.
+    web_acls: tuple[WebAclUse, ...] | None = None
+    usage_error: str | None = None
+    live_addresses: tuple[str, ...] | None = None  # when the record lacks the list
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+OFFLINE = WafContext()
+
+
+def _actor_name(event: CloudTrailEvent) -> str:
+    arn = event.actor.arn
+    return arn.rsplit("/", 1)[-1] if "/" in arn else (arn or event.actor.type or "someone")
+
+
+def _list(items: Iterable[str]) -> str:
+    return ", ".join(items) or "-"
+
+
+def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafContext) -> Detection:
+    skip = precheck(event, settings, WORKFLOW)
+    if skip:
+        return skip
+    change = parse_change(event)
+    if change is None:
+        return Detection(
+            WORKFLOW, Outcome.IGNORE, Severity.INFO, "no IP set name, id and scope in the request"
+        )
+    addresses = change.addresses if change.addresses is not None else context.live_addresses
+    protected = (*configured_networks(settings), *context.nat_networks)
+    facts: dict[str, Any] = {
+        "ipSetName": change.name,
+        "ipSetId": change.id,
+        "ipSetArn": change.arn,
+        "scope": change.scope,
+        "wafRegion": change.region,
+        "protected": [p.to_dict() for p in protected],
+    }
+    if context.nat_lookup_error:
+        facts["natLookupError"] = context.nat_lookup_error
+
+    def result(outcome: Outcome, severity: Severity, reason: str) -> Detection:
+        return Detection(WORKFLOW, outcome, severity, reason, RESOURCE_TYPE, change.arn, facts)
+
+    if addresses is None:
+        return result(Outcome.IGNORE, Severity.INFO, "the record has no address list")
+    if not protected:
+        note = (
+            f" (NAT lookup failed: {context.nat_lookup_error})" if context.nat_lookup_error else ""
+        )
+        return result(Outcome.IGNORE, Severity.INFO, f"no protected IPs configured or found{note}")
+    inside, covering = classify(addresses, protected)
+    facts["inside"] = [h.to_dict() for h in inside]
+    facts["covering"] = [h.to_dict() for h in covering]
+    if not inside and not covering:
+        return result(Outcome.IGNORE, Severity.INFO, "no protected IP in the new address list")
+
+    blocked = _list(dict.fromkeys(f"{h.protected.network} ({h.protected.source})" for h in inside))
+    covered = _list(
+        dict.fromkeys(
+            f"{h.entry} covers {h.protected.network} ({h.protected.source})" for h in covering
+        )
+    )
+    what = (
+        f"{_actor_name(event)} changed WAF IP set {change.name} ({change.scope}, {change.region}): "
+    )
+    if inside:
+        what += f"it now holds protected IP {blocked}"
+        if covering:
+            what += f"; also {covered}"
+    else:
+        what += f"{covered}"
+
+    if context.web_acls is None:
+        facts["webAclUsage"] = "unknown"
+        why = context.usage_error or "offline"
+        usage = f"could not check which web ACLs use it ({why}): assuming it blocks"
+    else:
+        blocking = [u for u in context.web_acls if u.blocks]
+        facts["webAclUsage"] = "blocking" if blocking else "not-blocking"
+        facts["webAcls"] = [u.to_dict() for u in context.web_acls]
+        if not blocking:
+            others = _list(u.name for u in context.web_acls)
+            usage = (
+                "no web ACL blocks with this set"
+                + (f" (referenced without blocking by {others})" if context.web_acls else "")
+                + ": nothing is blocked now, but it would be if a Block rule used it"
+            )
+            return result(Outcome.ALERT, Severity.MEDIUM, f"{what}; {usage}")
+        usage = "blocking rules of web ACL " + _list(
+            f"{u.name} ({_list(u.blocking_rules)})" for u in blocking
+        )
+        usage = f"used by {usage}"
+    if context.nat_lookup_error:
+        usage += f"; NAT gateway lookup failed ({context.nat_lookup_error})"
+    if not inside:
+        return result(
+            Outcome.ALERT,
+            Severity.CRITICAL,
+            f"{what}; {usage}. A wider entry is not split or removed automatically: "
+            "a human must decide",
+        )
+    return result(Outcome.ACT, Severity.CRITICAL, f"{what}; {usage}")
+
+
+def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
+    """The offline view: configured CIDRs only, and the set is assumed to block."""
+    return evaluate(event, settings, OFFLINE)

@@ -1,0 +1,337 @@
+"""``trailwarden replay``: what the app would have done with past CloudTrail logs.
+
+DESIGN §6 is the contract: one JSON object per line per record on stdout
+(``eventID``, ``eventName``, ``workflow``, ``verdict``, ``reason``, ``actions``, plus
+``rule``: the template rule that would have started the workflow, or null), a summary on
+stderr, exit status 0 (every input read), 1 (some input unreadable), 2 (usage error).
+
+The pipeline is a chain of generators: inputs are listed lazily, each document is read,
+decided and printed before the next one is read, so memory stays flat however many
+files there are. With ``--jobs`` > 1 documents are decided in worker processes (fork),
+at most ``2 x jobs`` in flight, and printed in input order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import sys
+import time
+from collections import deque
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from concurrent.futures import Future
+
+    from trailwarden_local.replay_core import Replayer, Result, Stats
+    from trailwarden_local.replay_inputs import Source
+
+PROG = "trailwarden replay"
+EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
+_PROGRESS_EVERY = 0.5  # seconds
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_SHOWN_UNREADABLE = 10
+
+
+def _default_template() -> Path:
+    from trailwarden_local.samples import TEMPLATE
+
+    return TEMPLATE
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes")
+    return int(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="CloudTrail log files (.json, .json.gz), folders of them (recursive), "
+        "EventBridge event files, or s3://bucket/prefix",
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters as for sam deploy (values may contain commas); "
+        "unset parameters take the template's defaults",
+    )
+    parser.add_argument(
+        "--own-role-arn",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="an IAM role ARN of the deployed app (repeatable): its calls are the app's own",
+    )
+    parser.add_argument(
+        "--only-matches", action="store_true", help="print only records whose verdict is not ignore"
+    )
+    parser.add_argument(
+        "--since", type=_day, metavar="DATE", help="first day (YYYY-MM-DD) of dated log folders"
+    )
+    parser.add_argument(
+        "--until", type=_day, metavar="DATE", help="last day (YYYY-MM-DD) of dated log folders"
+    )
+    parser.add_argument(
+        "--template",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the SAM template whose rules and parameters to use (default: template.yaml)",
+    )
+    parser.add_argument(
+        "--stack-name",
+        default="trailwarden",
+        metavar="NAME",
+        help="the deployed stack's name, for patterns that use AWS::StackName "
+        "(default: trailwarden)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=0,
+        metavar="N",
+        help="worker processes (default: one per CPU, at most 4; 1 = no workers)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    return run(
+        args.paths,
+        overrides=args.parameter_overrides,
+        own_role_arns=args.own_role_arn,
+        only_matches=args.only_matches,
+        since=args.since,
+        until=args.until,
+        template=args.template,
+        stack_name=args.stack_name,
+        jobs=args.jobs,
+    )
+
+
+def _usage_error(err: TextIO, message: str) -> int:
+    err.write(f"{PROG}: error: {message}\n")
+    return EXIT_USAGE
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def run(
+    paths: Sequence[str],
+    *,
+    overrides: Sequence[str] = (),
+    own_role_arns: Sequence[str] = (),
+    only_matches: bool = False,
+    since: date | None = None,
+    until: date | None = None,
+    template: Path | None = None,
+    stack_name: str = "trailwarden",
+    jobs: int = 1,
+    prefilter: bool = True,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    s3_client: Callable[[], Any] | None = None,
+) -> int:
+    """The whole command; returns the exit status. ``jobs=0`` picks one per CPU (max 4)."""
+    from trailwarden_local.replay_core import Replayer, Stats
+    from trailwarden_local.replay_inputs import (
+        DateRange,
+        InputUsageError,
+        default_s3_client,
+        iter_sources,
+        parse_s3_url,
+    )
+    from trailwarden_local.replay_rules import (
+        ParameterError,
+        TemplateError,
+        load_rules,
+        parse_parameter_overrides,
+    )
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if not paths:
+        return _usage_error(err, "give at least one PATH")
+    if since and until and since > until:
+        return _usage_error(err, f"--since {since} is after --until {until}")
+    bad_arns = [arn for arn in own_role_arns if not _ROLE_ARN.match(arn)]
+    if bad_arns:
+        return _usage_error(err, f"--own-role-arn {bad_arns[0]!r} is not an IAM role ARN")
+    try:
+        for path in paths:
+            if path.startswith("s3://"):
+                parse_s3_url(path)
+        parsed = parse_parameter_overrides(overrides)
+        ruleset = load_rules(
+            template or _default_template(),
+            parsed,
+            own_role_arns,
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            stack_name=stack_name,
+        )
+    except (InputUsageError, ParameterError) as exc:
+        return _usage_error(err, str(exc))
+    except TemplateError as exc:
+        return _usage_error(err, f"cannot use the template: {exc}")
+    for note in ruleset.notes:
+        err.write(f"{PROG}: note: {note}\n")
+
+    replayer = Replayer(ruleset, only_matches=only_matches, prefilter=prefilter)
+    sources = iter_sources(paths, DateRange(since, until), s3_client or default_s3_client)
+    total = Stats()
+    progress = _Progress(err)
+    started = time.monotonic()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # parsed logs are acyclic trees: reference counting frees them
+    try:
+        for result in _results(sources, replayer, jobs or default_jobs()):
+            if result.lines:
+                out.write("\n".join(result.lines) + "\n")
+            total.merge(result.stats)
+            progress.update(total)
+        out.flush()
+    except BrokenPipeError:  # e.g. `| head`: stop quietly, like other filters
+        _silence_stdout()
+        return EXIT_UNREADABLE
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        progress.clear()
+    _summary(err, total, time.monotonic() - started)
+    return EXIT_UNREADABLE if total.unreadable else EXIT_OK
+
+
+# --------------------------------------------------------------------------- processing
+
+
+def _read(source: Source) -> bytes | Any:
+    from trailwarden_local.replay_inputs import UnreadableInput
+
+    try:
+        return source.read()
+    except UnreadableInput as exc:
+        return exc
+
+
+def _results(sources: Iterable[Source], replayer: Replayer, jobs: int) -> Iterator[Result]:
+    import multiprocessing
+
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for source in sources:
+            yield replayer.process(source.label, source.explicit, _read(source))
+        return
+    yield from _parallel(sources, replayer, jobs)
+
+
+_WORKER_REPLAYER: Replayer | None = None
+
+
+def _work(label: str, explicit: bool, raw: Any) -> Result:
+    assert _WORKER_REPLAYER is not None  # set before the pool forks
+    return _WORKER_REPLAYER.process(label, explicit, raw)
+
+
+def _parallel(sources: Iterable[Source], replayer: Replayer, jobs: int) -> Iterator[Result]:
+    """Decide documents in forked workers; read and print in the parent, in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _WORKER_REPLAYER  # noqa: PLW0603 - inherited by the forked workers
+    _WORKER_REPLAYER = replayer
+    pending: deque[Future[Result]] = deque()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for source in sources:
+            pending.append(pool.submit(_work, source.label, source.explicit, _read(source)))
+            if len(pending) >= 2 * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+
+
+# --------------------------------------------------------------------------- stderr
+
+
+class _Progress:
+    """A single self-overwriting line on stderr, only when stderr is a terminal."""
+
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+        self._enabled = bool(getattr(err, "isatty", lambda: False)())
+        self._start = time.monotonic()
+        self._last = self._start
+        self._shown = False
+
+    def update(self, stats: Stats) -> None:
+        now = time.monotonic()
+        if not self._enabled or now - self._last < _PROGRESS_EVERY:
+            return
+        self._last = now
+        rate = stats.records / max(now - self._start, 1e-9)
+        self._err.write(
+            f"\r{PROG}: {stats.inputs:,} inputs, {stats.records:,} records ({rate:,.0f}/s)\x1b[K"
+        )
+        self._err.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        if self._shown:
+            self._err.write("\r\x1b[K")
+            self._err.flush()
+
+
+def _summary(err: TextIO, stats: Stats, seconds: float) -> None:
+    from trailwarden_local.replay_core import NO_WORKFLOW, VERDICT_ORDER
+
+    rate = stats.records / seconds if seconds > 0 else 0.0
+    err.write(
+        f"{PROG}: {stats.inputs:,} inputs ({len(stats.unreadable):,} unreadable, "
+        f"{stats.skipped:,} skipped: neither CloudTrail logs nor EventBridge events), "
+        f"{stats.records:,} records in {seconds:.1f} s ({rate:,.0f} records/s)\n"
+    )
+    workflows = sorted({w for w, _ in stats.counts}, key=lambda w: (w == NO_WORKFLOW, w))
+    width = max([len("workflow"), *(len(w) for w in workflows)])
+    header = f"{'workflow':<{width}}" + "".join(f"  {v:>10}" for v in VERDICT_ORDER)
+    err.write(header + "\n")
+    for workflow in workflows:
+        cells = "".join(f"  {stats.counts[(workflow, v)]:>10,}" for v in VERDICT_ORDER)
+        err.write(f"{workflow:<{width}}{cells}\n")
+    if stats.started:
+        started = ", ".join(f"{rule} {count:,}" for rule, count in sorted(stats.started.items()))
+        err.write(f"rules matched (workflow executions started): {started}\n")
+    if stats.errors:
+        err.write(f"{stats.errors:,} records raised an error in detection code (see reason)\n")
+    for entry in stats.unreadable[:_SHOWN_UNREADABLE]:
+        err.write(f"unreadable: {entry}\n")
+    if len(stats.unreadable) > _SHOWN_UNREADABLE:
+        err.write(f"... and {len(stats.unreadable) - _SHOWN_UNREADABLE:,} more unreadable\n")

@@ -1,0 +1,362 @@
+"""Decide every record of one input document the way the deployed app would.
+
+A CloudTrail record is wrapped into the EventBridge envelope
+(:func:`trailwarden.events.wrap_cloudtrail_record`), offered to every rule of the
+template (:mod:`trailwarden_local.replay_rules`), and, where a rule matches, decided by
+the workflow's own detection (:func:`trailwarden.decide.decide`) and, for an acting
+verdict, planned by its remediation's offline dry run (``plan(..., state=None, ...)``).
+
+Speed: most records in a month of CloudTrail are reads no rule can match. The rules'
+patterns pin ``eventSource`` / ``eventName`` to a few values, so
+:class:`~trailwarden_local.replay_rules.CallFilter` (derived from the compiled patterns
+and the workflows' triggers) lets those records skip wrapping and matching; their line
+is the same as the full path would print. ``prefilter=False`` runs the full path on
+every record; the benchmark checks that both print the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
+from typing import TYPE_CHECKING, Any, Final
+
+from trailwarden.decide import decide
+from trailwarden.errors import InvalidEvent
+from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, wrap_cloudtrail_record
+from trailwarden.findings import Mode, Outcome, Verdict
+from trailwarden.registry import BY_ID, workflow_for_call, workflow_for_envelope
+from trailwarden_local.replay_inputs import UnreadableInput, decode
+
+if TYPE_CHECKING:
+    from trailwarden.registry import Workflow
+    from trailwarden_local.replay_rules import ReplayRule, RuleSet
+
+NO_WORKFLOW: Final = "-"
+NO_RULE_MATCHES: Final = "no rule matches"
+OFFLINE_NOTE: Final = " (offline: live state assumed)"
+NOT_AN_EVENT: Final = "not a CloudTrail log file (Records) or an EventBridge event"
+VERDICT_ORDER: Final = ("ignore", "alert", "approval", "remediate")  # weakest first
+_STRENGTH: Final = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
+_ACTING: Final = (Verdict.REMEDIATE, Verdict.APPROVAL)
+_IGNORE: Final = str(Verdict.IGNORE)
+# The line of a record no rule can match, after its eventID and eventName.
+_UNMATCHED_TAIL: Final = (
+    ',"workflow":null,"verdict":"ignore","reason":"' + NO_RULE_MATCHES + '","actions":[],'
+    '"rule":null}'
+)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring_ascii(value)
+
+
+@dataclass
+class Stats:
+    """What one document (or the whole run) produced."""
+
+    inputs: int = 0
+    records: int = 0
+    skipped: int = 0  # walked documents that are neither logs nor events
+    unreadable: list[str] = field(default_factory=list)  # "label: why"
+    errors: int = 0  # records on which detection or planning code raised
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (workflow, verdict)
+    started: Counter[str] = field(default_factory=Counter)  # rule logical id -> matches
+
+    def merge(self, other: Stats) -> None:
+        self.inputs += other.inputs
+        self.records += other.records
+        self.skipped += other.skipped
+        self.unreadable += other.unreadable
+        self.errors += other.errors
+        self.counts.update(other.counts)
+        self.started.update(other.started)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The output of one input document: its stdout lines and its tallies."""
+
+    lines: list[str]
+    stats: Stats
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    workflow: str | None
+    verdict: str
+    reason: str
+    actions: tuple[Mapping[str, Any], ...] = ()
+    rule: str | None = None
+    matched: tuple[str, ...] = ()  # every rule that matched (each starts its target)
+    error: bool = False  # detection or planning code raised
+
+
+def line(event_id: str | None, event_name: str | None, outcome: _Outcome) -> str:
+    """One output line (compact JSON, the contract's fields plus the matched ``rule``)."""
+    return json.dumps(
+        {
+            "eventID": event_id,
+            "eventName": event_name,
+            "workflow": outcome.workflow,
+            "verdict": outcome.verdict,
+            "reason": outcome.reason,
+            "actions": list(outcome.actions),
+            "rule": outcome.rule,
+        },
+        separators=(",", ":"),
+        default=str,
+    )
+
+
+class Replayer:
+    """Turns input documents into output lines. Holds no per-document state."""
+
+    def __init__(self, ruleset: RuleSet, *, only_matches: bool = False, prefilter: bool = True):
+        self.ruleset = ruleset
+        self.only_matches = only_matches
+        self.prefilter = prefilter
+        self._rules: tuple[ReplayRule, ...] = ruleset.rules
+        self._settings = ruleset.settings
+
+    # ------------------------------------------------------------------ documents
+
+    def process(self, label: str, explicit: bool, raw: bytes | UnreadableInput) -> Result:
+        """Every line of one input document (a log file, an event file)."""
+        stats = Stats(inputs=1)
+        lines: list[str] = []
+        try:
+            if isinstance(raw, UnreadableInput):
+                raise raw
+            document = decode(raw)
+        except UnreadableInput as exc:
+            return self._unreadable(label, str(exc), stats)
+        if isinstance(document, dict):
+            records = document.get("Records", _MISSING)
+            if records is not _MISSING:
+                if not isinstance(records, list):
+                    return self._unreadable(label, "Records is not an array", stats)
+                self._records(records, label, lines, stats)
+                return Result(lines, stats)
+            event = _event_of(document)
+            if event is not None:
+                self._emit(self._event_line(event), lines, stats)
+                return Result(lines, stats)
+            if _is_record(document):
+                self._records([document], label, lines, stats)
+                return Result(lines, stats)
+        if explicit:
+            return self._unreadable(label, NOT_AN_EVENT, stats)
+        stats.skipped += 1
+        return Result(lines, stats)
+
+    def _unreadable(self, label: str, why: str, stats: Stats) -> Result:
+        stats.unreadable.append(f"{label}: {why}")
+        outcome = _Outcome(None, _IGNORE, f"unreadable input {label}: {why}")
+        return Result([] if self.only_matches else [line(None, None, outcome)], stats)
+
+    def _emit(
+        self, produced: tuple[str | None, str | None, _Outcome], lines: list[str], stats: Stats
+    ) -> None:
+        event_id, event_name, outcome = produced
+        stats.records += 1
+        stats.counts[(outcome.workflow or NO_WORKFLOW, outcome.verdict)] += 1
+        stats.started.update(outcome.matched)
+        stats.errors += outcome.error
+        if not (self.only_matches and outcome.verdict == _IGNORE):
+            lines.append(line(event_id, event_name, outcome))
+
+    # ------------------------------------------------------------------ records
+
+    def _records(self, records: list[Any], label: str, lines: list[str], stats: Stats) -> None:
+        """The hot loop: records no rule can match take the short path."""
+        call_filter = self.ruleset.call_filter
+        use_filter = self.prefilter and not call_filter.any_call
+        pairs = call_filter.pairs
+        names_any_source = call_filter.names_any_source
+        sources_any_name = call_filter.sources_any_name
+        print_unmatched = not self.only_matches
+        append = lines.append
+        unmatched = 0
+        for index, record in enumerate(records):
+            if use_filter and type(record) is dict:
+                name = record.get("eventName")
+                source = record.get("eventSource")
+                if (
+                    type(name) is str
+                    and type(source) is str
+                    and (source, name) not in pairs
+                    and name not in names_any_source
+                    and source not in sources_any_name
+                ):
+                    unmatched += 1
+                    if print_unmatched:
+                        event_id = record.get("eventID")
+                        append(
+                            '{"eventID":'
+                            + _json_text(event_id if type(event_id) is str else None)
+                            + ',"eventName":'
+                            + encode_basestring_ascii(name)
+                            + _UNMATCHED_TAIL
+                        )
+                    continue
+            self._emit(self._record_line(record, label, index), lines, stats)
+        stats.records += unmatched
+        stats.counts[(NO_WORKFLOW, _IGNORE)] += unmatched
+
+    def _record_line(
+        self, record: Any, label: str, index: int
+    ) -> tuple[str | None, str | None, _Outcome]:
+        if not isinstance(record, Mapping):
+            why = f"{label}: record {index} is a {type(record).__name__}, not an object"
+            return None, None, _Outcome(None, _IGNORE, why)
+        event_id = _text_or_none(record.get("eventID"))
+        event_name = _text_or_none(record.get("eventName"))
+        return event_id, event_name, self.outcome(wrap_cloudtrail_record(record))
+
+    def _event_line(self, event: Mapping[str, Any]) -> tuple[str | None, str | None, _Outcome]:
+        detail = event.get("detail")
+        if event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE and isinstance(detail, Mapping):
+            event_id = _text_or_none(detail.get("eventID"))
+            event_name = _text_or_none(detail.get("eventName"))
+        else:
+            event_id = _text_or_none(event.get("id"))
+            event_name = _text_or_none(event.get("detail-type"))
+        return event_id, event_name, self.outcome(event)
+
+    # ------------------------------------------------------------------ deciding
+
+    def outcome(self, event: Mapping[str, Any]) -> _Outcome:
+        """What the deployed app would do with one EventBridge event."""
+        matched = [rule for rule in self._rules if rule.accepts(event)]
+        if not matched:
+            return self._unmatched(event)
+        outcomes = [self._decide(event, rule) for rule in matched]
+        best = max(outcomes, key=lambda o: _STRENGTH.get(o.verdict, 0))
+        others = [o for o in outcomes if o is not best]
+        reason = best.reason
+        if others:
+            reason += "".join(f"; also rule {o.rule} ({o.workflow}: {o.verdict})" for o in others)
+        return _Outcome(
+            best.workflow,
+            best.verdict,
+            reason,
+            best.actions,
+            best.rule,
+            matched=tuple(rule.logical_id for rule in matched),
+            error=any(o.error for o in outcomes),
+        )
+
+    def _workflow(self, rule: ReplayRule, event: Mapping[str, Any]) -> Workflow:
+        """The rule's workflow; a rule that runs several picks the one the call triggers."""
+        if len(rule.workflows) > 1:
+            detail = event.get("detail")
+            if isinstance(detail, Mapping):
+                call = (detail.get("eventSource"), detail.get("eventName"))
+                for workflow_id in rule.workflows:
+                    if call in BY_ID[workflow_id].triggers:
+                        return BY_ID[workflow_id]
+        return BY_ID[rule.workflows[0]]
+
+    def _decide(self, event: Mapping[str, Any], rule: ReplayRule) -> _Outcome:
+        workflow = self._workflow(rule, event)
+        settings = self._settings
+        try:
+            decision = decide(event, workflow, settings)
+        except InvalidEvent as exc:
+            return _Outcome(workflow.id, _IGNORE, f"invalid event: {exc}", rule=rule.logical_id)
+        except Exception as exc:  # a detection bug must not stop a month-long replay
+            why = _error("detection", exc)
+            return _Outcome(workflow.id, _IGNORE, why, rule=rule.logical_id, error=True)
+        detection, verdict = decision.detection, decision.verdict
+        reason = detection.reason
+        mode = settings.mode(workflow.id)
+        if detection.outcome is not Outcome.IGNORE and (
+            mode is Mode.OFF or (detection.outcome is Outcome.ACT and mode is Mode.ALERT)
+        ):
+            reason = f"{reason} (mode {mode})"
+        actions: tuple[Mapping[str, Any], ...] = ()
+        remediation = workflow.remediation
+        if (
+            verdict in _ACTING
+            and remediation is not None
+            and detection.outcome is Outcome.ACT
+            and detection.resource_id
+        ):
+            try:
+                plan = remediation.plan(detection.resource_id, detection.facts, None, settings)
+            except Exception as exc:  # same: report it on the record's line
+                why = _error("planning", exc)
+                return _Outcome(workflow.id, _IGNORE, why, rule=rule.logical_id, error=True)
+            actions = tuple(action.to_dict() for action in plan)
+            reason += OFFLINE_NOTE
+        return _Outcome(workflow.id, str(verdict), reason, actions, rule.logical_id)
+
+    def _unmatched(self, event: Mapping[str, Any]) -> _Outcome:
+        """No rule matched: name the workflow the event belongs to, if any (DESIGN §2)."""
+        detail = event.get("detail")
+        detail = detail if isinstance(detail, Mapping) else {}
+        workflow: Workflow | None = None
+        if event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE:
+            source, name = detail.get("eventSource"), detail.get("eventName")
+            if isinstance(source, str) and isinstance(name, str):
+                workflow = workflow_for_call(source, name)
+        else:
+            source, detail_type = event.get("source"), event.get("detail-type")
+            if isinstance(source, str) and isinstance(detail_type, str):
+                workflow = workflow_for_envelope(source, detail_type)
+        if workflow is None:
+            return _Outcome(None, _IGNORE, NO_RULE_MATCHES)
+        return _Outcome(workflow.id, _IGNORE, self._why_not(workflow, detail))
+
+    def _why_not(self, workflow: Workflow, detail: Mapping[str, Any]) -> str:
+        rules = self.ruleset.rules_by_workflow.get(workflow.id, ())
+        inactive = self.ruleset.inactive_rules
+        if not rules:
+            return "no rule in the template runs this workflow"
+        if all(rule in inactive for rule in rules):
+            return "the workflow's rule is inactive: " + "; ".join(inactive[r] for r in rules)
+        error_code = detail.get("errorCode")
+        if error_code:
+            return f"failed call ({error_code}): not matched by the rule pattern"
+        identity = detail.get("userIdentity")
+        if isinstance(identity, Mapping) and identity.get("type") == "AssumedRole":
+            issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+            if isinstance(issuer, Mapping) and issuer.get("arn") in self._settings.own_role_arns:
+                return "the app's own call: not matched by the rule pattern"
+        active = [rule for rule in self._rules if rule.logical_id in rules]
+        if detail.get("readOnly") in (True, "true") and not any(
+            rule.all_management_events for rule in active
+        ):
+            return "read-only call: EventBridge does not deliver it to an ENABLED rule"
+        return "not matched by the rule pattern"
+
+
+_MISSING: Final = object()
+
+
+def _error(stage: str, exc: Exception) -> str:
+    return f"{stage} error: {type(exc).__name__}: {exc}"
+
+
+def _event_of(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """An EventBridge event (``events/`` shape), or one wrapped as ``{"event": {...}}``."""
+    if "detail-type" in document or ("detail" in document and "source" in document):
+        return document
+    inner = document.get("event")
+    if isinstance(inner, dict) and ("detail-type" in inner or "detail" in inner):
+        return inner
+    return None
+
+
+def _is_record(document: Mapping[str, Any]) -> bool:
+    """A single raw CloudTrail record (e.g. copied from the console's event history)."""
+    return all(isinstance(document.get(key), str) for key in ("eventSource", "eventName")) and (
+        "eventVersion" in document or "eventID" in document
+    )

@@ -1,0 +1,195 @@
+"""Offline contracts between template.yaml, the state machine definitions and the code."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from tests.conftest import REPO
+from trailwarden.errors import ERROR_NAMES
+from trailwarden.permissions import declared_actions
+from trailwarden.registry import BY_ID, WORKFLOWS
+from trailwarden.settings import PARAMETER_ENV
+from trailwarden.workflows import MODE_PARAMETERS, mode_env_var
+from trailwarden_local.engine import LocalApp
+from trailwarden_local.engine.template import load_template_file
+
+TEMPLATE = load_template_file(REPO / "template.yaml")
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+STATE_MACHINES = {
+    lid: body for lid, body in RESOURCES.items() if body["Type"] == "AWS::Serverless::StateMachine"
+}
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+_RUNTIME_ACTION_PREFIXES = ("logs:", "xray:")
+# Write actions that support no resource-level permissions (IAM service authorization
+# reference), so "*" is the narrowest grant possible.
+_NO_RESOURCE_LEVEL = frozenset({"config:PutEvaluations"})
+
+
+def asl_text(machine: dict[str, Any]) -> str:
+    return (REPO / machine["Properties"]["DefinitionUri"]).read_text(encoding="utf-8")
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+@pytest.mark.parametrize("logical_id", sorted(STATE_MACHINES))
+def test_every_asl_placeholder_has_a_substitution_and_every_substitution_is_used(
+    logical_id: str,
+) -> None:
+    machine = STATE_MACHINES[logical_id]
+
+    placeholders = set(_PLACEHOLDER.findall(asl_text(machine)))
+
+    assert placeholders == set(machine["Properties"]["DefinitionSubstitutions"])
+
+
+@pytest.mark.parametrize("logical_id", sorted(STATE_MACHINES))
+def test_every_error_name_in_the_asl_exists_in_the_code(logical_id: str) -> None:
+    definition = json.loads(asl_text(STATE_MACHINES[logical_id]))
+
+    names = {n for node in walk(definition) for n in node.get("ErrorEquals", [])}
+    names |= {node["Error"] for node in walk(definition) if node.get("Type") == "Fail"}
+
+    unknown = {
+        n for n in names if not n.startswith(("States.", "Lambda.")) and n not in ERROR_NAMES
+    }
+    assert not unknown
+
+
+def test_every_workflow_in_the_registry_has_a_known_id() -> None:
+    assert {w.id for w in WORKFLOWS} <= set(MODE_PARAMETERS)
+    assert len({w.id for w in WORKFLOWS}) == len(WORKFLOWS)
+
+
+def test_every_detection_module_is_registered() -> None:
+    modules = {
+        p.stem
+        for p in (REPO / "functions/trailwarden/detections").glob("*.py")
+        if p.stem not in {"__init__", "common"}
+    }
+
+    registered = {w.detect.__module__.rsplit(".", 1)[-1] for w in WORKFLOWS}
+
+    assert modules <= registered | {m for m in modules if m.endswith("_common")}
+
+
+def test_mode_parameters_reach_the_functions_through_globals() -> None:
+    parameters = TEMPLATE["Parameters"]
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+
+    for workflow, (name, default) in MODE_PARAMETERS.items():
+        if name not in parameters:
+            continue
+        assert env[mode_env_var(workflow)] == {"Ref": name}
+        assert parameters[name]["Default"] == str(default)
+        assert "off" in parameters[name]["AllowedValues"]
+
+
+def test_every_mapped_parameter_in_the_template_is_wired_to_its_env_var() -> None:
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+
+    for parameter, variable in PARAMETER_ENV.items():
+        if parameter in TEMPLATE["Parameters"]:
+            assert env.get(variable) == {"Ref": parameter}, parameter
+
+
+def test_no_function_name_is_hard_coded_and_no_secret_is_in_an_env_var() -> None:
+    for lid, body in RESOURCES.items():
+        props = body.get("Properties", {})
+        assert "FunctionName" not in props or body["Type"] != "AWS::Serverless::Function", lid
+        for name, value in props.get("Environment", {}).get("Variables", {}).items():
+            text = json.dumps(value)
+            assert "discord.com/api/webhooks" not in text, (lid, name)
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[LocalApp]:
+    with (
+        mock_aws(config=dict(LocalApp.MOTO_CONFIG)),
+        LocalApp(
+            REPO / "template.yaml",
+            parameters={"DiscordWebhookSecretName": "tw/discord", "NotificationEmail": "a@b.co"},
+            start_mock=False,
+        ) as local,
+    ):
+        yield local
+
+
+def test_every_function_is_granted_exactly_the_actions_its_code_declares(app: LocalApp) -> None:
+    for logical_id, function in app.functions.items():
+        workflow = BY_ID.get(function.environment.get("WORKFLOW", ""))
+        declared = declared_actions(function.handler, workflow)
+        granted = {
+            action
+            for action, _resource in app.granted_actions(logical_id)
+            if not action.startswith(_RUNTIME_ACTION_PREFIXES)
+        }
+
+        assert declared is not None, f"{logical_id}: no declared actions for {function.handler}"
+        assert granted == set(declared), logical_id
+
+
+def test_only_describe_actions_are_granted_on_every_resource(app: LocalApp) -> None:
+    for logical_id in app.functions:
+        for action, resource in app.granted_actions(logical_id):
+            if resource == "*" and not action.startswith(_RUNTIME_ACTION_PREFIXES):
+                if action in _NO_RESOURCE_LEVEL:
+                    continue
+                verb = action.split(":", 1)[1]
+                assert verb.startswith(("Describe", "Get", "List", "SendTask", "Lookup")), (
+                    logical_id,
+                    action,
+                )
+
+
+def test_every_rule_target_retries_and_has_a_dead_letter_queue(app: LocalApp) -> None:
+    rules = {
+        lid: body
+        for lid, body in app.expanded_template["Resources"].items()
+        if body["Type"] == "AWS::Events::Rule"
+    }
+    assert rules
+    for lid, rule in rules.items():
+        for target in rule["Properties"]["Targets"]:
+            if "RoleArn" in target and ":event-bus/" in str(target.get("Arn")):
+                continue  # bus-to-bus forwarding: the other bus's rules have their own DLQs
+            assert "RetryPolicy" in target, lid
+            assert "DeadLetterConfig" in target, lid
+
+
+def test_remediation_rules_exclude_failed_calls(app: LocalApp) -> None:
+    acting = {
+        sm.arn
+        for sm in app.state_machines.values()
+        if "RemediateFunctionArn" in sm.substitutions
+    }
+    for rule in app.rules.values():
+        if any(t.get("Arn") in acting for t in rule.targets):
+            assert rule.pattern["detail"].get("errorCode") == [{"exists": False}], rule.name
+
+
+def test_state_machines_log_without_execution_data() -> None:
+    for lid, machine in STATE_MACHINES.items():
+        logging = machine["Properties"]["Logging"]
+        assert logging["IncludeExecutionData"] is False, lid
+
+
+def test_every_path_in_the_template_exists() -> None:
+    for lid, body in RESOURCES.items():
+        uri = body.get("Properties", {}).get("DefinitionUri")
+        if isinstance(uri, str):
+            assert Path(REPO / uri).is_file(), lid

@@ -19,3 +19,17 @@ def observability() -> tuple[Logger, Tracer, Metrics]:
     engine runs several functions' handler modules in one process."""
     logger = Logger(logger_handler=logging.StreamHandler(sys.stderr))
     return logger, Tracer(), Metrics()
+
+
+def count_verdict(metrics: Metrics, workflow: str, verdict: str) -> None:
+    """One metric per verdict with the workflow as its own dimension.
+
+    A single-metric blob keeps the dimension off the function's other metrics and never
+    accumulates across invocations of a warm container.
+    """
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(
+        name=f"verdict_{verdict}", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
+        metric.add_dimension(name="workflow", value=workflow)

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from handlers._notify_deps import NotifyDeps, build_notify_deps
-from handlers._observability import observability
+from handlers._observability import count_verdict, observability
 from trailwarden.alert import alert
 from trailwarden.clients import make_client
 from trailwarden.incidents import IncidentStore
@@ -58,8 +56,7 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
         deps.notify.sns,
         deps.notify.discord(),
     )
-    metrics.add_dimension(name="workflow", value=deps.workflow.id)
-    metrics.add_metric(name=f"verdict_{result['verdict']}", unit=MetricUnit.Count, value=1)
+    count_verdict(metrics, deps.workflow.id, str(result["verdict"]))
     return result
 
 

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
-from handlers._observability import observability
+from handlers._observability import count_verdict, observability
 from trailwarden.assess import assess
 from trailwarden.clients import make_client
 from trailwarden.incidents import IncidentStore
@@ -56,8 +54,7 @@ def _deps() -> Deps:
 
 def run(event: Any, deps: Deps) -> dict[str, Any]:
     finding = assess(event, deps.workflow, deps.settings, make_client, deps.store)
-    metrics.add_dimension(name="workflow", value=deps.workflow.id)
-    metrics.add_metric(name=f"verdict_{finding.verdict}", unit=MetricUnit.Count, value=1)
+    count_verdict(metrics, deps.workflow.id, str(finding.verdict))
     logger.info("assessed", extra={"verdict": str(finding.verdict), "reason": finding.reason})
     return {**finding.to_dict(), "approvalTimeoutSeconds": deps.approval_timeout_seconds}
 

@@ -107,8 +107,10 @@ def synthetic_event(
     region: str,
     detail: Mapping[str, Any],
     resources: tuple[str, ...] = (),
+    time: str = "",
 ) -> dict[str, Any]:
-    """An EventBridge-shaped event whose id is the same for the same finding and window."""
+    """An EventBridge-shaped event whose id is the same for the same finding and window
+    (``time`` is when the check ran; it defaults to the window's start)."""
     event_id = str(
         uuid.uuid5(uuid.NAMESPACE_URL, f"trailwarden-backstop/{detail_type}/{key}/{window}")
     )
@@ -118,7 +120,7 @@ def synthetic_event(
         "detail-type": detail_type,
         "source": SOURCE,
         "account": account,
-        "time": window,
+        "time": time or window,
         "region": region,
         "resources": list(resources),
         "detail": {**detail, "window": window},
@@ -202,6 +204,7 @@ class Backstop:
                     "isLogging": False,
                 },
                 resources=(trail.arn,) if trail.arn else (),
+                time=report.checked_at,
             )
             report.executions.append({"trail": trail.name, **self.start_workflow(event)})
         daily = _window(moment, MISSING_REMINDER_SECONDS)
@@ -212,7 +215,13 @@ class Backstop:
             lost.append((cloudtrail_tamper.NO_LOGGING_TRAIL, self.region, {}))
         for detail_type, key, detail in lost:
             event = synthetic_event(
-                detail_type, key, daily, account=self.account, region=self.region, detail=detail
+                detail_type,
+                key,
+                daily,
+                account=self.account,
+                region=self.region,
+                detail=detail,
+                time=report.checked_at,
             )
             report.executions.append({"trail": key, **self.start_workflow(event)})
 
@@ -254,10 +263,16 @@ class Backstop:
                 region=self.region,
                 detail={"ruleName": name, "ruleArn": arn, "state": state},
                 resources=(arn,) if arn else (),
+                time=report.checked_at,
             )
             result = self.raise_alert(event)
             report.alerts.append(
-                {"rule": name, "verdict": result.get("verdict"), "eventId": event["id"]}
+                {
+                    "rule": name,
+                    "eventId": event["id"],
+                    "verdict": result.get("verdict"),
+                    "reason": result.get("reason"),
+                }
             )
 
     # ------------------------------------------------------------------ run

@@ -95,6 +95,7 @@ def report(
             settings.zone,
             outcome=outcome.remediation,
             error=outcome.error,
+            decision=state.get("decision") if isinstance(state.get("decision"), Mapping) else None,
         )
         delivery = deliver(
             message, sns=sns, topic_arn=settings.topic_arn, discord=discord

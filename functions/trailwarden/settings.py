@@ -29,7 +29,6 @@ PARAMETER_ENV: dict[str, str] = {
     "ProtectedIpCidrs": "PROTECTED_IP_CIDRS",
     "KeyPairConfigRuleName": "KEY_PAIR_CONFIG_RULE_NAME",
     "ApprovalTimeoutSeconds": "APPROVAL_TIMEOUT_SECONDS",
-    "ApproverCidrs": "APPROVER_CIDRS",
     "Language": "LANGUAGE",
     "TimeZone": "TIME_ZONE",
     **{param: mode_env_var(wf) for wf, (param, _default) in MODE_PARAMETERS.items()},

@@ -14,13 +14,14 @@ referenced group), the way ``DescribeSecurityGroupRules`` lists them:
 Ports may be logged as strings and protocols by number; both are normalised.
 
 Risk (DESIGN §2): a *world-open* source (IPv4 prefix shorter than /8, IPv6 shorter
-than /32) reaching any port outside the allowed public ports. Protocol ``-1`` and any
-protocol other than tcp/udp/icmp/icmpv6 allow every port (EC2 API: IpPermission).
-ICMP and ICMPv6 have no ports (their "ports" are ICMP type and code), so world-open
-ICMP never reaches a TCP/UDP port and is not risky: ping and path-MTU discovery
-(ICMPv6 "packet too big") from anywhere are ordinary, and the EC2 documentation
-describes no port semantics for them. Prefix lists and security-group references
-are never world-open: their members are managed elsewhere.
+than /32, except IPv6 ranges that lie wholly in unique-local fc00::/7, link-local or
+multicast space: fd00::/8 is private however short) reaching any port outside the
+allowed public ports. Protocol ``-1`` and any protocol other than tcp/udp/icmp/icmpv6
+allow every port (EC2 API: IpPermission). ICMP and ICMPv6 have no ports (their
+"ports" are ICMP type and code), so world-open ICMP never reaches a TCP/UDP port and
+is not risky: ping and path-MTU discovery (ICMPv6 "packet too big") from anywhere are
+ordinary, and the EC2 documentation gives them no port semantics. Prefix lists and
+security-group references are never world-open: their members are managed elsewhere.
 """
 
 from __future__ import annotations

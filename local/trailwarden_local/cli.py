@@ -15,6 +15,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run every workflow against the embedded AWS emulator")
     demo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    demo.add_argument(
+        "--workflow",
+        action="append",
+        metavar="ID",
+        help="only this workflow's scenarios (repeatable; default: all)",
+    )
     from trailwarden_local import replay
 
     replay.add_arguments(
@@ -32,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from trailwarden_local import demo
 
-        return demo.main(json_output=args.json)
+        return demo.main(json_output=args.json, workflows=set(args.workflow or ()))
     if args.command == "replay":
         from trailwarden_local import replay
 

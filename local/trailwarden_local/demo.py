@@ -17,6 +17,8 @@ from typing import Any, TextIO
 
 import boto3
 
+from trailwarden_local.approval_server import ApprovalServer
+from trailwarden_local.demo_approval import drive_approval
 from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.drivers import DRIVERS
 from trailwarden_local.inbox import TopicInbox
@@ -48,6 +50,7 @@ class ScenarioResult:
     email: list[dict[str, str]] = field(default_factory=list)
     executions: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    approval: list[dict[str, Any]] = field(default_factory=list)
     simulated: str | None = None  # which step AWS would do the driver simulated, and why
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,6 +68,7 @@ class ScenarioResult:
             "email": self.email,
             "executions": self.executions,
             "problems": self.problems,
+            "approval": self.approval,
             "simulated": self.simulated,
         }
 
@@ -100,6 +104,13 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
     # Events the scenario puts on the bus before its own one (they may match nothing).
     deliveries = [d for e in prepared.preceding_events for d in app.put_event(e)]
     deliveries += prepared.trigger() if prepared.trigger else app.put_event(prepared.event)
+    approval: list[dict[str, Any]] = []
+    approval_problems: list[str] = []
+    if sample.setup.get("approval"):  # a human follows the link over HTTP, then decides
+        waiting = next((d.execution_arn for d in deliveries if d.execution_arn), None)
+        approval, approval_problems = drive_approval(
+            app, sink, seen, waiting, str(sample.setup["approval"]), prepared.read_state
+        )
     executions: list[dict[str, Any]] = []
     verdict, reason = "ignore", "no rule matched the event"
     for delivery in deliveries:
@@ -120,7 +131,7 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
     after = prepared.read_state()
     if prepared.cleanup is not None:
         prepared.cleanup()
-    problems = []
+    problems = list(approval_problems)
     if verdict != sample.verdict:
         problems.append(f"verdict {verdict}, expected {sample.verdict}")
     if "after" in sample.expect and after != sample.expect["after"]:
@@ -154,6 +165,7 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
         executions=executions,
         problems=problems,
         simulated=prepared.simulated,
+        approval=approval,
     )
 
 
@@ -168,18 +180,31 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
         for s in index.samples
         if s.in_demo and s.workflow in DRIVERS and (not workflows or s.workflow in workflows)
     ]
-    with DiscordSink() as sink:
-        parameters = {
-            **index.parameters,
-            "DiscordWebhookSecretName": SECRET_NAME,
-            "NotificationEmail": "security-team@example.com",
-        }
-        with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=FAST_ENV) as app:
-            boto3.client("secretsmanager", region_name=app.region).create_secret(
-                Name=SECRET_NAME, SecretString=sink.url
-            )
-            inbox = TopicInbox(app.resource("AlertTopic"), app.region)
-            return [run_scenario(app, sink, inbox, sample) for sample in samples]
+    # Scenarios that need other parameters (a tiny ApprovalTimeoutSeconds) get an app of
+    # their own; results keep the index's order.
+    groups: dict[tuple[tuple[str, str], ...], list[Sample]] = {}
+    for sample in samples:
+        groups.setdefault(tuple(sorted(sample.parameters.items())), []).append(sample)
+    results: dict[int, ScenarioResult] = {}
+    with DiscordSink() as sink, ApprovalServer() as approvals:
+        for extra, group in groups.items():
+            parameters = {
+                **index.parameters,
+                "DiscordWebhookSecretName": SECRET_NAME,
+                "NotificationEmail": "security-team@example.com",
+                **dict(extra),
+            }
+            env = {**FAST_ENV, "APPROVAL_BASE_URL": approvals.url}
+            with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=env) as app:
+                approvals.attach(app)
+                boto3.client("secretsmanager", region_name=app.region).create_secret(
+                    Name=SECRET_NAME, SecretString=sink.url
+                )
+                inbox = TopicInbox(app.resource("AlertTopic"), app.region)
+                for sample in group:
+                    results[samples.index(sample)] = run_scenario(app, sink, inbox, sample)
+                approvals.attach(None)
+    return [results[i] for i in sorted(results)]
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
@@ -207,6 +232,9 @@ def print_human(results: list[ScenarioResult], elapsed: float, out: TextIO) -> N
             print(f"    email  : {mail['subject']}", file=out)
             if number == 0:  # the first message in full; the rest by subject
                 print(_indent(mail["body"]), file=out)
+        for step in r.approval:
+            line = step.get("check") or f"{step['request']} -> {step['status']}"
+            print(f"    approve: {line}" + (f" ({step['by']})" if "by" in step else ""), file=out)
         for problem in r.problems:
             print(f"    PROBLEM: {problem}", file=out)
         print(file=out)
@@ -218,9 +246,11 @@ def print_human(results: list[ScenarioResult], elapsed: float, out: TextIO) -> N
     )
 
 
-def main(json_output: bool = False, out: TextIO = sys.stdout) -> int:
+def main(
+    json_output: bool = False, out: TextIO = sys.stdout, workflows: set[str] | None = None
+) -> int:
     started = time.monotonic()
-    results = run_all()
+    results = run_all(workflows or None)
     elapsed = time.monotonic() - started
     if json_output:
         json.dump({"scenarios": [r.to_dict() for r in results]}, out, ensure_ascii=False, indent=2)

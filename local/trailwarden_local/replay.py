@@ -5,10 +5,10 @@ DESIGN §6 is the contract: one JSON object per line per record on stdout
 ``rule``: the template rule that would have started the workflow, or null), a summary on
 stderr, exit status 0 (every input read), 1 (some input unreadable), 2 (usage error).
 
-The pipeline is a chain of generators: inputs are listed lazily, each document is read,
-decided and printed before the next one is read, so memory stays flat however many
-files there are. With ``--jobs`` > 1 documents are decided in worker processes (fork),
-at most ``2 x jobs`` in flight, and printed in input order.
+The pipeline is a chain of generators: inputs are listed lazily and each document is
+decided and printed before the next ones are read, so memory stays flat however many
+files there are. One reader thread reads and gunzips up to two documents ahead (file
+reads and zlib release the GIL), overlapping decompression with deciding.
 """
 
 from __future__ import annotations
@@ -19,17 +19,14 @@ import os
 import re
 import sys
 import time
-from collections import deque
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
-    from concurrent.futures import Future
+    from collections.abc import Callable, Sequence
 
-    from trailwarden_local.replay_core import Replayer, Result, Stats
-    from trailwarden_local.replay_inputs import Source
+    from trailwarden_local.replay_core import Stats
 
 PROG = "trailwarden replay"
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
@@ -49,12 +46,6 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _jobs(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes")
-    return int(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,13 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the deployed stack's name, for patterns that use AWS::StackName "
         "(default: trailwarden)",
     )
-    parser.add_argument(
-        "--jobs",
-        type=_jobs,
-        default=0,
-        metavar="N",
-        help="worker processes (default: one per CPU, at most 4; 1 = no workers)",
-    )
+    # The benchmark's reference run: every record parsed and matched in full.
+    parser.add_argument("--no-shortcuts", action="store_true", help=argparse.SUPPRESS)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -123,17 +109,13 @@ def main(args: argparse.Namespace) -> int:
         until=args.until,
         template=args.template,
         stack_name=args.stack_name,
-        jobs=args.jobs,
+        shortcuts=not args.no_shortcuts,
     )
 
 
 def _usage_error(err: TextIO, message: str) -> int:
     err.write(f"{PROG}: error: {message}\n")
     return EXIT_USAGE
-
-
-def default_jobs() -> int:
-    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def run(
@@ -146,19 +128,24 @@ def run(
     until: date | None = None,
     template: Path | None = None,
     stack_name: str = "trailwarden",
-    jobs: int = 1,
-    prefilter: bool = True,
+    shortcuts: bool = True,
+    threads: bool = True,
     out: TextIO | None = None,
     err: TextIO | None = None,
     s3_client: Callable[[], Any] | None = None,
 ) -> int:
-    """The whole command; returns the exit status. ``jobs=0`` picks one per CPU (max 4)."""
+    """The whole command; returns the exit status.
+
+    ``shortcuts=False`` parses and matches every record in full (the benchmark's
+    reference); ``threads=False`` reads inputs on the calling thread.
+    """
     from trailwarden_local.replay_core import Replayer, Stats
     from trailwarden_local.replay_inputs import (
         DateRange,
         InputUsageError,
         default_s3_client,
         iter_sources,
+        loaded,
         parse_s3_url,
     )
     from trailwarden_local.replay_rules import (
@@ -186,7 +173,9 @@ def run(
             template or _default_template(),
             parsed,
             own_role_arns,
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            region=os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1",
             stack_name=stack_name,
         )
     except (InputUsageError, ParameterError) as exc:
@@ -196,7 +185,7 @@ def run(
     for note in ruleset.notes:
         err.write(f"{PROG}: note: {note}\n")
 
-    replayer = Replayer(ruleset, only_matches=only_matches, prefilter=prefilter)
+    replayer = Replayer(ruleset, only_matches=only_matches, shortcuts=shortcuts)
     sources = iter_sources(paths, DateRange(since, until), s3_client or default_s3_client)
     total = Stats()
     progress = _Progress(err)
@@ -204,7 +193,8 @@ def run(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # parsed logs are acyclic trees: reference counting frees them
     try:
-        for result in _results(sources, replayer, jobs or default_jobs()):
+        for document in loaded(sources, prefetch=2 if threads else 0):
+            result = replayer.process(document)
             if result.lines:
                 out.write("\n".join(result.lines) + "\n")
             total.merge(result.stats)
@@ -222,51 +212,6 @@ def run(
 
 
 # --------------------------------------------------------------------------- processing
-
-
-def _read(source: Source) -> bytes | Any:
-    from trailwarden_local.replay_inputs import UnreadableInput
-
-    try:
-        return source.read()
-    except UnreadableInput as exc:
-        return exc
-
-
-def _results(sources: Iterable[Source], replayer: Replayer, jobs: int) -> Iterator[Result]:
-    import multiprocessing
-
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for source in sources:
-            yield replayer.process(source.label, source.explicit, _read(source))
-        return
-    yield from _parallel(sources, replayer, jobs)
-
-
-_WORKER_REPLAYER: Replayer | None = None
-
-
-def _work(label: str, explicit: bool, raw: Any) -> Result:
-    assert _WORKER_REPLAYER is not None  # set before the pool forks
-    return _WORKER_REPLAYER.process(label, explicit, raw)
-
-
-def _parallel(sources: Iterable[Source], replayer: Replayer, jobs: int) -> Iterator[Result]:
-    """Decide documents in forked workers; read and print in the parent, in order."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    global _WORKER_REPLAYER  # noqa: PLW0603 - inherited by the forked workers
-    _WORKER_REPLAYER = replayer
-    pending: deque[Future[Result]] = deque()
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        for source in sources:
-            pending.append(pool.submit(_work, source.label, source.explicit, _read(source)))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def _silence_stdout() -> None:

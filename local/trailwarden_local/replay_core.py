@@ -10,7 +10,7 @@ Speed: most records in a month of CloudTrail are reads no rule can match. The ru
 patterns pin ``eventSource`` / ``eventName`` to a few values, so
 :class:`~trailwarden_local.replay_rules.CallFilter` (derived from the compiled patterns
 and the workflows' triggers) lets those records skip wrapping and matching; their line
-is the same as the full path would print. ``prefilter=False`` runs the full path on
+is the same as the full path would print. ``shortcuts=False`` runs the full path on
 every record; the benchmark checks that both print the same bytes.
 """
 
@@ -28,7 +28,7 @@ from trailwarden.errors import InvalidEvent
 from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, wrap_cloudtrail_record
 from trailwarden.findings import Mode, Outcome, Verdict
 from trailwarden.registry import BY_ID, workflow_for_call, workflow_for_envelope
-from trailwarden_local.replay_inputs import UnreadableInput, decode
+from trailwarden_local.replay_inputs import Loaded, UnreadableInput, parse_json
 
 if TYPE_CHECKING:
     from trailwarden.registry import Workflow
@@ -42,6 +42,19 @@ VERDICT_ORDER: Final = ("ignore", "alert", "approval", "remediate")  # weakest f
 _STRENGTH: Final = {verdict: rank for rank, verdict in enumerate(VERDICT_ORDER)}
 _ACTING: Final = (Verdict.REMEDIATE, Verdict.APPROVAL)
 _IGNORE: Final = str(Verdict.IGNORE)
+# The compact form CloudTrail writes its log files in (see Replayer._scan_log).
+_LOG_HEAD: Final = b'{"Records":['
+_LOG_TAIL: Final = b"]}"
+_RECORD_START: Final = b'{"eventVersion":'
+_RECORD_SEPARATOR: Final = b'},{"eventVersion":'
+_VERSION_KEY: Final = b'"eventVersion":'
+_SOURCE_KEY: Final = b'"eventSource":"'
+_NAME_KEY: Final = b'"eventName":"'
+_ID_KEY: Final = b'"eventID":"'
+_SCAN_KEYS: Final = (_SOURCE_KEY, _NAME_KEY, _ID_KEY)
+_QUOTE: Final = b'"'
+_BACKSLASH: Final = b"\\"
+_CLOSE_BRACE: Final = ord("}")
 # The line of a record no rule can match, after its eventID and eventName.
 _UNMATCHED_TAIL: Final = (
     ',"workflow":null,"verdict":"ignore","reason":"' + NO_RULE_MATCHES + '","actions":[],'
@@ -118,23 +131,28 @@ def line(event_id: str | None, event_name: str | None, outcome: _Outcome) -> str
 class Replayer:
     """Turns input documents into output lines. Holds no per-document state."""
 
-    def __init__(self, ruleset: RuleSet, *, only_matches: bool = False, prefilter: bool = True):
+    def __init__(self, ruleset: RuleSet, *, only_matches: bool = False, shortcuts: bool = True):
         self.ruleset = ruleset
         self.only_matches = only_matches
-        self.prefilter = prefilter
+        self.shortcuts = shortcuts  # False: parse and match every record in full
         self._rules: tuple[ReplayRule, ...] = ruleset.rules
         self._settings = ruleset.settings
 
     # ------------------------------------------------------------------ documents
 
-    def process(self, label: str, explicit: bool, raw: bytes | UnreadableInput) -> Result:
+    def process(self, loaded: Loaded) -> Result:
         """Every line of one input document (a log file, an event file)."""
+        label, data = loaded.label, loaded.data
         stats = Stats(inputs=1)
         lines: list[str] = []
+        if isinstance(data, UnreadableInput):
+            return self._unreadable(label, str(data), stats)
+        if self.shortcuts and loaded.gzipped:
+            scanned = self._scan_log(data, label)
+            if scanned is not None:
+                return scanned
         try:
-            if isinstance(raw, UnreadableInput):
-                raise raw
-            document = decode(raw)
+            document = parse_json(data)
         except UnreadableInput as exc:
             return self._unreadable(label, str(exc), stats)
         if isinstance(document, dict):
@@ -151,9 +169,100 @@ class Replayer:
             if _is_record(document):
                 self._records([document], label, lines, stats)
                 return Result(lines, stats)
-        if explicit:
+        if loaded.explicit:
             return self._unreadable(label, NOT_AN_EVENT, stats)
         stats.skipped += 1
+        return Result(lines, stats)
+
+    def _scan_log(self, data: bytes, label: str) -> Result | None:
+        """The fast path for a CloudTrail log file exactly as CloudTrail writes it.
+
+        CloudTrail writes compact JSON, ``{"Records":[{"eventVersion":...},...]}``, and
+        gzip's CRC proves the bytes are what it wrote. For such a file the records are
+        split at ``},{"eventVersion":`` and only ``eventSource`` / ``eventName`` /
+        ``eventID`` are read, after checking with counts over the whole file that each
+        record holds exactly one of each and that nothing else looks like a record
+        start. A record the rules may match is parsed in full and takes the full path.
+        Anything unexpected returns None: the caller parses the whole file instead.
+        """
+        if not data.startswith(_LOG_HEAD):
+            return None
+        low, high = len(_LOG_HEAD), len(data.rstrip()) - len(_LOG_TAIL)
+        if high < low or not data.startswith(_LOG_TAIL, high):
+            return None
+        count = data.count
+        total = count(_RECORD_START, low, high)
+        if (
+            total == 0
+            or not data.startswith(_RECORD_START, low)
+            or data[high - 1] != _CLOSE_BRACE
+            or count(_VERSION_KEY, low, high) != total
+            or count(_RECORD_SEPARATOR, low, high) != total - 1
+            or count(_SOURCE_KEY, low, high) != total
+            or count(_NAME_KEY, low, high) != total
+            or count(_ID_KEY, low, high) != total
+        ):
+            return None
+        stats = Stats(inputs=1, records=total)
+        lines: list[str] = []
+        append = lines.append
+        call_filter = self.ruleset.call_filter
+        if call_filter.any_call:
+            return None
+        pairs = call_filter.pairs
+        names_any_source = call_filter.names_any_source
+        sources_any_name = call_filter.sources_any_name
+        by_prefix, may_match = bool(call_filter.name_prefixes), call_filter.may_match
+        print_unmatched = not self.only_matches
+        find = data.find
+        unmatched = 0
+        start = low
+        for index in range(total):
+            end = find(_RECORD_SEPARATOR, start, high) + 1 or high  # one past its "}"
+            values: list[bytes] = []
+            for key in _SCAN_KEYS:
+                at = find(key, start, end)
+                close = find(_QUOTE, at + len(key), end)
+                if at < 0 or close < 0:
+                    return None
+                values.append(data[at + len(key) : close])
+            raw_source, raw_name, raw_id = values
+            if _BACKSLASH in raw_source or _BACKSLASH in raw_name or _BACKSLASH in raw_id:
+                candidate = True  # an escaped value: let the JSON parser read it
+            else:
+                try:
+                    source, name = raw_source.decode(), raw_name.decode()
+                except UnicodeDecodeError:
+                    return None
+                candidate = (
+                    (source, name) in pairs
+                    or name in names_any_source
+                    or source in sources_any_name
+                    or (by_prefix and may_match(source, name))
+                )
+            if candidate:
+                try:
+                    record = json.loads(data[start:end])
+                except ValueError:
+                    return None  # the full parse reports the file
+                stats.records -= 1
+                self._emit(self._record_line(record, label, index), lines, stats)
+            else:
+                unmatched += 1
+                if print_unmatched:
+                    try:
+                        event_id = encode_basestring_ascii(raw_id.decode())
+                    except UnicodeDecodeError:
+                        return None
+                    append(
+                        '{"eventID":'
+                        + event_id
+                        + ',"eventName":'
+                        + encode_basestring_ascii(name)
+                        + _UNMATCHED_TAIL
+                    )
+            start = end + 1
+        stats.counts[(NO_WORKFLOW, _IGNORE)] += unmatched
         return Result(lines, stats)
 
     def _unreadable(self, label: str, why: str, stats: Stats) -> Result:
@@ -177,10 +286,11 @@ class Replayer:
     def _records(self, records: list[Any], label: str, lines: list[str], stats: Stats) -> None:
         """The hot loop: records no rule can match take the short path."""
         call_filter = self.ruleset.call_filter
-        use_filter = self.prefilter and not call_filter.any_call
+        use_filter = self.shortcuts and not call_filter.any_call
         pairs = call_filter.pairs
         names_any_source = call_filter.names_any_source
         sources_any_name = call_filter.sources_any_name
+        by_prefix, may_match = bool(call_filter.name_prefixes), call_filter.may_match
         print_unmatched = not self.only_matches
         append = lines.append
         unmatched = 0
@@ -194,6 +304,7 @@ class Replayer:
                     and (source, name) not in pairs
                     and name not in names_any_source
                     and source not in sources_any_name
+                    and not (by_prefix and may_match(source, name))
                 ):
                     unmatched += 1
                     if print_unmatched:
@@ -265,15 +376,17 @@ class Replayer:
         return BY_ID[rule.workflows[0]]
 
     def _decide(self, event: Mapping[str, Any], rule: ReplayRule) -> _Outcome:
-        workflow = self._workflow(rule, event)
+        return self._run(event, self._workflow(rule, event), rule.logical_id)
+
+    def _run(self, event: Mapping[str, Any], workflow: Workflow, rule: str | None) -> _Outcome:
+        """The workflow's own decision (``decide``) and, when it acts, its dry-run plan."""
         settings = self._settings
         try:
             decision = decide(event, workflow, settings)
         except InvalidEvent as exc:
-            return _Outcome(workflow.id, _IGNORE, f"invalid event: {exc}", rule=rule.logical_id)
+            return _Outcome(workflow.id, _IGNORE, f"invalid event: {exc}", rule=rule)
         except Exception as exc:  # a detection bug must not stop a month-long replay
-            why = _error("detection", exc)
-            return _Outcome(workflow.id, _IGNORE, why, rule=rule.logical_id, error=True)
+            return _Outcome(workflow.id, _IGNORE, _error("detection", exc), rule=rule, error=True)
         detection, verdict = decision.detection, decision.verdict
         reason = detection.reason
         mode = settings.mode(workflow.id)
@@ -293,33 +406,47 @@ class Replayer:
                 plan = remediation.plan(detection.resource_id, detection.facts, None, settings)
             except Exception as exc:  # same: report it on the record's line
                 why = _error("planning", exc)
-                return _Outcome(workflow.id, _IGNORE, why, rule=rule.logical_id, error=True)
+                return _Outcome(workflow.id, _IGNORE, why, rule=rule, error=True)
             actions = tuple(action.to_dict() for action in plan)
             reason += OFFLINE_NOTE
-        return _Outcome(workflow.id, str(verdict), reason, actions, rule.logical_id)
+        return _Outcome(workflow.id, str(verdict), reason, actions, rule)
 
     def _unmatched(self, event: Mapping[str, Any]) -> _Outcome:
         """No rule matched: name the workflow the event belongs to, if any (DESIGN §2)."""
-        detail = event.get("detail")
-        detail = detail if isinstance(detail, Mapping) else {}
+        raw_detail = event.get("detail")
+        detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, Mapping) else {}
+        source, detail_type = event.get("source"), event.get("detail-type")
+        if not isinstance(source, str) or not isinstance(detail_type, str):
+            return _Outcome(None, _IGNORE, NO_RULE_MATCHES)
         workflow: Workflow | None = None
-        if event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE:
-            source, name = detail.get("eventSource"), detail.get("eventName")
-            if isinstance(source, str) and isinstance(name, str):
-                workflow = workflow_for_call(source, name)
+        cloudtrail = detail_type == CLOUDTRAIL_DETAIL_TYPE
+        if cloudtrail:
+            call_source, call_name = detail.get("eventSource"), detail.get("eventName")
+            if isinstance(call_source, str) and isinstance(call_name, str):
+                workflow = workflow_for_call(call_source, call_name)
         else:
-            source, detail_type = event.get("source"), event.get("detail-type")
-            if isinstance(source, str) and isinstance(detail_type, str):
-                workflow = workflow_for_envelope(source, detail_type)
+            workflow = workflow_for_envelope(source, detail_type)
         if workflow is None:
             return _Outcome(None, _IGNORE, NO_RULE_MATCHES)
-        return _Outcome(workflow.id, _IGNORE, self._why_not(workflow, detail))
+        rules = self.ruleset.rules_for(workflow.id, source, detail_type)
+        if not rules and not cloudtrail:
+            # No rule takes this kind of event: the app hands it to the workflow itself
+            # (the scheduled backstop starts the state machine directly).
+            outcome = self._run(event, workflow, None)
+            return _Outcome(
+                outcome.workflow,
+                outcome.verdict,
+                f"{outcome.reason} (delivered to the workflow directly, not by a rule)",
+                outcome.actions,
+                error=outcome.error,
+            )
+        return _Outcome(workflow.id, _IGNORE, self._why_not(rules, detail))
 
-    def _why_not(self, workflow: Workflow, detail: Mapping[str, Any]) -> str:
-        rules = self.ruleset.rules_by_workflow.get(workflow.id, ())
+    def _why_not(self, rules: tuple[str, ...], detail: Mapping[str, Any]) -> str:
+        """Why none of a workflow's rules matched an event of the kind they take."""
         inactive = self.ruleset.inactive_rules
         if not rules:
-            return "no rule in the template runs this workflow"
+            return "no rule in the template takes this call"
         if all(rule in inactive for rule in rules):
             return "the workflow's rule is inactive: " + "; ".join(inactive[r] for r in rules)
         error_code = detail.get("errorCode")
@@ -327,7 +454,8 @@ class Replayer:
             return f"failed call ({error_code}): not matched by the rule pattern"
         identity = detail.get("userIdentity")
         if isinstance(identity, Mapping) and identity.get("type") == "AssumedRole":
-            issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+            session = identity.get("sessionContext")
+            issuer = session.get("sessionIssuer") if isinstance(session, Mapping) else None
             if isinstance(issuer, Mapping) and issuer.get("arn") in self._settings.own_role_arns:
                 return "the app's own call: not matched by the rule pattern"
         active = [rule for rule in self._rules if rule.logical_id in rules]

@@ -10,18 +10,19 @@ YYYYMMDDTHHmmZ_<id>.json.gz``): S3 folders outside the range are not even listed
 from __future__ import annotations
 
 import calendar
-import gzip
 import json
 import os
 import re
+import threading
 import zlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from queue import Full, Queue
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 LOG_SUFFIXES = (".json", ".json.gz")
 DIGEST_FOLDER = "CloudTrail-Digest"  # signed digests, not logs: never read when walking
@@ -29,7 +30,7 @@ DIGEST_FOLDER = "CloudTrail-Digest"  # signed digests, not logs: never read when
 _DATED_PATH = re.compile(r"(?:^|/)CloudTrail/[^/]+/(\d{4})/(\d{2})/(\d{2})/")
 _DATED_NAME = re.compile(r"_CloudTrail_[^_/]+_(\d{4})(\d{2})(\d{2})T\d{4}Z")
 _DATED_PREFIX = re.compile(r"(?:^|/)CloudTrail/[^/]+/(\d{4})/(?:(\d{2})/(?:(\d{2})/)?)?$")
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class InputUsageError(ValueError):
@@ -62,6 +63,65 @@ class Source:
     label: str  # the path or s3:// URL printed in reasons
     explicit: bool  # named on the command line, not found by walking a folder or prefix
     read: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A source's bytes, gunzipped, or why they could not be read."""
+
+    label: str
+    explicit: bool
+    data: bytes | UnreadableInput
+    gzipped: bool = False  # gzip's CRC vouches that the bytes are what the writer wrote
+
+
+def load(source: Source) -> Loaded:
+    try:
+        raw = source.read()
+        if raw.startswith(GZIP_MAGIC):
+            return Loaded(source.label, source.explicit, gunzip(raw), gzipped=True)
+    except UnreadableInput as exc:
+        return Loaded(source.label, source.explicit, exc)
+    return Loaded(source.label, source.explicit, raw)
+
+
+def loaded(sources: Iterable[Source], prefetch: int = 2) -> Iterator[Loaded]:
+    """``load`` each source in order; with ``prefetch`` > 0 a thread reads and gunzips
+    up to that many documents ahead (zlib and file reads release the GIL)."""
+    if prefetch <= 0:
+        yield from map(load, sources)
+        return
+    queue: Queue[Loaded | BaseException | None] = Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def put(item: Loaded | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+            except Full:
+                continue
+            return True
+        return False
+
+    def feed() -> None:
+        try:
+            for source in sources:
+                if not put(load(source)):
+                    return
+        except BaseException as exc:  # re-raised in the consumer
+            put(exc)
+        put(None)
+
+    thread = threading.Thread(target=feed, name="replay-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def path_date(path: str) -> date | None:
@@ -105,19 +165,38 @@ def wanted(path: str, dates: DateRange) -> bool:
     return day is None or dates.overlaps(day, day)
 
 
-def decode(raw: bytes) -> Any:
-    """gzip (detected by its magic bytes, whatever the name) + JSON. Raises UnreadableInput."""
-    if raw.startswith(_GZIP_MAGIC):
+def gunzip(raw: bytes) -> bytes:
+    """Decompress gzip data (every member; CRC and length checked). Raises UnreadableInput."""
+    parts: list[bytes] = []
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
+            parts.append(inflater.decompress(raw))
+        except zlib.error as exc:
             raise UnreadableInput(f"bad gzip data: {exc}") from exc
+        if not inflater.eof:
+            raise UnreadableInput("bad gzip data: truncated (no end-of-stream marker)")
+        raw = inflater.unused_data
+        if not raw.startswith(GZIP_MAGIC):
+            break
+    if raw.strip(b"\0"):
+        raise UnreadableInput("bad gzip data: trailing garbage after the last member")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def parse_json(data: bytes) -> Any:
+    """JSON text (UTF-8, BOM allowed) -> value. Raises UnreadableInput."""
     try:
-        return json.loads(raw)
+        return json.loads(data)
     except UnicodeDecodeError as exc:
         raise UnreadableInput(f"not UTF-8 text: {exc.reason}") from exc
     except ValueError as exc:
         raise UnreadableInput(f"not JSON: {exc}") from exc
+
+
+def decode(raw: bytes) -> Any:
+    """gzip (detected by its magic bytes, whatever the name) + JSON. Raises UnreadableInput."""
+    return parse_json(gunzip(raw) if raw.startswith(GZIP_MAGIC) else raw)
 
 
 # --------------------------------------------------------------------------- local
@@ -229,7 +308,7 @@ def default_s3_client() -> Any:
 
 def iter_sources(
     arguments: Sequence[str],
-    dates: DateRange = DateRange(),  # noqa: B008 - frozen, immutable default
+    dates: DateRange = DateRange(),
     s3_client: Callable[[], Any] = default_s3_client,
 ) -> Iterator[Source]:
     """Every input document named by ``arguments``, in order, lazily.

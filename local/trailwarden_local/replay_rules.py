@@ -11,8 +11,11 @@ Offline, a few references have no deployed value:
 * ``!GetAtt <X>Role.Arn`` (any ``AWS::IAM::Role``) is the app's own role: it resolves
   to the ``--own-role-arn`` values (all of them: the command line does not say which
   ARN is which role).
-* any other ``Ref`` / ``GetAtt`` of a resource resolves to a placeholder name; a rule
-  whose pattern needs one is reported in :attr:`RuleSet.notes`.
+* any other ``Ref`` / ``GetAtt`` of a resource (the app-tamper rule names the app's
+  state machines and topic) resolves to the name CloudFormation generates,
+  ``<stack>-<LogicalId>-<random>`` (``<LogicalId>-<random>`` for state machines), with
+  the random part matched by a ``wildcard``. Such rules are listed in
+  :attr:`RuleSet.notes`: a same-named resource of another stack would match too.
 
 Each rule is tied to the workflow(s) it runs: its target is a state machine or a
 function, and the functions involved carry the ``WORKFLOW`` environment variable.
@@ -91,13 +94,18 @@ class CallFilter:
     pairs: frozenset[tuple[str, str]] = frozenset()
     names_any_source: frozenset[str] = frozenset()
     sources_any_name: frozenset[str] = frozenset()
+    # eventName prefixes per eventSource ("" = any source), e.g. Lambda's versioned
+    # names: DeleteFunction20150331 matches {"prefix": "DeleteFunction2"}
+    name_prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def may_match(self, source: str, name: str) -> bool:
+        prefixes = self.name_prefixes
         return (
             self.any_call
             or (source, name) in self.pairs
             or name in self.names_any_source
             or source in self.sources_any_name
+            or (bool(prefixes) and name.startswith(prefixes.get(source, ()) + prefixes.get("", ())))
         )
 
 
@@ -110,7 +118,22 @@ class RuleSet:
     # workflow id -> its rules (active or not), to explain why a trigger call did not match
     rules_by_workflow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     inactive_rules: Mapping[str, str] = field(default_factory=dict)  # logical id -> why
+    # logical id -> the sources and detail-types its pattern allows (None: any)
+    envelopes: Mapping[str, tuple[frozenset[str] | None, frozenset[str] | None]] = field(
+        default_factory=dict
+    )
     notes: tuple[str, ...] = ()
+
+    def rules_for(self, workflow: str, source: str, detail_type: str) -> tuple[str, ...]:
+        """The workflow's rules (active or not) that take events of this source and type."""
+        found = []
+        for rule in self.rules_by_workflow.get(workflow, ()):
+            sources, detail_types = self.envelopes.get(rule, (None, None))
+            if (sources is None or source in sources) and (
+                detail_types is None or detail_type in detail_types
+            ):
+                found.append(rule)
+        return tuple(found)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -138,7 +161,9 @@ def parse_parameter_overrides(items: Sequence[str]) -> dict[str, str]:
 
 
 def _settings(parameters: Mapping[str, str], own_role_arns: Sequence[str]) -> DetectionSettings:
-    env = {PARAMETER_ENV[name]: value for name, value in parameters.items() if name in PARAMETER_ENV}
+    env = {
+        PARAMETER_ENV[name]: value for name, value in parameters.items() if name in PARAMETER_ENV
+    }
     env["OWN_ROLE_ARNS"] = ",".join(own_role_arns)
     try:
         return DetectionSettings.from_env(env)
@@ -149,8 +174,26 @@ def _settings(parameters: Mapping[str, str], own_role_arns: Sequence[str]) -> De
 # --------------------------------------------------------------------------- resolving
 
 
+# Where the unknown (random) part of a generated physical name goes; turned into a
+# wildcard once the pattern is resolved.
+_MARK: Final = "\x00?\x00"
+_LOGICAL_ID_CHARS = 16  # CloudFormation shortens long logical ids in generated names
+_ARN_RESOURCE: Final = {  # type -> (service, resource prefix) of the ARN
+    "AWS::SNS::Topic": ("sns", ""),
+    "AWS::StepFunctions::StateMachine": ("states", "stateMachine:"),
+    "AWS::Lambda::Function": ("lambda", "function:"),
+    "AWS::Events::Rule": ("events", "rule/"),
+    "AWS::SQS::Queue": ("sqs", ""),
+    "AWS::DynamoDB::Table": ("dynamodb", "table/"),
+    "AWS::Logs::LogGroup": ("logs", "log-group:"),
+    "AWS::IAM::Role": ("iam", "role/"),
+}
+_REF_IS_ARN: Final = frozenset({"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"})
+
+
 class _OfflineResources:
-    """Resources as the resolver sees them offline: roles are ours, the rest placeholders."""
+    """Resources as the resolver sees them offline: roles are ours, the rest are named
+    as CloudFormation names them, with :data:`_MARK` for the random part."""
 
     def __init__(self, resources: Mapping[str, Any], stack: str, pseudo: Mapping[str, Any]):
         self._resources = resources
@@ -165,20 +208,89 @@ class _OfflineResources:
         body = self._resources.get(logical_id)
         return str(body.get("Type", "")) if isinstance(body, Mapping) else ""
 
-    def ref(self, logical_id: str) -> Any:
+    def _name(self, logical_id: str, kind: str) -> str:
         self.placeholders.add(logical_id)
-        return f"{self._stack}-{logical_id}-REPLAY"
+        if kind == "AWS::StepFunctions::StateMachine":
+            return f"{logical_id}-{_MARK}"
+        if len(self._stack) + len(logical_id) + 14 > 64:
+            return f"{self._stack}-{logical_id[:_LOGICAL_ID_CHARS]}{_MARK}"
+        return f"{self._stack}-{logical_id}-{_MARK}"
+
+    def _arn(self, kind: str, name: str) -> str:
+        service, prefix = _ARN_RESOURCE[kind]
+        region = "" if service == "iam" else self._pseudo["AWS::Region"]
+        partition, account = self._pseudo["AWS::Partition"], self._pseudo["AWS::AccountId"]
+        return f"arn:{partition}:{service}:{region}:{account}:{prefix}{name}"
+
+    def ref(self, logical_id: str) -> Any:
+        kind = self._type(logical_id)
+        name = self._name(logical_id, kind)
+        if kind in _REF_IS_ARN:
+            return self._arn(kind, name)
+        if kind == "AWS::SQS::Queue":
+            region, account = self._pseudo["AWS::Region"], self._pseudo["AWS::AccountId"]
+            return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+        return name
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
-        if self._type(logical_id) == "AWS::IAM::Role" and attribute == "Arn":
+        kind = self._type(logical_id)
+        if kind == "AWS::IAM::Role" and attribute == "Arn":
             return _OWN_ROLE
-        self.placeholders.add(logical_id)
-        partition, region, account = (
-            self._pseudo["AWS::Partition"],
-            self._pseudo["AWS::Region"],
-            self._pseudo["AWS::AccountId"],
-        )
-        return f"arn:{partition}:replay:{region}:{account}:{self._stack}-{logical_id}-REPLAY"
+        name = self._name(logical_id, kind)
+        if attribute in ("Name", "TopicName", "QueueName"):
+            return name
+        if attribute in ("Arn", "TopicArn") and kind in _ARN_RESOURCE:
+            return self._arn(kind, name)
+        return f"{name}.{attribute}"
+
+
+def _wild(text: str) -> str:
+    """A resolved value with generated-name marks -> a ``wildcard`` expression."""
+    literal = [part.replace("\\", "\\\\").replace("*", "\\*") for part in text.split(_MARK)]
+    return "*".join(literal)
+
+
+def _join_stars(*parts: str) -> str:
+    return re.sub(r"\*{2,}", "*", "".join(parts))
+
+
+def _has_mark(value: Any) -> bool:
+    if isinstance(value, str):
+        return _MARK in value
+    if isinstance(value, dict):
+        return any(_has_mark(item) for item in value.values())
+    return isinstance(value, list) and any(_has_mark(item) for item in value)
+
+
+def _with_wildcards(value: Any) -> Any:
+    """Turn values holding :data:`_MARK` into ``wildcard`` operators EventBridge knows."""
+    if isinstance(value, dict):
+        return {key: _with_wildcards(item) for key, item in value.items()}
+    if not isinstance(value, list):
+        return value
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, str) and _MARK in item:
+            out.append({"wildcard": _wild(item)})
+        elif isinstance(item, dict) and len(item) == 1 and _has_mark(item):
+            ((name, operand),) = item.items()
+            if name == "prefix" and isinstance(operand, str):
+                out.append({"wildcard": _join_stars(_wild(operand), "*")})
+            elif name == "suffix" and isinstance(operand, str):
+                out.append({"wildcard": _join_stars("*", _wild(operand))})
+            elif name == "wildcard" and isinstance(operand, str):
+                out.append({"wildcard": _join_stars(operand.replace(_MARK, "*"))})
+            elif name == "anything-but" and isinstance(operand, list | str):
+                values = operand if isinstance(operand, list) else [operand]
+                if all(isinstance(v, str) for v in values):
+                    out.append({"anything-but": {"wildcard": [_wild(v) for v in values]}})
+                else:
+                    out.append(item)
+            else:
+                out.append(_with_wildcards(item))
+        else:
+            out.append(_with_wildcards(item))
+    return out
 
 
 def _splice_own_roles(value: Any, arns: Sequence[str]) -> Any:
@@ -234,25 +346,96 @@ def _allowed(pattern: Any, path: tuple[str, ...]) -> frozenset[str] | None:
     return result
 
 
+# What a pattern allows of a field: exact values and prefixes; None means anything.
+_Values = tuple[frozenset[str], frozenset[str]] | None
+_Call = tuple[_Values, _Values]  # (eventSource, eventName)
+
+
+def _leaf_values(leaf: Any) -> _Values:
+    """Exact strings and ``prefix`` strings of a leaf array; None if anything else."""
+    if not isinstance(leaf, list) or not leaf:
+        return None
+    exact: set[str] = set()
+    prefixes: set[str] = set()
+    for item in leaf:
+        if isinstance(item, str):
+            exact.add(item)
+        elif isinstance(item, Mapping) and list(item) == ["prefix"]:
+            if not isinstance(item["prefix"], str):
+                return None
+            prefixes.add(item["prefix"])
+        else:
+            return None
+    return frozenset(exact), frozenset(prefixes)
+
+
+def _both(first: _Values, second: _Values) -> _Values:
+    """Both constraints hold. Any superset of their intersection is sound: keep it simple."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    if not first[1] and not second[1]:
+        return first[0] & second[0], frozenset()
+    return first
+
+
+def _product(left: list[_Call], right: list[_Call]) -> list[_Call]:
+    return [(_both(ls, rs), _both(ln, rn)) for ls, ln in left for rs, rn in right]
+
+
+def _detail_calls(detail: Any) -> list[_Call]:
+    """The (eventSource, eventName) alternatives a ``detail`` pattern allows, by $or branch."""
+    if not isinstance(detail, Mapping):
+        return [(None, None)]
+    own: list[_Call] = [
+        (_leaf_values(detail.get("eventSource")), _leaf_values(detail.get("eventName")))
+    ]
+    branches = detail.get("$or")
+    if not isinstance(branches, list) or not branches:
+        return own
+    return _product(own, [call for branch in branches for call in _detail_calls(branch)])
+
+
+def _pattern_calls(pattern: Any) -> list[_Call]:
+    if not isinstance(pattern, Mapping):
+        return [(None, None)]
+    own: list[_Call] = [(None, None)]
+    if "detail" in pattern:
+        own = _detail_calls(pattern["detail"])
+    branches = pattern.get("$or")
+    if not isinstance(branches, list) or not branches:
+        return own
+    return _product(own, [call for branch in branches for call in _pattern_calls(branch)])
+
+
 def _call_filter(rules: Sequence[ReplayRule], workflows: Sequence[Workflow]) -> CallFilter:
     any_call = False
     pairs: set[tuple[str, str]] = set()
     names_any_source: set[str] = set()
     sources_any_name: set[str] = set()
+    prefixes: dict[str, set[str]] = {}
     for rule in rules:
         detail_types = _allowed(rule.pattern, ("detail-type",))
         if detail_types is not None and CLOUDTRAIL_DETAIL_TYPE not in detail_types:
             continue  # never matches a CloudTrail record
-        sources = _allowed(rule.pattern, ("detail", "eventSource"))
-        names = _allowed(rule.pattern, ("detail", "eventName"))
-        if sources is None and names is None:
-            any_call = True
-        elif names is None:
-            sources_any_name |= sources or set()
-        elif sources is None:
-            names_any_source |= names
-        else:
-            pairs.update((source, name) for source in sources for name in names)
+        for source_values, name_values in _pattern_calls(rule.pattern):
+            # A source given by prefix is as good as no source limit here.
+            sources = source_values[0] if source_values and not source_values[1] else None
+            if name_values is None:
+                if sources is None:
+                    any_call = True
+                else:
+                    sources_any_name |= sources
+                continue
+            names, name_prefixes = name_values
+            if sources is None:
+                names_any_source |= names
+                prefixes.setdefault("", set()).update(name_prefixes)
+            else:
+                pairs.update((source, name) for source in sources for name in names)
+                for source in sources:
+                    prefixes.setdefault(source, set()).update(name_prefixes)
     for workflow in workflows:
         pairs |= workflow.triggers
     return CallFilter(
@@ -260,6 +443,7 @@ def _call_filter(rules: Sequence[ReplayRule], workflows: Sequence[Workflow]) -> 
         pairs=frozenset(pairs),
         names_any_source=frozenset(names_any_source),
         sources_any_name=frozenset(sources_any_name),
+        name_prefixes={source: tuple(sorted(p)) for source, p in prefixes.items() if p},
     )
 
 
@@ -356,6 +540,7 @@ def load_rules(
     arns = tuple(own_role_arns) or (_NO_OWN_ROLE,)
     rules: list[ReplayRule] = []
     inactive: dict[str, str] = {}
+    envelopes: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {}
     by_workflow: dict[str, list[str]] = {}
     notes: list[str] = []
     for logical_id, body in resources.items():
@@ -375,6 +560,13 @@ def load_rules(
             continue
         for workflow in known:
             by_workflow.setdefault(workflow, []).append(logical_id)
+        lookup.placeholders.clear()
+        resolved = resolver.resolve(props["EventPattern"], f"{where}.EventPattern")
+        pattern = _with_wildcards(_splice_own_roles(resolved, arns))
+        envelopes[logical_id] = (
+            _allowed(pattern, ("source",)),
+            _allowed(pattern, ("detail-type",)),
+        )
         condition = body.get("Condition")
         if isinstance(condition, str) and not resolver.condition(condition, f"{where}.Condition"):
             inactive[logical_id] = f"its Condition {condition} is false"
@@ -383,14 +575,12 @@ def load_rules(
         if not state.startswith("ENABLED"):
             inactive[logical_id] = f"its State is {state}"
             continue
-        lookup.placeholders.clear()
-        resolved = resolver.resolve(props["EventPattern"], f"{where}.EventPattern")
-        pattern = _splice_own_roles(resolved, arns)
         if lookup.placeholders:
             notes.append(
-                f"rule {logical_id}: its pattern names deployed resources"
-                f" ({', '.join(sorted(lookup.placeholders))}) that replay cannot know;"
-                " calls on them may not match"
+                f"rule {logical_id} names deployed resources"
+                f" ({', '.join(sorted(lookup.placeholders))}): matched by the names"
+                f" CloudFormation generates ({stack_name}-<LogicalId>-*, <LogicalId>-* for"
+                " state machines), so same-named resources of other stacks match too"
             )
         if not isinstance(pattern, dict):
             raise TemplateError(f"{where}.EventPattern is not an object")
@@ -415,5 +605,6 @@ def load_rules(
         call_filter=_call_filter(rules, WORKFLOWS),
         rules_by_workflow={w: tuple(ids) for w, ids in by_workflow.items()},
         inactive_rules=inactive,
+        envelopes=envelopes,
         notes=tuple(notes),
     )

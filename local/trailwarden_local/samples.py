@@ -23,6 +23,9 @@ class Sample:
     expect: dict[str, Any] = field(default_factory=dict)
     own_role: bool = False
     in_demo: bool = True
+    # Template parameters this scenario needs on top of the index's (e.g. a tiny
+    # ApprovalTimeoutSeconds): the demo runs such scenarios in an app of their own.
+    parameters: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ def load_index(events_dir: Path = EVENTS_DIR) -> SampleIndex:
             expect=entry.get("expect", {}),
             own_role=bool(entry.get("ownRole")),
             in_demo=entry.get("demo", True),
+            parameters={str(k): str(v) for k, v in (entry.get("parameters") or {}).items()},
         )
         for entry in raw["events"]
     )

@@ -3,6 +3,7 @@ and errors, and a property-style check that nothing outside the risky change is 
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -12,8 +13,14 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from tests.conftest import load_event
+from trailwarden.assess import assess
 from trailwarden.errors import RemediationFailed, RemediationRefused, TransientAwsError
+from trailwarden.findings import Verdict
+from trailwarden.registry import BY_ID
+from trailwarden.remediate import remediate
 from trailwarden.remediations import sg_open_ingress
+from trailwarden.settings import DetectionSettings
 from trailwarden.sg_rules import IPV4, IPV6, IngressRule, is_risky, normalize_protocol
 
 if TYPE_CHECKING:
@@ -262,7 +269,7 @@ def test_offline_plan_is_the_dry_run_from_the_event_alone() -> None:
 
 
 def test_nothing_risky_plans_nothing() -> None:
-    facts = {"riskyRules": []}
+    facts: dict[str, Any] = {"riskyRules": []}
     state = {"groupId": "sg-1", "ingress": []}
 
     assert sg_open_ingress.plan_for("sg-1", facts, state, ALLOWED) == ()
@@ -472,3 +479,35 @@ def test_remediation_never_removes_a_rule_outside_the_risky_change(ec2: Any) -> 
         should_go = {i for i in picked if is_risky(before[i], ALLOWED)}
         assert removed == should_go, f"seed {seed}"  # exactly the risky rules of the change
         assert after <= set(before), f"seed {seed}"  # nothing was added or widened
+
+
+# --- through the generic Assess and Remediate steps ----------------------------------
+
+
+class _AlwaysNewStore:
+    def claim(self, event_id: str, workflow: str) -> bool:
+        return True
+
+
+def test_assess_then_remediate_revokes_only_what_the_event_added(ec2: Any) -> None:
+    group = new_group(ec2)
+    authorize(ec2, group, OFFICE)
+    extra_ssh = authorize(ec2, group, {**SSH_WORLD, "IpRanges": [{"CidrIp": "0.0.0.0/2"}]})
+    ssh = authorize(ec2, group, SSH_WORLD)
+    event = copy.deepcopy(load_event("sg-open-ingress/ssh-world-nested.json"))
+    event["detail"]["requestParameters"]["groupId"] = group
+    (item,) = event["detail"]["responseElements"]["securityGroupRuleSet"]["items"]
+    item.update(groupId=group, securityGroupRuleId=ssh)
+    workflow, settings = BY_ID["sg-open-ingress"], DetectionSettings()
+
+    def clients(_service: str, _region: str | None) -> Any:
+        return ec2
+
+    finding = assess(event, workflow, settings, clients, _AlwaysNewStore())  # type: ignore[arg-type]
+    result = remediate(finding, workflow, settings, clients)
+
+    assert finding.verdict is Verdict.REMEDIATE
+    assert [a.params for a in finding.plan] == [{"GroupId": group, "SecurityGroupRuleIds": [ssh]}]
+    assert result.status == "remediated"
+    assert rule_ids(ec2, group) >= {extra_ssh}  # risky too, but not part of this event
+    assert ssh not in rule_ids(ec2, group)

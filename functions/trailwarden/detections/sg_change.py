@@ -38,7 +38,7 @@ _VERB = {
 }
 
 
-def _rule_ids(request: Mapping[str, Any]) -> list[str]:
+def rule_ids(request: Mapping[str, Any]) -> list[str]:
     """``securityGroupRuleIds``: items of strings or of ``{"securityGroupRuleId": ...}``."""
     out = []
     for item in as_list(request.get("securityGroupRuleIds")):
@@ -75,7 +75,7 @@ def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
         return Detection(WORKFLOW, Outcome.IGNORE, Severity.INFO, f"{name} is not watched")
     verb, direction = _VERB[name]
     rules = parse_ip_permissions(request)
-    ids = _rule_ids(request)
+    ids = rule_ids(request)
     facts["rules"] = [r.to_dict() for r in rules]
     facts["ruleIds"] = ids
     what = [r.label(direction) for r in rules] + ids

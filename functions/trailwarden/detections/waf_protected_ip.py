@@ -363,6 +363,12 @@ def _list(items: Iterable[str]) -> str:
     return ", ".join(items) or "-"
 
 
+def _hit_text(hit: Hit) -> str:
+    if hit.network == hit.protected.network:
+        return f"{hit.network} ({hit.protected.source})"
+    return f"{hit.network} (inside protected {hit.protected.network}, {hit.protected.source})"
+
+
 def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafContext) -> Detection:
     skip = precheck(event, settings, WORKFLOW)
     if skip:
@@ -373,7 +379,8 @@ def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafCo
             WORKFLOW, Outcome.IGNORE, Severity.INFO, "no IP set name, id and scope in the request"
         )
     addresses = change.addresses if change.addresses is not None else context.live_addresses
-    protected = (*configured_networks(settings), *context.nat_networks)
+    # NAT gateways first: when an address is both, the message names the NAT gateway.
+    protected = (*context.nat_networks, *configured_networks(settings))
     facts: dict[str, Any] = {
         "ipSetName": change.name,
         "ipSetId": change.id,
@@ -401,7 +408,7 @@ def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafCo
     if not inside and not covering:
         return result(Outcome.IGNORE, Severity.INFO, "no protected IP in the new address list")
 
-    blocked = _list(dict.fromkeys(f"{h.protected.network} ({h.protected.source})" for h in inside))
+    blocked = _list(dict.fromkeys(_hit_text(h) for h in inside))
     covered = _list(
         dict.fromkeys(
             f"{h.entry} covers {h.protected.network} ({h.protected.source})" for h in covering

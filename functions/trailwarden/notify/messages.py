@@ -54,6 +54,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "error": {"en": "Error", "ko": "오류"},
     "details": {"en": "Details", "ko": "상세"},
     "approve_link": {"en": "Review and decide", "ko": "검토 후 승인/거부"},
+    "decision": {"en": "Decision", "ko": "결정"},
+    "decision.approved": {"en": "approved", "ko": "승인"},
+    "decision.rejected": {"en": "rejected", "ko": "거부"},
+    "decision.expired": {"en": "nobody decided in time", "ko": "기한 내 결정 없음"},
     "expires": {"en": "Link expires", "ko": "링크 만료"},
     "none": {"en": "none", "ko": "없음"},
     "footer": {"en": "trailwarden", "ko": "trailwarden"},
@@ -73,6 +77,8 @@ def t(key: str, language: str) -> str:
 # Which of a workflow's facts its alerts show, in this order (others stay in the audit
 # record). COMMON_FACTS are shown for every workflow when present.
 FACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "waf-protected-ip": ("ipSetName", "scope", "wafRegion", "webAclUsage", "natLookupError"),
+    "waf-change": ("webAclName", "scope", "wafRegion", "defaultAction", "rules"),
     "iam-user-change": (
         "userName",
         "userArn",
@@ -137,10 +143,23 @@ _FACT_LABELS: dict[str, dict[str, str]] = {
     "previousComplianceType": {"en": "Previously", "ko": "이전 상태"},
     "annotation": {"en": "Config says", "ko": "Config 설명"},
     "lookupError": {"en": "Live lookup failed", "ko": "실시간 조회 실패"},
+    "ipSetName": {"en": "IP set", "ko": "IP 세트"},
+    "webAclName": {"en": "Web ACL", "ko": "웹 ACL"},
+    "scope": {"en": "WAF scope", "ko": "WAF 범위"},
+    "wafRegion": {"en": "WAF region", "ko": "WAF 리전"},
+    "webAclUsage": {"en": "Used to block", "ko": "차단에 사용"},
+    "natLookupError": {"en": "NAT gateway lookup failed", "ko": "NAT 게이트웨이 조회 실패"},
+    "defaultAction": {"en": "Default action", "ko": "기본 동작"},
+    "rules": {"en": "Rules", "ko": "규칙"},
 }
 
 # Values that are the app's own vocabulary (never text from the event): translated.
 _FACT_VALUES: dict[str, dict[str, dict[str, str]]] = {
+    "webAclUsage": {
+        "blocking": {"en": "yes, by a blocking rule", "ko": "예, 차단 규칙에서 사용"},
+        "not-blocking": {"en": "no blocking rule uses it", "ko": "차단 규칙에서 사용 안 함"},
+        "unknown": {"en": "unknown: assumed yes", "ko": "알 수 없음: 사용 중으로 간주"},
+    },
     "via": {
         "cloudformation": {"en": "CloudFormation", "ko": "CloudFormation"},
         "console": {"en": "AWS console", "ko": "AWS 콘솔"},
@@ -162,6 +181,13 @@ _YES_NO = {True: {"en": "yes", "ko": "예"}, False: {"en": "no", "ko": "아니�
 
 # What happened, for the title (workflow id, event name); the workflow id otherwise.
 _WHAT: dict[tuple[str, str], dict[str, str]] = {
+    ("waf-protected-ip", "UpdateIPSet"): {
+        "en": "protected IP in a WAF IP set",
+        "ko": "WAF IP 세트에 보호 대상 IP",
+    },
+    ("waf-change", "CreateWebACL"): {"en": "web ACL created", "ko": "웹 ACL 생성"},
+    ("waf-change", "UpdateWebACL"): {"en": "web ACL changed", "ko": "웹 ACL 변경"},
+    ("waf-change", "DeleteWebACL"): {"en": "web ACL deleted", "ko": "웹 ACL 삭제"},
     ("iam-user-change", "CreateUser"): {"en": "IAM user created", "ko": "IAM 사용자 생성"},
     ("iam-user-change", "DeleteUser"): {"en": "IAM user deleted", "ko": "IAM 사용자 삭제"},
     ("ssm-session", "StartSession"): {
@@ -295,6 +321,21 @@ def detected(finding: Finding, lang: str, zone: ZoneInfo) -> Message:
     )
 
 
+def decision_text(decision: Mapping[str, Any], lang: str, zone: ZoneInfo) -> str:
+    """A human's approval decision: what, when, from where (IP and user agent)."""
+    status = str(decision.get("status", ""))
+    key = f"decision.{status}"
+    text = t(key, lang) if key in _TEXT else status
+    at = decision.get("decidedAt")
+    if isinstance(at, int | float) and not isinstance(at, bool):
+        text += " " + datetime.fromtimestamp(at, UTC).astimezone(zone).strftime(
+            "%Y-%m-%d %H:%M:%S %Z"
+        )
+    if decision.get("sourceIp"):
+        text += f" / {decision.get('sourceIp')} / {decision.get('userAgent') or '-'}"
+    return text
+
+
 def result(
     finding: Finding,
     status: str,
@@ -303,10 +344,13 @@ def result(
     *,
     outcome: Mapping[str, Any] | None = None,
     error: str | None = None,
+    decision: Mapping[str, Any] | None = None,
 ) -> Message:
     """The closing message: what was done and the state read back afterwards."""
     outcome = outcome or {}
     fields = _base_fields(finding, lang, zone)
+    if decision:
+        fields.append((t("decision", lang), decision_text(decision, lang, zone)))
     actions = outcome.get("actions") or []
     fields.append(
         (

@@ -222,11 +222,30 @@ def remediate(
     )
 
 
-def enrich(detection: Detection, region: str, clients: ClientFactory) -> dict[str, Any]:
-    """DeleteTrail: is any other trail still logging this region? (a live fact).
+def _confirm_unchanged(detection: Detection, region: str, clients: ClientFactory) -> dict[str, Any]:
+    """A failed attempt: read the trail back, so the alert says it is still logging."""
+    try:
+        trail = resolve_trail(detection.resource_id, region, clients)
+        state = read_status(clients("cloudtrail", trail.home_region), trail)
+    except ResourceGone:
+        return {"notes": [f"trail {detection.resource_id} was not found at re-read"]}
+    status = "logging" if state.is_logging else "NOT logging (the backstop will restart it)"
+    return {
+        "liveState": state.to_dict(),
+        "notes": [f"checked live: trail {trail.name} is {status}"],
+    }
 
-    Offline (replay) the detection's own ``onlyLoggingTrail: unknown`` stands."""
-    if detection.facts.get("call") != "DeleteTrail" or detection.facts.get("failedAttempt"):
+
+def enrich(detection: Detection, region: str, clients: ClientFactory) -> dict[str, Any]:
+    """Live context for an alert (offline, e.g. in replay, the event's facts stand):
+
+    * a failed attempt: is the trail still logging?
+    * DeleteTrail: is any other trail still logging this region? (``onlyLoggingTrail``
+      is ``unknown`` until this reads it)
+    """
+    if detection.facts.get("failedAttempt") and detection.resource_id:
+        return _confirm_unchanged(detection, region, clients)
+    if detection.facts.get("call") != "DeleteTrail":
         return {}
     deleted = str(detection.resource_id)
     cloudtrail = clients("cloudtrail", region)
@@ -243,8 +262,8 @@ def enrich(detection: Detection, region: str, clients: ClientFactory) -> dict[st
         note = f"other trails still logging {region}: {', '.join(sorted(logging_now))}"
     else:
         note = (
-            f"no other trail is logging {region}: it was the only one, and EventBridge "
-            "now receives no CloudTrail events there"
+            f"no other trail is logging {region}: until one is, EventBridge receives no "
+            "CloudTrail events there and this app sees nothing"
         )
     return {
         "onlyLoggingTrail": "no" if logging_now else "yes",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.detections.app_tamper import BACKSTOP_SOURCE
 from trailwarden_local.drivers.base import Prepared, client
-from trailwarden_local.drivers.cloudtrail_tamper import backstop_trigger
+from trailwarden_local.drivers.cloudtrail_tamper import backstop_trigger, create_trail
 
 if TYPE_CHECKING:
     from trailwarden_local.engine import LocalApp
@@ -95,12 +95,20 @@ def prepare(app: LocalApp, sample: Sample) -> Prepared:
         events.enable_rule(Name=rule.name)
 
     if sample.setup.get("stopWithoutEvent"):
+        # A logging trail, as in any real account: the backstop reports only the rule.
+        trail = f"demo-{sample.scenario}"
+        create_trail(app, trail)
         events.disable_rule(Name=rule.name)  # no event: only the backstop can notice
+
+        def cleanup_all() -> None:
+            cleanup()
+            client(app, "cloudtrail").delete_trail(Name=trail)
+
         return Prepared(
             event=event,
             read_state=read_state,
             trigger=lambda: backstop_trigger(app),
-            cleanup=cleanup,
+            cleanup=cleanup_all,
         )
     if not detail.get("errorCode") and detail.get("eventName") == "DisableRule":
         events.disable_rule(Name=rule.name)

@@ -128,13 +128,14 @@ def _rewrite(event: dict[str, Any], name: str, arn: str) -> None:
             response["name"] = name
 
 
-def backstop_trigger(app: LocalApp) -> list[Delivery]:
-    """Invoke the scheduled backstop as EventBridge Scheduler would; the executions it
-    started are returned as deliveries (the demo and tests wait for them)."""
+def backstop_trigger(app: LocalApp, scheduled: str | None = None) -> list[Delivery]:
+    """Invoke the scheduled backstop as EventBridge Scheduler would (``scheduled`` is the
+    schedule's time, default now); the executions it started and the alerts it raised
+    are returned as deliveries (the demo and tests wait for them)."""
     from trailwarden_local.engine import Delivery
 
     function = app.functions[BACKSTOP_FUNCTION]
-    scheduled = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scheduled = scheduled or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     payload = {"source": "trailwarden.schedule", "scheduledTime": scheduled}
     result = app.invoke(BACKSTOP_FUNCTION, payload)
     if result.function_error:

@@ -1,0 +1,409 @@
+"""waf-protected-ip detection: addresses compared as networks, live context, web ACL usage."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from typing import Any
+
+import pytest
+
+from tests.conftest import load_event
+from trailwarden.detections import waf_protected_ip as waf
+from trailwarden.events import parse_cloudtrail, parse_envelope
+from trailwarden.findings import Outcome, Severity
+from trailwarden.settings import DetectionSettings
+
+OWN_ROLE = "arn:aws:iam::123456789012:role/tw-waf-remediate"
+SETTINGS = DetectionSettings(
+    own_role_arns=frozenset({OWN_ROLE}),
+    protected_ip_cidrs=tuple(
+        ipaddress.ip_network(c)
+        for c in ("203.0.113.10/32", "198.51.100.0/28", "2001:db8:10::a/128")
+    ),
+)
+IP_SET_ARN = (
+    "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocklist/"
+    "a1b2c3d4-5678-90ab-cdef-000000000601"
+)
+BLOCKING = waf.WafContext(
+    web_acls=(waf.WebAclUse("prod-web", "arn:acl", blocking_rules=("ip-blocklist",)),)
+)
+
+
+def event_with(addresses: Any, **request_changes: Any) -> Any:
+    raw = copy.deepcopy(load_event("waf-protected-ip/nat-ip-blocked.json"))
+    raw["detail"]["requestParameters"]["addresses"] = addresses
+    raw["detail"]["requestParameters"].update(request_changes)
+    return parse_cloudtrail(parse_envelope(raw))
+
+
+def detect(addresses: Any, context: waf.WafContext = BLOCKING, **changes: Any) -> Any:
+    return waf.evaluate(event_with(addresses, **changes), SETTINGS, context)
+
+
+@pytest.mark.parametrize(
+    ("addresses", "outcome"),
+    [
+        pytest.param(["203.0.113.10/32"], Outcome.ACT, id="exact-protected-ip-is-acted-on"),
+        pytest.param(["203.0.113.10"], Outcome.ACT, id="ip-without-prefix-is-acted-on"),
+        pytest.param(["203.0.113.12/32"], Outcome.IGNORE, id="near-miss-triggers-nothing"),
+        pytest.param(
+            ["203.0.113.11/32", "203.0.113.9/32"], Outcome.IGNORE, id="neighbours-ignored"
+        ),
+        pytest.param(["203.0.113.0/24"], Outcome.ALERT, id="wider-cidr-is-only-reported"),
+        pytest.param(["198.51.100.5/32"], Outcome.ACT, id="ip-inside-protected-range-acted-on"),
+        pytest.param(["198.51.100.0/29"], Outcome.ACT, id="cidr-inside-protected-range-acted-on"),
+        pytest.param(["2001:db8:10::a/128"], Outcome.ACT, id="ipv6-compressed"),
+        pytest.param(["2001:DB8:10::A/128"], Outcome.ACT, id="ipv6-upper-case"),
+        pytest.param(["2001:db8:10:0:0:0:0:a/128"], Outcome.ACT, id="ipv6-uncompressed"),
+        pytest.param(
+            ["2001:0db8:0010:0000:0000:0000:0000:000a/128"], Outcome.ACT, id="ipv6-padded"
+        ),
+        pytest.param(["2001:db8:10::b/128"], Outcome.IGNORE, id="ipv6-near-miss"),
+        pytest.param(["2001:db8:10::/64"], Outcome.ALERT, id="ipv6-wider-prefix-reported"),
+        pytest.param(["not-an-ip", "192.0.2.44/32"], Outcome.IGNORE, id="garbage-entry-skipped"),
+        pytest.param([], Outcome.IGNORE, id="emptied-set"),
+    ],
+)
+def test_addresses_are_compared_as_networks(addresses: list[str], outcome: Outcome) -> None:
+    detection = detect(addresses)
+
+    assert detection.outcome is outcome
+
+
+def test_seed_incident_is_critical_and_names_who_what_and_which_web_acl() -> None:
+    detection = detect(["192.0.2.44/32", "203.0.113.10/32"])
+
+    assert (detection.outcome, detection.severity) == (Outcome.ACT, Severity.CRITICAL)
+    assert detection.resource_id == IP_SET_ARN
+    assert "minsu.kim" in detection.reason
+    assert "blocklist" in detection.reason
+    assert "203.0.113.10/32" in detection.reason
+    assert "prod-web" in detection.reason
+    assert detection.facts["inside"] == [
+        {
+            "entry": "203.0.113.10/32",
+            "network": "203.0.113.10/32",
+            "protected": "203.0.113.10/32",
+            "source": "ProtectedIpCidrs",
+        }
+    ]
+
+
+def test_entry_inside_and_wider_entry_together_act_and_report_the_wider_one() -> None:
+    detection = detect(["203.0.113.10/32", "198.51.100.0/24"])
+
+    assert detection.outcome is Outcome.ACT
+    assert [h["entry"] for h in detection.facts["covering"]] == ["198.51.100.0/24"]
+    assert "198.51.100.0/24 covers" in detection.reason
+
+
+def test_wider_cidr_alone_is_a_critical_alert_for_a_human() -> None:
+    detection = detect(["203.0.113.0/24"])
+
+    assert (detection.outcome, detection.severity) == (Outcome.ALERT, Severity.CRITICAL)
+    assert "human" in detection.reason
+
+
+def test_nat_gateway_ip_found_live_is_protected_without_configuration() -> None:
+    nat = waf.ProtectedNetwork(ipaddress.ip_network("192.0.2.99/32"), "NAT gateway nat-1")
+    context = waf.WafContext(nat_networks=(nat,), web_acls=BLOCKING.web_acls)
+
+    detection = waf.evaluate(event_with(["192.0.2.99/32"]), DetectionSettings(), context)
+
+    assert detection.outcome is Outcome.ACT
+    assert "NAT gateway nat-1" in detection.reason
+
+
+def test_failed_nat_lookup_still_protects_configured_ips_and_says_so() -> None:
+    context = waf.WafContext(nat_lookup_error="AccessDenied", web_acls=BLOCKING.web_acls)
+
+    detection = detect(["203.0.113.10/32"], context)
+
+    assert detection.outcome is Outcome.ACT
+    assert "AccessDenied" in detection.reason
+    assert detection.facts["natLookupError"] == "AccessDenied"
+
+
+def test_set_not_used_by_any_blocking_rule_lowers_severity_and_only_alerts() -> None:
+    allow_only = waf.WafContext(
+        web_acls=(waf.WebAclUse("partners", "arn:acl", other_rules=("allow-partners",)),)
+    )
+
+    detection = detect(["203.0.113.10/32"], allow_only)
+
+    assert (detection.outcome, detection.severity) == (Outcome.ALERT, Severity.MEDIUM)
+    assert "no web ACL blocks" in detection.reason
+    assert "partners" in detection.reason
+
+
+def test_set_no_web_acl_uses_at_all_only_alerts() -> None:
+    detection = detect(["203.0.113.10/32"], waf.WafContext(web_acls=()))
+
+    assert (detection.outcome, detection.severity) == (Outcome.ALERT, Severity.MEDIUM)
+    assert detection.facts["webAclUsage"] == "not-blocking"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [waf.OFFLINE, waf.WafContext(usage_error="AccessDeniedException")],
+    ids=["offline", "lookup-failed"],
+)
+def test_unknown_usage_is_assumed_to_block(context: waf.WafContext) -> None:
+    detection = detect(["203.0.113.10/32"], context)
+
+    assert (detection.outcome, detection.severity) == (Outcome.ACT, Severity.CRITICAL)
+    assert "assuming it blocks" in detection.reason
+    assert detection.facts["webAclUsage"] == "unknown"
+
+
+def test_cloudfront_scope_set_lives_in_us_east_1_as_a_global_arn() -> None:
+    detection = detect(["203.0.113.10/32"], scope="CLOUDFRONT", name="edge")
+
+    assert detection.resource_id.startswith(
+        "arn:aws:wafv2:us-east-1:123456789012:global/ipset/edge/"
+    )
+    assert detection.facts["wafRegion"] == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"errorCode": "WAFOptimisticLockException"}, "failed call"),
+        (
+            {
+                "userIdentity": {
+                    "type": "AssumedRole",
+                    "sessionContext": {"sessionIssuer": {"arn": OWN_ROLE}},
+                }
+            },
+            "own call",
+        ),
+    ],
+    ids=["failed-call", "own-role"],
+)
+def test_failed_and_own_calls_are_ignored(changes: dict[str, Any], reason: str) -> None:
+    raw = copy.deepcopy(load_event("waf-protected-ip/nat-ip-blocked.json"))
+    raw["detail"].update(changes)
+
+    detection = waf.detect(parse_cloudtrail(parse_envelope(raw)), SETTINGS)
+
+    assert detection.outcome is Outcome.IGNORE
+    assert reason in detection.reason
+
+
+@pytest.mark.parametrize(
+    "request_changes",
+    [{"scope": "GLOBAL"}, {"id": ""}, {"name": None}],
+    ids=["unknown-scope", "no-id", "no-name"],
+)
+def test_unreadable_request_is_ignored(request_changes: dict[str, Any]) -> None:
+    assert detect(["203.0.113.10/32"], **request_changes).outcome is Outcome.IGNORE
+
+
+def test_without_any_protected_ip_nothing_triggers() -> None:
+    detection = waf.evaluate(event_with(["203.0.113.10/32"]), DetectionSettings(), BLOCKING)
+
+    assert detection.outcome is Outcome.IGNORE
+
+
+def test_missing_address_list_uses_the_live_one() -> None:
+    raw = copy.deepcopy(load_event("waf-protected-ip/nat-ip-blocked.json"))
+    del raw["detail"]["requestParameters"]["addresses"]
+    event = parse_cloudtrail(parse_envelope(raw))
+
+    offline = waf.evaluate(event, SETTINGS, BLOCKING)
+    live = waf.evaluate(
+        event,
+        SETTINGS,
+        waf.WafContext(web_acls=BLOCKING.web_acls, live_addresses=("203.0.113.10/32",)),
+    )
+
+    assert offline.outcome is Outcome.IGNORE
+    assert live.outcome is Outcome.ACT
+
+
+# ----------------------------------------------------------------- web ACL usage
+
+OTHER_ARN = IP_SET_ARN.replace("blocklist", "allowlist")
+
+
+def ref(arn: str = IP_SET_ARN) -> dict[str, Any]:
+    return {"IPSetReferenceStatement": {"ARN": arn}}
+
+
+def rule(statement: dict[str, Any], action: str | None = "Block", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"Name": "r1", "Priority": 1, "Statement": statement, **extra}
+    if action:
+        body["Action"] = {action: {}}
+    return body
+
+
+def acl(*rules: dict[str, Any], default: str = "Allow") -> dict[str, Any]:
+    return {"Name": "web", "ARN": "arn:web", "DefaultAction": {default: {}}, "Rules": list(rules)}
+
+
+def no_groups(arn: str) -> list[dict[str, Any]]:
+    raise AssertionError(f"unexpected rule group lookup {arn}")
+
+
+@pytest.mark.parametrize(
+    ("web_acl", "blocks"),
+    [
+        pytest.param(acl(rule(ref())), True, id="block-rule"),
+        pytest.param(acl(rule(ref(), "Captcha")), True, id="captcha-stops-machines"),
+        pytest.param(acl(rule(ref(), "Challenge")), True, id="challenge-stops-machines"),
+        pytest.param(acl(rule(ref(), "Allow")), False, id="allow-rule-does-not-block"),
+        pytest.param(acl(rule(ref(), "Count")), False, id="count-rule-does-not-block"),
+        pytest.param(
+            acl(rule(ref(), "Count", RuleLabels=[{"Name": "bad"}])),
+            True,
+            id="count-rule-labelling-for-a-later-block",
+        ),
+        pytest.param(
+            acl(rule({"NotStatement": {"Statement": ref()}})),
+            False,
+            id="block-not-in-set-exempts-the-set",
+        ),
+        pytest.param(
+            acl(rule({"NotStatement": {"Statement": {"NotStatement": {"Statement": ref()}}}})),
+            True,
+            id="double-negation-blocks",
+        ),
+        pytest.param(
+            acl(
+                rule(
+                    {
+                        "AndStatement": {
+                            "Statements": [
+                                ref(),
+                                {"ByteMatchStatement": {"SearchString": "/login"}},
+                            ]
+                        }
+                    }
+                )
+            ),
+            True,
+            id="and-nested-blocks",
+        ),
+        pytest.param(
+            acl(
+                rule(
+                    {
+                        "OrStatement": {
+                            "Statements": [
+                                ref(OTHER_ARN),
+                                {"AndStatement": {"Statements": [ref()]}},
+                            ]
+                        }
+                    }
+                )
+            ),
+            True,
+            id="deeply-nested-blocks",
+        ),
+        pytest.param(
+            acl(rule({"NotStatement": {"Statement": ref()}}, "Allow"), default="Block"),
+            True,
+            id="excluded-from-allow-in-default-block-acl",
+        ),
+        pytest.param(
+            acl(rule({"NotStatement": {"Statement": ref()}}, "Allow"), default="Allow"),
+            False,
+            id="excluded-from-allow-in-default-allow-acl",
+        ),
+        pytest.param(
+            acl(rule({"RateBasedStatement": {"Limit": 100, "ScopeDownStatement": ref()}})),
+            True,
+            id="rate-based-scope-down",
+        ),
+        pytest.param(
+            acl(
+                rule(
+                    {
+                        "ManagedRuleGroupStatement": {
+                            "Name": "AWSManagedRulesCommonRuleSet",
+                            "ScopeDownStatement": ref(),
+                        }
+                    },
+                    None,
+                    OverrideAction={"None": {}},
+                )
+            ),
+            True,
+            id="managed-group-scope-down",
+        ),
+        pytest.param(
+            acl(
+                rule(
+                    {
+                        "ManagedRuleGroupStatement": {
+                            "Name": "AWSManagedRulesCommonRuleSet",
+                            "ScopeDownStatement": ref(),
+                        }
+                    },
+                    None,
+                    OverrideAction={"Count": {}},
+                )
+            ),
+            False,
+            id="managed-group-counted",
+        ),
+    ],
+)
+def test_web_acl_usage_follows_actions_and_negation(web_acl: dict[str, Any], blocks: bool) -> None:
+    use = waf.web_acl_use(web_acl, IP_SET_ARN, no_groups)
+
+    assert use is not None
+    assert use.blocks is blocks
+
+
+def test_web_acl_that_references_another_set_does_not_use_this_one() -> None:
+    assert waf.web_acl_use(acl(rule(ref(OTHER_ARN))), IP_SET_ARN, no_groups) is None
+
+
+@pytest.mark.parametrize(
+    ("override", "action_overrides", "blocks"),
+    [
+        ({"None": {}}, [], True),
+        ({"Count": {}}, [], False),
+        ({"None": {}}, [{"Name": "g1", "ActionToUse": {"Count": {}}}], False),
+    ],
+    ids=["group-rule-blocks", "group-counted", "rule-action-overridden-to-count"],
+)
+def test_rule_groups_are_read_with_the_web_acls_overrides(
+    override: dict[str, Any], action_overrides: list[dict[str, Any]], blocks: bool
+) -> None:
+    group_rule = {"Name": "g1", "Statement": ref(), "Action": {"Block": {}}}
+    web_acl = acl(
+        rule(
+            {
+                "RuleGroupReferenceStatement": {
+                    "ARN": "arn:group",
+                    "RuleActionOverrides": action_overrides,
+                }
+            },
+            None,
+            OverrideAction=override,
+        )
+    )
+
+    use = waf.web_acl_use(
+        web_acl, IP_SET_ARN, lambda arn: [group_rule] if arn == "arn:group" else []
+    )
+
+    assert use is not None
+    assert use.blocks is blocks
+    assert (use.blocking_rules or use.other_rules) == ("r1 > g1",)
+
+
+def test_arn_round_trip() -> None:
+    assert waf.parse_arn(IP_SET_ARN) == (
+        "blocklist",
+        "a1b2c3d4-5678-90ab-cdef-000000000601",
+        "REGIONAL",
+        "us-east-1",
+    )
+    with pytest.raises(ValueError, match="not an IP set"):
+        waf.parse_arn("arn:aws:wafv2:us-east-1:1:regional/webacl/x/y")

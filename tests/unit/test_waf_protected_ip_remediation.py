@@ -1,0 +1,423 @@
+"""waf-protected-ip remediation and live lookups: moto for state, Stubber for exact calls."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from tests.conftest import load_event
+from trailwarden.detections import waf_protected_ip as waf
+from trailwarden.errors import RemediationFailed, ResourceGone, TransientAwsError
+from trailwarden.events import parse_cloudtrail, parse_envelope
+from trailwarden.findings import Outcome, Severity
+from trailwarden.remediations import waf_protected_ip as remediation
+from trailwarden.settings import DetectionSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+REGION = "us-east-1"
+NAT_IP = ipaddress.ip_network("203.0.113.10/32")
+PROTECTED = (
+    waf.ProtectedNetwork(NAT_IP, "NAT gateway nat-1"),
+    waf.ProtectedNetwork(ipaddress.ip_network("2001:db8:10::a/128"), "ProtectedIpCidrs"),
+)
+NO_WAIT = remediation.LockRetry(attempts=4, base_seconds=0.0, sleep=lambda _s: None)
+VISIBILITY = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def make_ip_set(
+    addresses: list[str], *, version: str = "IPV4", description: str = "abusers"
+) -> tuple[Any, str]:
+    wafv2 = boto3.client("wafv2", region_name=REGION)
+    summary = wafv2.create_ip_set(
+        Name="blocklist",
+        Scope="REGIONAL",
+        IPAddressVersion=version,
+        Addresses=addresses,
+        Description=description,
+    )["Summary"]
+    return wafv2, summary["ARN"]
+
+
+def addresses_of(wafv2: Any, arn: str) -> list[str]:
+    name, ip_set_id, scope, _ = waf.parse_arn(arn)
+    return list(wafv2.get_ip_set(Name=name, Scope=scope, Id=ip_set_id)["IPSet"]["Addresses"])
+
+
+# ------------------------------------------------------------------ apply (moto)
+
+
+def test_protected_entry_is_removed_and_everything_else_kept(aws: None) -> None:
+    wafv2, arn = make_ip_set(["192.0.2.44/32", "203.0.113.10/32", "198.51.100.7/32"])
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
+
+    assert result.status == "remediated"
+    assert addresses_of(wafv2, arn) == ["192.0.2.44/32", "198.51.100.7/32"]
+    assert result.before["addresses"] == ["192.0.2.44/32", "203.0.113.10/32", "198.51.100.7/32"]
+    assert result.after["addresses"] == ["192.0.2.44/32", "198.51.100.7/32"]
+    name, ip_set_id, scope, _ = waf.parse_arn(arn)
+    assert wafv2.get_ip_set(Name=name, Scope=scope, Id=ip_set_id)["IPSet"]["Description"] == (
+        "abusers"
+    )
+
+
+def test_ipv6_entry_in_another_spelling_is_removed(aws: None) -> None:
+    wafv2, arn = make_ip_set(["2001:DB8:10:0:0:0:0:A/128", "2001:db8:bad::/48"], version="IPV6")
+
+    remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
+
+    assert addresses_of(wafv2, arn) == ["2001:db8:bad::/48"]
+
+
+def test_wider_cidr_is_reported_for_a_human_not_split_or_removed(aws: None) -> None:
+    wafv2, arn = make_ip_set(["203.0.113.0/24", "203.0.113.10/32"])
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
+
+    assert addresses_of(wafv2, arn) == ["203.0.113.0/24"]
+    assert result.status == "remediated"
+    assert any("203.0.113.0/24 covers protected 203.0.113.10/32" in n for n in result.notes)
+
+
+def test_only_a_wider_cidr_left_is_already_clean_with_a_note(aws: None) -> None:
+    wafv2, arn = make_ip_set(["203.0.113.0/24"])
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
+
+    assert result.status == "already-clean"
+    assert addresses_of(wafv2, arn) == ["203.0.113.0/24"]
+    assert result.notes
+
+
+def test_entry_already_gone_is_success_without_an_update(aws: None) -> None:
+    wafv2, arn = make_ip_set(["192.0.2.44/32"])
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
+
+    assert result.status == "already-clean"
+    assert result.actions == ()
+
+
+def test_applying_twice_is_safe(aws: None) -> None:
+    wafv2, arn = make_ip_set(["203.0.113.10/32"])
+
+    first = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
+    second = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
+
+    assert (first.status, second.status) == ("remediated", "already-clean")
+    assert addresses_of(wafv2, arn) == []
+
+
+def test_deleted_ip_set_is_resource_gone(aws: None) -> None:
+    wafv2, arn = make_ip_set(["203.0.113.10/32"])
+    name, ip_set_id, scope, _ = waf.parse_arn(arn)
+    lock = wafv2.get_ip_set(Name=name, Scope=scope, Id=ip_set_id)["LockToken"]
+    wafv2.delete_ip_set(Name=name, Scope=scope, Id=ip_set_id, LockToken=lock)
+
+    with pytest.raises(ResourceGone):
+        remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
+
+
+# ------------------------------------------------------------------ apply (Stubber)
+
+ARN = (
+    "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocklist/"
+    "a1b2c3d4-5678-90ab-cdef-000000000601"
+)
+KEY = {"Name": "blocklist", "Scope": "REGIONAL", "Id": "a1b2c3d4-5678-90ab-cdef-000000000601"}
+
+
+def get_response(addresses: list[str], lock: str) -> dict[str, Any]:
+    return {
+        "IPSet": {
+            "Name": KEY["Name"],
+            "Id": KEY["Id"],
+            "ARN": ARN,
+            "Description": "abusers",
+            "IPAddressVersion": "IPV4",
+            "Addresses": addresses,
+        },
+        "LockToken": lock,
+    }
+
+
+def update_params(addresses: list[str], lock: str) -> dict[str, Any]:
+    return {**KEY, "Addresses": addresses, "Description": "abusers", "LockToken": lock}
+
+
+def stubbed() -> tuple[Any, Stubber]:
+    client = boto3.client("wafv2", region_name=REGION)
+    return client, Stubber(client)
+
+
+def test_lock_conflict_is_retried_with_a_fresh_token_and_succeeds() -> None:
+    wafv2, stub = stubbed()
+    stub.add_response("get_ip_set", get_response(["1.1.1.1/32", "203.0.113.10/32"], "t1"), KEY)
+    stub.add_client_error(
+        "update_ip_set",
+        service_error_code="WAFOptimisticLockException",
+        http_status_code=400,
+        expected_params=update_params(["1.1.1.1/32"], "t1"),
+    )
+    # Someone else changed the set meanwhile: the retry keeps their change.
+    stub.add_response(
+        "get_ip_set", get_response(["1.1.1.1/32", "203.0.113.10/32", "2.2.2.2/32"], "t2"), KEY
+    )
+    stub.add_response(
+        "update_ip_set",
+        {"NextLockToken": "t3"},
+        update_params(["1.1.1.1/32", "2.2.2.2/32"], "t2"),
+    )
+    stub.add_response("get_ip_set", get_response(["1.1.1.1/32", "2.2.2.2/32"], "t3"), KEY)
+    pauses: list[float] = []
+    retry = remediation.LockRetry(attempts=3, base_seconds=0.2, sleep=pauses.append)
+
+    with stub:
+        result = remediation.apply(wafv2, ARN, PROTECTED, retry)
+
+    stub.assert_no_pending_responses()
+    assert result.status == "remediated"
+    assert result.after["addresses"] == ["1.1.1.1/32", "2.2.2.2/32"]
+    assert len(pauses) == 1
+    assert 0 <= pauses[0] <= 0.2
+
+
+def test_lock_conflicts_past_the_bound_raise_transient_for_a_later_retry() -> None:
+    wafv2, stub = stubbed()
+    for attempt in range(3):
+        stub.add_response("get_ip_set", get_response(["203.0.113.10/32"], f"t{attempt}"), KEY)
+        stub.add_client_error(
+            "update_ip_set",
+            service_error_code="WAFOptimisticLockException",
+            http_status_code=400,
+            expected_params=update_params([], f"t{attempt}"),
+        )
+    pauses: list[float] = []
+    retry = remediation.LockRetry(
+        attempts=3, base_seconds=0.1, max_seconds=0.3, sleep=pauses.append
+    )
+
+    with stub, pytest.raises(TransientAwsError):
+        remediation.apply(wafv2, ARN, PROTECTED, retry)
+
+    stub.assert_no_pending_responses()
+    assert len(pauses) == 2
+    assert all(0 <= p <= 0.3 for p in pauses)
+
+
+def test_entry_still_there_after_the_update_is_a_failed_remediation() -> None:
+    wafv2, stub = stubbed()
+    stub.add_response("get_ip_set", get_response(["203.0.113.10/32"], "t1"), KEY)
+    stub.add_response("update_ip_set", {"NextLockToken": "t2"}, update_params([], "t1"))
+    stub.add_response("get_ip_set", get_response(["203.0.113.10/32"], "t2"), KEY)
+
+    with stub, pytest.raises(RemediationFailed):
+        remediation.apply(wafv2, ARN, PROTECTED, NO_WAIT)
+
+
+def test_description_is_not_sent_when_the_set_has_none() -> None:
+    wafv2, stub = stubbed()
+    bare = get_response(["203.0.113.10/32"], "t1")
+    del bare["IPSet"]["Description"]
+    stub.add_response("get_ip_set", bare, KEY)
+    stub.add_response(
+        "update_ip_set", {"NextLockToken": "t2"}, {**KEY, "Addresses": [], "LockToken": "t1"}
+    )
+    after = get_response([], "t2")
+    stub.add_response("get_ip_set", after, KEY)
+
+    with stub:
+        assert remediation.apply(wafv2, ARN, PROTECTED, NO_WAIT).status == "remediated"
+
+
+def test_remediate_uses_the_protected_networks_assess_saw_and_settings_retries(aws: None) -> None:
+    wafv2, arn = make_ip_set(["203.0.113.10/32", "192.0.2.1/32"])
+    facts = {"protected": [p.to_dict() for p in PROTECTED]}
+    settings = DetectionSettings(lock_retry_attempts=2, lock_retry_base_seconds=0.0)
+
+    result = remediation.remediate(arn, facts, lambda service, region: wafv2, settings)
+
+    assert result.status == "remediated"
+    assert addresses_of(wafv2, arn) == ["192.0.2.1/32"]
+
+
+# ------------------------------------------------------------------ plan
+
+
+def test_plan_names_exact_entries_and_is_also_the_offline_dry_run() -> None:
+    facts = {
+        "protected": [p.to_dict() for p in PROTECTED],
+        "inside": [{"entry": "203.0.113.10/32"}],
+    }
+
+    live = remediation.plan_for(ARN, facts, {"addresses": ["203.0.113.10", "203.0.113.0/24"]})
+    offline = remediation.plan_for(ARN, facts, None)
+
+    assert [a.params["RemoveAddresses"] for a in live] == [["203.0.113.10"]]
+    assert [a.params["RemoveAddresses"] for a in offline] == [["203.0.113.10/32"]]
+    assert live[0].action == "wafv2:UpdateIPSet"
+    assert "NAT gateway nat-1" in live[0].description
+
+
+def test_nothing_protected_in_the_live_set_plans_nothing() -> None:
+    facts = {"protected": [p.to_dict() for p in PROTECTED]}
+
+    assert remediation.plan_for(ARN, facts, {"addresses": ["203.0.113.0/24"]}) == ()
+
+
+# ------------------------------------------------------------------ Assess lookups
+
+
+def seed_event(addresses: list[str], arn: str) -> Any:
+    name, ip_set_id, _scope, _ = waf.parse_arn(arn)
+    raw = copy.deepcopy(load_event("waf-protected-ip/nat-ip-blocked.json"))
+    raw["detail"]["requestParameters"].update(
+        {"addresses": addresses, "name": name, "id": ip_set_id}
+    )
+    return parse_cloudtrail(parse_envelope(raw))
+
+
+def add_nat_gateway(ip: str) -> str:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24")["Subnet"]["SubnetId"]
+    allocation = ec2.allocate_address(Domain="vpc", Address=ip)["AllocationId"]
+    return str(
+        ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"][
+            "NatGatewayId"
+        ]
+    )
+
+
+def add_web_acl(wafv2: Any, arn: str, statement: dict[str, Any], action: str) -> None:
+    wafv2.create_web_acl(
+        Name=f"acl-{action.lower()}",
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        VisibilityConfig=VISIBILITY,
+        Rules=[
+            {
+                "Name": "ips",
+                "Priority": 1,
+                "Action": {action: {}},
+                "Statement": statement,
+                "VisibilityConfig": VISIBILITY,
+            }
+        ],
+    )
+
+
+def clients(service: str, region: str | None) -> Any:
+    return boto3.client(service, region_name=region or REGION)
+
+
+def test_nat_gateway_elastic_ip_is_found_live(aws: None) -> None:
+    nat_id = add_nat_gateway("203.0.113.10")
+    wafv2, arn = make_ip_set(["203.0.113.10/32"])
+    add_web_acl(wafv2, arn, {"IPSetReferenceStatement": {"ARN": arn}}, "Block")
+
+    detection = remediation.live_detect(
+        seed_event(["203.0.113.10/32"], arn), DetectionSettings(), clients
+    )
+
+    assert (detection.outcome, detection.severity) == (Outcome.ACT, Severity.CRITICAL)
+    assert f"NAT gateway {nat_id}" in detection.reason
+    assert "acl-block" in detection.reason
+
+
+def test_allow_list_use_only_alerts_at_lower_severity(aws: None) -> None:
+    add_nat_gateway("203.0.113.10")
+    wafv2, arn = make_ip_set(["203.0.113.10/32"])
+    add_web_acl(wafv2, arn, {"IPSetReferenceStatement": {"ARN": arn}}, "Allow")
+
+    detection = remediation.live_detect(
+        seed_event(["203.0.113.10/32"], arn), DetectionSettings(), clients
+    )
+
+    assert (detection.outcome, detection.severity) == (Outcome.ALERT, Severity.MEDIUM)
+    assert "acl-allow" in detection.reason
+
+
+def test_block_rule_exempting_the_set_with_not_does_not_count_as_blocking(aws: None) -> None:
+    add_nat_gateway("203.0.113.10")
+    wafv2, arn = make_ip_set(["203.0.113.10/32"])
+    add_web_acl(
+        wafv2,
+        arn,
+        {"NotStatement": {"Statement": {"IPSetReferenceStatement": {"ARN": arn}}}},
+        "Block",
+    )
+
+    detection = remediation.live_detect(
+        seed_event(["203.0.113.10/32"], arn), DetectionSettings(), clients
+    )
+
+    assert detection.outcome is Outcome.ALERT
+
+
+class Failing:
+    """A client whose every call fails as AWS would refuse it."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*_args: Any, **_kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": self.code, "Message": "no"}}, name)
+
+        return fail
+
+
+def test_failing_lookups_never_hide_a_configured_ip_and_assume_blocking() -> None:
+    settings = DetectionSettings(protected_ip_cidrs=(NAT_IP,))
+
+    detection = remediation.live_detect(
+        seed_event(["203.0.113.10/32"], ARN), settings, lambda s, r: Failing("AccessDenied")
+    )
+
+    assert (detection.outcome, detection.severity) == (Outcome.ACT, Severity.CRITICAL)
+    assert detection.facts["natLookupError"] == "AccessDenied"
+    assert detection.facts["webAclUsage"] == "unknown"
+    assert "assuming it blocks" in detection.reason
+
+
+def test_no_web_acl_lookup_when_nothing_protected_is_touched() -> None:
+    calls: list[str] = []
+
+    def factory(service: str, region: str | None) -> Any:
+        calls.append(service)
+        return Failing("AccessDenied")
+
+    detection = remediation.live_detect(
+        seed_event(["203.0.113.12/32"], ARN),
+        DetectionSettings(protected_ip_cidrs=(NAT_IP,)),
+        factory,
+    )
+
+    assert detection.outcome is Outcome.IGNORE
+    assert calls == ["ec2"]
+
+
+def test_deleted_nat_gateways_are_not_protected(aws: None) -> None:
+    nat_id = add_nat_gateway("203.0.113.10")
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.delete_nat_gateway(NatGatewayId=nat_id)
+
+    found = remediation.nat_gateway_networks(ec2)
+
+    assert found == ()

@@ -17,10 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HANDLERS = REPO / "functions" / "handlers"
-PROBE = (
-    "import time; t = time.perf_counter(); import {module}; "
-    "print(time.perf_counter() - t)"
-)
+PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
 
 def measure(module: str, runs: int) -> float:
@@ -36,7 +33,11 @@ def measure(module: str, runs: int) -> float:
     for _ in range(runs):
         out = subprocess.run(
             [sys.executable, "-c", PROBE.format(module=module)],
-            capture_output=True, text=True, check=True, env=env, cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=REPO,
         )
         samples.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(samples)

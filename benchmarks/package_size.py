@@ -36,8 +36,10 @@ def zipped_size(*roots: Path) -> int:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for root in roots:
             for path in sorted(root.rglob("*")):
-                if path.is_file() and not any(part in SKIP for part in path.parts) and (
-                    path.suffix != ".pyc"
+                if (
+                    path.is_file()
+                    and not any(part in SKIP for part in path.parts)
+                    and (path.suffix != ".pyc")
                 ):
                     archive.write(path, path.relative_to(root))
     return buffer.tell()
@@ -46,11 +48,23 @@ def zipped_size(*roots: Path) -> int:
 def install_dependencies(target: Path) -> None:
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-            "--target", str(target), "--python-version", "3.13",
-            "--platform", "manylinux2014_aarch64", "--only-binary=:all:",
-            "--implementation", "cp",
-            "-r", str(REPO / "functions" / "requirements.txt"),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--target",
+            str(target),
+            "--python-version",
+            "3.13",
+            "--platform",
+            "manylinux2014_aarch64",
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "-r",
+            str(REPO / "functions" / "requirements.txt"),
         ],
         check=True,
     )
@@ -60,9 +74,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-deps", action="store_true", help="code only (no network)")
     args = parser.parse_args()
-    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506
+    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_Loader)
     functions = sorted(
-        lid for lid, body in template["Resources"].items()
+        lid
+        for lid, body in template["Resources"].items()
         if body.get("Type") == "AWS::Serverless::Function"
     )
     code = zipped_size(REPO / "functions")

@@ -78,6 +78,7 @@ def parse_request(event: Mapping[str, Any]) -> HttpRequest:
         source_ip=str(http.get("sourceIp") or ""),
         user_agent=str(http.get("userAgent") or ""),
         form=_form(event) if method == "POST" else {},
+        fetch_site=str((event.get("headers") or {}).get("sec-fetch-site") or ""),
     )
 
 

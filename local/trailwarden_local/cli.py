@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(
             "replay",
             help="what the app would have done with CloudTrail logs (offline)",
-            description=replay.__doc__.split("\n\n", 1)[0] if replay.__doc__ else None,
+            description="Decide CloudTrail records (files, folders, s3://) with the "
+            "template's rules and the workflows' own detections, offline: one JSON line per "
+            "record on stdout, a summary on stderr.",
         )
     )
     return parser

@@ -95,6 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the deployed stack's name, for patterns that use AWS::StackName "
         "(default: trailwarden)",
     )
+    parser.add_argument(
+        "--region",
+        default=None,
+        metavar="REGION",
+        help="the deployed stack's region, for patterns that use AWS::Region "
+        "(default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
+    )
     # The benchmark's reference run: every record parsed and matched in full.
     parser.add_argument("--no-shortcuts", action="store_true", help=argparse.SUPPRESS)
 
@@ -109,6 +116,7 @@ def main(args: argparse.Namespace) -> int:
         until=args.until,
         template=args.template,
         stack_name=args.stack_name,
+        region=args.region,
         shortcuts=not args.no_shortcuts,
     )
 
@@ -128,6 +136,7 @@ def run(
     until: date | None = None,
     template: Path | None = None,
     stack_name: str = "trailwarden",
+    region: str | None = None,
     shortcuts: bool = True,
     threads: bool = True,
     out: TextIO | None = None,
@@ -173,7 +182,8 @@ def run(
             template or _default_template(),
             parsed,
             own_role_arns,
-            region=os.environ.get("AWS_REGION")
+            region=region
+            or os.environ.get("AWS_REGION")
             or os.environ.get("AWS_DEFAULT_REGION")
             or "us-east-1",
             stack_name=stack_name,

@@ -6,17 +6,25 @@ template (:mod:`trailwarden_local.replay_rules`), and, where a rule matches, dec
 the workflow's own detection (:func:`trailwarden.decide.decide`) and, for an acting
 verdict, planned by its remediation's offline dry run (``plan(..., state=None, ...)``).
 
-Speed: most records in a month of CloudTrail are reads no rule can match. The rules'
-patterns pin ``eventSource`` / ``eventName`` to a few values, so
-:class:`~trailwarden_local.replay_rules.CallFilter` (derived from the compiled patterns
-and the workflows' triggers) lets those records skip wrapping and matching; their line
-is the same as the full path would print. ``shortcuts=False`` runs the full path on
-every record; the benchmark checks that both print the same bytes.
+Speed: nearly every record in a month of CloudTrail is a call no rule can match, and
+the rules' patterns pin ``eventSource`` / ``eventName`` to a few values. Two shortcuts
+follow, both exact:
+
+* :class:`~trailwarden_local.replay_rules.CallFilter` (derived from the compiled
+  patterns and the workflows' triggers) lets a record whose call no rule names skip
+  wrapping and matching: its line ("no rule matches") is the one the full path prints;
+* a gzipped log file in CloudTrail's own compact form is not parsed at all: only the
+  three fields the filter and the line need are read (:meth:`Replayer._scan_log`), and
+  the few records the filter lets through are parsed one by one.
+
+``shortcuts=False`` (``--no-shortcuts``) parses and matches every record in full; the
+benchmark checks that both print the same bytes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,18 +56,38 @@ _LOG_TAIL: Final = b"]}"
 _RECORD_START: Final = b'{"eventVersion":'
 _RECORD_SEPARATOR: Final = b'},{"eventVersion":'
 _VERSION_KEY: Final = b'"eventVersion":'
-_SOURCE_KEY: Final = b'"eventSource":"'
-_NAME_KEY: Final = b'"eventName":"'
-_ID_KEY: Final = b'"eventID":"'
-_SCAN_KEYS: Final = (_SOURCE_KEY, _NAME_KEY, _ID_KEY)
-_QUOTE: Final = b'"'
-_BACKSLASH: Final = b"\\"
-_CLOSE_BRACE: Final = ord("}")
+_CALL_FIELDS: Final = re.compile(rb'"eventSource":"([^"\\]*)","eventName":"([^"\\]*)"')
+_ID_FIELD: Final = re.compile(rb'"eventID":"([^"\\]*)"')
+_CLOSE: Final = ord("}")
+# The call filter as bytes, for the scan: pairs, names, sources, name prefixes by
+# source (those for any source included), name prefixes for any source.
+_ScanFilter = tuple[
+    frozenset[tuple[bytes, bytes]],
+    frozenset[bytes],
+    frozenset[bytes],
+    dict[bytes, tuple[bytes, ...]],
+    tuple[bytes, ...],
+]
 # The line of a record no rule can match, after its eventID and eventName.
 _UNMATCHED_TAIL: Final = (
     ',"workflow":null,"verdict":"ignore","reason":"' + NO_RULE_MATCHES + '","actions":[],'
     '"rule":null}'
 )
+
+
+def _record_at(data: bytes, low: int, high: int, event_id: bytes) -> Any:
+    """The record of a scanned log file holding this (unique) eventID, parsed; else None."""
+    needle = b'"eventID":"' + event_id + b'"'
+    at = data.find(needle, low, high)
+    if at < 0 or data.find(needle, at + 1, high) >= 0:
+        return None
+    start = data.rfind(_RECORD_SEPARATOR, low, at)
+    start = low if start < 0 else start + 2
+    end = data.find(_RECORD_SEPARATOR, at, high) + 1 or high
+    try:
+        return json.loads(data[start:end])
+    except ValueError:
+        return None
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -137,6 +165,21 @@ class Replayer:
         self.shortcuts = shortcuts  # False: parse and match every record in full
         self._rules: tuple[ReplayRule, ...] = ruleset.rules
         self._settings = ruleset.settings
+        self._scan: _ScanFilter | None = None
+        call_filter = ruleset.call_filter
+        if shortcuts and not call_filter.any_call:
+            any_prefixes = tuple(p.encode() for p in call_filter.name_prefixes.get("", ()))
+            self._scan = (
+                frozenset((s.encode(), n.encode()) for s, n in call_filter.pairs),
+                frozenset(n.encode() for n in call_filter.names_any_source),
+                frozenset(s.encode() for s in call_filter.sources_any_name),
+                {
+                    s.encode(): tuple(p.encode() for p in ps) + any_prefixes
+                    for s, ps in call_filter.name_prefixes.items()
+                    if s
+                },
+                any_prefixes,
+            )
 
     # ------------------------------------------------------------------ documents
 
@@ -177,91 +220,76 @@ class Replayer:
     def _scan_log(self, data: bytes, label: str) -> Result | None:
         """The fast path for a CloudTrail log file exactly as CloudTrail writes it.
 
-        CloudTrail writes compact JSON, ``{"Records":[{"eventVersion":...},...]}``, and
-        gzip's CRC proves the bytes are what it wrote. For such a file the records are
-        split at ``},{"eventVersion":`` and only ``eventSource`` / ``eventName`` /
-        ``eventID`` are read, after checking with counts over the whole file that each
-        record holds exactly one of each and that nothing else looks like a record
-        start. A record the rules may match is parsed in full and takes the full path.
-        Anything unexpected returns None: the caller parses the whole file instead.
+        CloudTrail writes compact JSON, ``{"Records":[{"eventVersion":...,"eventSource":
+        "...","eventName":"...",...,"eventID":"...",...},...]}``, and gzip's CRC proves the
+        bytes are what it wrote. For such a file two regular-expression passes read every
+        record's ``eventSource`` + ``eventName`` and ``eventID``; they line up record by
+        record when the file holds exactly as many of each as it holds ``"eventVersion":``
+        keys (a nested or escaped key changes a count and the file is parsed instead). A
+        record the rules may match is located by its unique eventID, parsed and decided
+        in full. Anything unexpected returns None and the caller parses the whole file:
+        the output is the same either way (``--no-shortcuts`` and the benchmark check it).
         """
-        if not data.startswith(_LOG_HEAD):
+        scan = self._scan
+        if scan is None or not data.startswith(_LOG_HEAD):
             return None
         low, high = len(_LOG_HEAD), len(data.rstrip()) - len(_LOG_TAIL)
-        if high < low or not data.startswith(_LOG_TAIL, high):
+        if high <= low or not data.startswith(_LOG_TAIL, high) or data[high - 1] != _CLOSE:
             return None
-        count = data.count
-        total = count(_RECORD_START, low, high)
-        if (
-            total == 0
-            or not data.startswith(_RECORD_START, low)
-            or data[high - 1] != _CLOSE_BRACE
-            or count(_VERSION_KEY, low, high) != total
-            or count(_RECORD_SEPARATOR, low, high) != total - 1
-            or count(_SOURCE_KEY, low, high) != total
-            or count(_NAME_KEY, low, high) != total
-            or count(_ID_KEY, low, high) != total
-        ):
+        if not data.startswith(_RECORD_START, low):
             return None
-        stats = Stats(inputs=1, records=total)
+        calls = _CALL_FIELDS.findall(data, low, high)
+        event_ids = _ID_FIELD.findall(data, low, high)
+        total = len(calls)
+        if len(event_ids) != total or data.count(_VERSION_KEY, low, high) != total:
+            return None
+        pairs, names_any_source, sources_any_name, prefixes, any_prefixes = scan
+        stats = Stats(inputs=1)
         lines: list[str] = []
         append = lines.append
-        call_filter = self.ruleset.call_filter
-        if call_filter.any_call:
-            return None
-        pairs = call_filter.pairs
-        names_any_source = call_filter.names_any_source
-        sources_any_name = call_filter.sources_any_name
-        by_prefix, may_match = bool(call_filter.name_prefixes), call_filter.may_match
         print_unmatched = not self.only_matches
-        find = data.find
         unmatched = 0
-        start = low
-        for index in range(total):
-            end = find(_RECORD_SEPARATOR, start, high) + 1 or high  # one past its "}"
-            values: list[bytes] = []
-            for key in _SCAN_KEYS:
-                at = find(key, start, end)
-                close = find(_QUOTE, at + len(key), end)
-                if at < 0 or close < 0:
+        for index, ((source, name), event_id) in enumerate(zip(calls, event_ids, strict=True)):
+            if (
+                (source, name) in pairs
+                or name in names_any_source
+                or source in sources_any_name
+                or (source in prefixes and name.startswith(prefixes[source]))
+                or (any_prefixes and name.startswith(any_prefixes))
+            ):
+                record = _record_at(data, low, high, event_id)
+                if record is None or (record.get("eventSource"), record.get("eventName")) != (
+                    source.decode(errors="replace"),
+                    name.decode(errors="replace"),
+                ):
                     return None
-                values.append(data[at + len(key) : close])
-            raw_source, raw_name, raw_id = values
-            if _BACKSLASH in raw_source or _BACKSLASH in raw_name or _BACKSLASH in raw_id:
-                candidate = True  # an escaped value: let the JSON parser read it
-            else:
-                try:
-                    source, name = raw_source.decode(), raw_name.decode()
-                except UnicodeDecodeError:
-                    return None
-                candidate = (
-                    (source, name) in pairs
-                    or name in names_any_source
-                    or source in sources_any_name
-                    or (by_prefix and may_match(source, name))
-                )
-            if candidate:
-                try:
-                    record = json.loads(data[start:end])
-                except ValueError:
-                    return None  # the full parse reports the file
-                stats.records -= 1
                 self._emit(self._record_line(record, label, index), lines, stats)
-            else:
-                unmatched += 1
-                if print_unmatched:
-                    try:
-                        event_id = encode_basestring_ascii(raw_id.decode())
-                    except UnicodeDecodeError:
-                        return None
-                    append(
-                        '{"eventID":'
-                        + event_id
-                        + ',"eventName":'
-                        + encode_basestring_ascii(name)
-                        + _UNMATCHED_TAIL
-                    )
-            start = end + 1
+                continue
+            unmatched += 1
+            if not print_unmatched:
+                continue
+            if event_id.isascii() and name.isascii():  # the JSON text as written
+                append(
+                    '{"eventID":"'
+                    + event_id.decode()
+                    + '","eventName":"'
+                    + name.decode()
+                    + '"'
+                    + _UNMATCHED_TAIL
+                )
+                continue
+            try:
+                text_id, text_name = event_id.decode(), name.decode()
+            except UnicodeDecodeError:
+                return None
+            append(
+                '{"eventID":'
+                + encode_basestring_ascii(text_id)
+                + ',"eventName":'
+                + encode_basestring_ascii(text_name)
+                + _UNMATCHED_TAIL
+            )
+        stats.records += unmatched
         stats.counts[(NO_WORKFLOW, _IGNORE)] += unmatched
         return Result(lines, stats)
 
@@ -284,7 +312,7 @@ class Replayer:
     # ------------------------------------------------------------------ records
 
     def _records(self, records: list[Any], label: str, lines: list[str], stats: Stats) -> None:
-        """The hot loop: records no rule can match take the short path."""
+        """Parsed records: those whose call no rule names take the short path."""
         call_filter = self.ruleset.call_filter
         use_filter = self.shortcuts and not call_filter.any_call
         pairs = call_filter.pairs

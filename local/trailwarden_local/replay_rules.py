@@ -23,6 +23,8 @@ function, and the functions involved carry the ``WORKFLOW`` environment variable
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,9 +70,9 @@ class ReplayRule:
     workflows: tuple[str, ...]  # workflow ids its target runs (usually one)
     pattern: Mapping[str, Any]
     matches: Callable[[Mapping[str, Any]], bool]
-    # ENABLED rules do not receive read-only management events (EventBridge user guide).
+    # A rule in the ENABLED state does not receive read-only management events; only
+    # ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS does (EventBridge user guide).
     all_management_events: bool = False
-    acting: bool = False  # runs a workflow that can remediate (a state machine starts)
 
     def accepts(self, event: Mapping[str, Any]) -> bool:
         """Whether EventBridge would deliver ``event`` to this rule."""
@@ -502,6 +504,25 @@ def _pseudo_parameters(region: str, account: str, stack: str) -> dict[str, Any]:
     }
 
 
+def _resolve_pattern(
+    raw: Any, where: str, resolver: Resolver, own_role_arns: Sequence[str]
+) -> dict[str, Any]:
+    """A rule's EventPattern with intrinsics resolved, own roles in, wildcards for names."""
+    resolved = resolver.resolve(raw, f"{where}.EventPattern")
+    if isinstance(resolved, str):  # AWS::Events::Rule also takes the pattern as JSON text
+        try:
+            resolved = json.loads(resolved)
+        except ValueError as exc:
+            raise TemplateError(f"{where}.EventPattern is not JSON: {exc}") from exc
+    pattern = _with_wildcards(_splice_own_roles(resolved, own_role_arns))
+    if not isinstance(pattern, dict):
+        raise TemplateError(f"{where}.EventPattern is not an object")
+    return pattern
+
+
+_LOADED: dict[tuple[Any, ...], RuleSet] = {}
+
+
 def load_rules(
     template: Path,
     overrides: Mapping[str, str],
@@ -514,7 +535,25 @@ def load_rules(
 
     Raises :class:`ParameterError` (unknown name, value outside AllowedValues...) and
     :class:`TemplateError` (the template cannot be read, a pattern does not compile).
+    Results are memoised per template content and arguments (tests load it often).
     """
+    try:
+        content = hashlib.sha256(template.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise TemplateError(f"{template}: {exc.strerror or exc}") from exc
+    key = (content, tuple(sorted(overrides.items())), tuple(own_role_arns), region, stack_name)
+    if key not in _LOADED:
+        _LOADED[key] = _load_rules(template, overrides, own_role_arns, region, stack_name)
+    return _LOADED[key]
+
+
+def _load_rules(
+    template: Path,
+    overrides: Mapping[str, str],
+    own_role_arns: Sequence[str],
+    region: str,
+    stack_name: str,
+) -> RuleSet:
     source = load_template_file(template)
     declared = source.get("Parameters") or {}
     parameters = resolve_parameters(declared, overrides)
@@ -561,8 +600,7 @@ def load_rules(
         for workflow in known:
             by_workflow.setdefault(workflow, []).append(logical_id)
         lookup.placeholders.clear()
-        resolved = resolver.resolve(props["EventPattern"], f"{where}.EventPattern")
-        pattern = _with_wildcards(_splice_own_roles(resolved, arns))
+        pattern = _resolve_pattern(props["EventPattern"], where, resolver, arns)
         envelopes[logical_id] = (
             _allowed(pattern, ("source",)),
             _allowed(pattern, ("detail-type",)),
@@ -582,8 +620,6 @@ def load_rules(
                 f" CloudFormation generates ({stack_name}-<LogicalId>-*, <LogicalId>-* for"
                 " state machines), so same-named resources of other stacks match too"
             )
-        if not isinstance(pattern, dict):
-            raise TemplateError(f"{where}.EventPattern is not an object")
         try:
             matcher = compile_pattern(pattern)
         except PatternError as exc:
@@ -595,7 +631,6 @@ def load_rules(
                 pattern=pattern,
                 matches=matcher,
                 all_management_events=state == ALL_MANAGEMENT_EVENTS,
-                acting=any(BY_ID[w].remediation is not None for w in known),
             )
         )
     return RuleSet(

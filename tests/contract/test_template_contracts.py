@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from moto import mock_aws
@@ -19,6 +18,9 @@ from trailwarden.settings import PARAMETER_ENV
 from trailwarden.workflows import MODE_PARAMETERS, mode_env_var
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.engine.template import load_template_file
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 TEMPLATE = load_template_file(REPO / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -173,9 +175,7 @@ def test_every_rule_target_retries_and_has_a_dead_letter_queue(app: LocalApp) ->
 
 def test_remediation_rules_exclude_failed_calls(app: LocalApp) -> None:
     acting = {
-        sm.arn
-        for sm in app.state_machines.values()
-        if "RemediateFunctionArn" in sm.substitutions
+        sm.arn for sm in app.state_machines.values() if "RemediateFunctionArn" in sm.substitutions
     }
     for rule in app.rules.values():
         if any(t.get("Arn") in acting for t in rule.targets):

@@ -227,6 +227,15 @@ def test_cloudformation_change_is_info_never_dropped() -> None:
     assert detection.facts["viaCloudFormation"] is True
 
 
+def test_a_cloudformation_user_agent_alone_does_not_downgrade_the_alert() -> None:
+    raw = load_event("app-tamper/disable-rule.json")
+    raw["detail"]["userAgent"] = "cloudformation.amazonaws.com"  # the caller chooses this
+
+    detection = detect(raw)
+
+    assert detection.severity is Severity.CRITICAL
+
+
 def test_backstop_role_is_ignored_by_exact_arn_only() -> None:
     own = load_event("app-tamper/disable-rule.json")
     own["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = OWN_ROLE

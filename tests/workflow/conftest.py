@@ -12,9 +12,8 @@ import copy
 import fnmatch
 import json
 import uuid
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -26,6 +25,9 @@ from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.inbox import TopicInbox
 from trailwarden_local.samples import TEMPLATE, load_index
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 SAMPLE_PARAMETERS = load_index().parameters
 

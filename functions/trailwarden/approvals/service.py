@@ -48,6 +48,7 @@ class HttpRequest:
     source_ip: str
     user_agent: str
     form: Mapping[str, str] = field(default_factory=dict)
+    fetch_site: str = ""  # the browser's Sec-Fetch-Site header, when it sent one
 
 
 @dataclass
@@ -74,6 +75,8 @@ class ApprovalService:
         id_hash = tokens.digest(request.approval_id)
         if request.method == "GET":
             return self._show(id_hash)
+        if request.fetch_site == "cross-site":  # a form on another site posting here
+            return page.message("bad_request", 403, lang)
         return self._decide(id_hash, request)
 
     def _may_decide(self, source_ip: str) -> bool:

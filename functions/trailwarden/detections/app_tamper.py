@@ -126,6 +126,15 @@ def is_app_resource(identifier: str, names: Iterable[str]) -> bool:
     return False
 
 
+CLOUDFORMATION = "cloudformation.amazonaws.com"
+
+
+def made_by_cloudformation(event: CloudTrailEvent) -> bool:
+    """Only fields AWS fills in count: ``invokedBy`` and the service ``sourceIPAddress``.
+    The user agent is the caller's to choose, so it cannot downgrade an alert."""
+    return CLOUDFORMATION in (event.actor.invoked_by, event.actor.source_ip)
+
+
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
     skip = precheck(event, settings, WORKFLOW)
     if skip:
@@ -152,7 +161,7 @@ def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
     if call == "PutFunctionConcurrency":
         facts["reservedConcurrentExecutions"] = request.get("reservedConcurrentExecutions")
     actor = event.actor
-    if actor.via_cloudformation:
+    if made_by_cloudformation(event):
         facts["viaCloudFormation"] = True
         return Detection(
             WORKFLOW,

@@ -1,0 +1,759 @@
+"""`trailwarden replay` vs `jq` on the same gzipped CloudTrail logs: records per second.
+
+Generates (once, cached in benchmarks/.data/, gitignored) a realistic month of CloudTrail
+log files laid out as CloudTrail writes them to S3
+(AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/<acct>_CloudTrail_<region>_<time>_<id>.json.gz):
+
+* background: reads and routine writes across ~25 services (S3 data events, STS, KMS,
+  EC2/ECS/ELB describes, SSM, console sign-ins, Lambda deploys, failed calls ...);
+* near misses: the events/ samples whose indexed verdict is ignore (AMIs shared with a
+  trusted account, 443 opened to the world, private CIDRs, failed calls, the app's own
+  calls ...), NEAR_MISS_PER_MILLION of them;
+* risky: one copy of every events/ CloudTrail sample whose verdict is not ignore.
+
+Then it times the full replay (patterns, detections, dry-run plans, every output line)
+against ``gzip -dc FILES | jq -c '.Records[] | select(.eventName == "A" or ...)'`` (the
+event names the template's rules target), decompression counted on both sides, and
+prints records/second, the ratio, the replay's peak memory and how many benign records
+would have started a remediation workflow (per million). Timings are printed, never
+asserted; the script fails only when an answer is wrong:
+
+* replay's output is byte-identical to ``replay --no-shortcuts`` (every record parsed
+  and matched in full, no pre-filter, no field scanning);
+* one line per record; jq's selection has as many records as replay printed with
+  those event names;
+* every injected sample gets the workflow and verdict events/index.json gives it.
+
+    python benchmarks/replay_vs_jq.py                      # 500k records, 200 files
+    python benchmarks/replay_vs_jq.py --records N --files M [--repeat K]
+    python benchmarks/replay_vs_jq.py --quick              # small, for CI sanity
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "events"
+DATA = REPO / "benchmarks" / ".data"
+GENERATOR_VERSION = "3"
+NEAR_MISS_PER_MILLION = 300
+ACCOUNT = "123456789012"
+CLOUDTRAIL = "AWS API Call via CloudTrail"
+START = datetime(2026, 10, 1, tzinfo=UTC)
+DAYS = 30
+REGIONS = (("us-east-1", 7), ("ap-northeast-2", 3))
+
+
+# --------------------------------------------------------------------------- identities
+
+
+def _assumed(role: str, session: str, *, source_ip: str, agent: str) -> dict[str, Any]:
+    return {
+        "identity": {
+            "type": "AssumedRole",
+            "principalId": f"AROAEXAMPLE{zlib.crc32(role.encode()) % 10**8:08d}:{session}",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
+            "accountId": ACCOUNT,
+            "accessKeyId": "ASIAEXAMPLEKEY0000001",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": f"AROAEXAMPLE{zlib.crc32(role.encode()) % 10**8:08d}",
+                    "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}",
+                    "accountId": ACCOUNT,
+                    "userName": role,
+                },
+                "attributes": {"creationDate": "2026-10-01T00:00:00Z", "mfaAuthenticated": "false"},
+            },
+        },
+        "sourceIPAddress": source_ip,
+        "userAgent": agent,
+    }
+
+
+def _user(name: str, *, console: bool) -> dict[str, Any]:
+    return {
+        "identity": {
+            "type": "IAMUser",
+            "principalId": f"AIDAEXAMPLE{name.upper()}",
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}",
+            "accountId": ACCOUNT,
+            "accessKeyId": "ASIAEXAMPLEKEY0000002" if console else "AKIAEXAMPLEKEY000003",
+            "userName": name,
+            "sessionContext": {
+                "attributes": {"creationDate": "2026-10-01T00:00:00Z", "mfaAuthenticated": "true"}
+            }
+            if console
+            else {},
+        },
+        "sourceIPAddress": "198.51.100.23" if console else "203.0.113.77",
+        "userAgent": "AWS Internal"
+        if console
+        else "aws-cli/2.22.0 Python/3.12.6 Linux/6.1 exe/x86_64.amzn.2023",
+    }
+
+
+def _service(host: str) -> dict[str, Any]:
+    return {
+        "identity": {"type": "AWSService", "invokedBy": host},
+        "sourceIPAddress": host,
+        "userAgent": host,
+    }
+
+
+ACTORS = {
+    "web": _assumed(
+        "web-app-role",
+        "i-0a1b2c3d4e5f60001",
+        source_ip="10.0.12.34",
+        agent="aws-sdk-java/2.25.10 Linux/6.1 OpenJDK_64-Bit_Server_VM/21.0.2 md/io#sync",
+    ),
+    "lambda": _assumed(
+        "orders-api-role",
+        "orders-api-handler",
+        source_ip="34.201.10.20",
+        agent="Boto3/1.34.34 md/Botocore#1.34.34 ua/2.0 os/linux#5.10 lang/python#3.12.1 "
+        "exec-env/AWS_Lambda_python3.12",
+    ),
+    "ci": _assumed(
+        "github-actions-deploy",
+        "GitHubActions",
+        source_ip="140.82.112.3",
+        agent="aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0-1016-azure exe/x86_64.ubuntu.22",
+    ),
+    "sso": _assumed(
+        "AWSReservedSSO_AdministratorAccess_0123456789abcdef",
+        "alice@example.com",
+        source_ip="198.51.100.23",
+        agent="Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15",
+    ),
+    "alice": _user("alice", console=True),
+    "bob": _user("bob", console=False),
+    "ecs": _assumed(
+        "ecs-task-role",
+        "5f3c0a1b2c3d4e5f",
+        source_ip="10.0.40.9",
+        agent="aws-sdk-go-v2/1.25.0 os/linux lang/go#1.22.0 md/GOOS#linux api/ecs#1.41.0",
+    ),
+    "ssm-agent": _assumed(
+        "ssm-managed-instance",
+        "i-0a1b2c3d4e5f60002",
+        source_ip="10.0.12.35",
+        agent="aws-sdk-go/1.44.260 (go1.20.4; linux; amd64) amazon-ssm-agent/3.2.1241.0",
+    ),
+    "s3svc": _service("s3.amazonaws.com"),
+    "cloudtrailsvc": _service("cloudtrail.amazonaws.com"),
+}
+
+
+# --------------------------------------------------------------------------- calls
+
+
+@dataclass(frozen=True)
+class Call:
+    source: str
+    name: str
+    weight: float
+    actors: tuple[str, ...]
+    read_only: bool = True
+    data_event: bool = False
+    error: str | None = None
+
+
+def _id(rng: random.Random, prefix: str, digits: int = 17) -> str:
+    return prefix + "".join(rng.choice("0123456789abcdef") for _ in range(digits))
+
+
+def _request(call: Call, rng: random.Random, region: str) -> tuple[Any, Any, list[Any] | None]:
+    """requestParameters, responseElements, resources for one call."""
+    name = call.name
+    if call.source == "s3.amazonaws.com":
+        bucket = rng.choice(("orders-data-prod", "web-assets-prod", "app-logs-archive"))
+        folder = rng.choice(("2026/10", "tmp", "exports", "uploads"))
+        key = f"{folder}/obj-{rng.randrange(10**6)}.json"
+        request = {"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com"}
+        if name != "ListObjects":
+            request["key"] = key
+        resources = [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
+            {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+        ]
+        return request, None, resources
+    if name == "AssumeRole":
+        role = rng.choice(("web-app-role", "orders-api-role", "reporting-reader"))
+        session = _id(rng, "session-", 8)
+        return (
+            {"roleArn": f"arn:aws:iam::{ACCOUNT}:role/{role}", "roleSessionName": session},
+            {
+                "credentials": {
+                    "accessKeyId": _id(rng, "ASIA", 16).upper(),
+                    "sessionToken": _id(rng, "IQoJb3JpZ2luX2VjE", 120),
+                    "expiration": "Oct 1, 2026, 1:00:00 PM",
+                },
+                "assumedRoleUser": {
+                    "assumedRoleId": f"AROAEXAMPLE:{session}",
+                    "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
+                },
+            },
+            [
+                {
+                    "accountId": ACCOUNT,
+                    "type": "AWS::IAM::Role",
+                    "ARN": f"arn:aws:iam::{ACCOUNT}:role/{role}",
+                }
+            ],
+        )
+    if call.source == "kms.amazonaws.com":
+        key_arn = f"arn:aws:kms:{region}:{ACCOUNT}:key/{uuid.UUID(int=rng.getrandbits(128))}"
+        return (
+            {
+                "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                "encryptionContext": {"aws:s3:arn": "arn:aws:s3:::orders-data-prod"},
+            },
+            None,
+            [{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn}],
+        )
+    if name == "DescribeInstances":
+        ids = [{"instanceId": _id(rng, "i-")} for _ in range(rng.randint(1, 3))]
+        return {"instancesSet": {"items": ids}, "filterSet": {}}, None, None
+    if name.startswith("Describe") and call.source == "ec2.amazonaws.com":
+        return (
+            {
+                "filterSet": {
+                    "items": [
+                        {"name": "vpc-id", "valueSet": {"items": [{"value": _id(rng, "vpc-")}]}}
+                    ]
+                }
+            },
+            None,
+            None,
+        )
+    if name == "CreateTags":
+        return (
+            {
+                "resourcesSet": {"items": [{"resourceId": _id(rng, "i-")}]},
+                "tagSet": {"items": [{"key": "Name", "value": f"web-{rng.randrange(100)}"}]},
+            },
+            {"requestId": str(uuid.UUID(int=rng.getrandbits(128))), "_return": True},
+            None,
+        )
+    if call.source == "ssm.amazonaws.com" and name.startswith("GetParameter"):
+        return (
+            {
+                "name": f"/orders/prod/{rng.choice(('db-host', 'feature-flags', 'api-url'))}",
+                "withDecryption": True,
+            },
+            None,
+            None,
+        )
+    if name == "UpdateInstanceInformation":
+        return (
+            {
+                "instanceId": _id(rng, "i-"),
+                "agentVersion": "3.2.1241.0",
+                "platformType": "Linux",
+                "agentName": "amazon-ssm-agent",
+            },
+            None,
+            None,
+        )
+    if name == "GetSecretValue":
+        return (
+            {"secretId": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:orders/db-AbCdEf"},
+            None,
+            None,
+        )
+    if name == "CreateLogStream":
+        return (
+            {
+                "logGroupName": "/aws/lambda/orders-api-handler",
+                "logStreamName": f"2026/10/01/[$LATEST]{_id(rng, '', 32)}",
+            },
+            None,
+            None,
+        )
+    if name == "ConsoleLogin":
+        return None, {"ConsoleLogin": "Success"}, None
+    if call.source == "lambda.amazonaws.com" and name.startswith("UpdateFunctionCode"):
+        function = rng.choice(("orders-api-handler", "thumbnailer", "reports-nightly"))
+        return (
+            {
+                "functionName": function,
+                "s3Bucket": "ci-artifacts",
+                "s3Key": f"{function}/{_id(rng, '', 12)}.zip",
+                "publish": True,
+            },
+            {
+                "functionName": function,
+                "codeSha256": _id(rng, "", 44),
+                "version": str(rng.randrange(1, 300)),
+            },
+            None,
+        )
+    if name == "StartExecution":
+        return (
+            {
+                "stateMachineArn": f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:orders",
+                "name": str(uuid.UUID(int=rng.getrandbits(128))),
+            },
+            {
+                "executionArn": f"arn:aws:states:{region}:{ACCOUNT}:execution:orders-fulfilment:x",
+                "startDate": "Oct 1, 2026, 1:00:00 PM",
+            },
+            None,
+        )
+    if name == "PutRule":
+        return (
+            {
+                "name": f"orders-stack-NightlyRule-{_id(rng, '', 12).upper()}",
+                "scheduleExpression": "rate(1 hour)",
+                "state": "ENABLED",
+            },
+            {"ruleArn": "arn:aws:events:x"},
+            None,
+        )
+    if call.source == "ecs.amazonaws.com":
+        return {"cluster": "orders", "services": ["orders-api"]}, None, None
+    if call.source == "elasticloadbalancing.amazonaws.com":
+        return (
+            {
+                "targetGroupArn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:"
+                f"targetgroup/orders-api/{_id(rng, '', 16)}"
+            },
+            None,
+            None,
+        )
+    return None, None, None
+
+
+CALLS: tuple[Call, ...] = (
+    Call("s3.amazonaws.com", "GetObject", 14, ("web", "lambda", "ecs"), data_event=True),
+    Call("s3.amazonaws.com", "PutObject", 6, ("lambda", "ecs"), read_only=False, data_event=True),
+    Call("s3.amazonaws.com", "HeadObject", 4, ("web", "lambda"), data_event=True),
+    Call("s3.amazonaws.com", "ListObjects", 2, ("ci", "bob"), data_event=True),
+    Call("sts.amazonaws.com", "AssumeRole", 8, ("web", "ci", "lambda", "ecs")),
+    Call("sts.amazonaws.com", "GetCallerIdentity", 2, ("ci", "bob")),
+    Call("kms.amazonaws.com", "Decrypt", 8, ("s3svc", "lambda", "web")),
+    Call("kms.amazonaws.com", "GenerateDataKey", 4, ("s3svc", "lambda")),
+    Call("ec2.amazonaws.com", "DescribeInstances", 6, ("ci", "sso", "bob", "ssm-agent")),
+    Call("ec2.amazonaws.com", "DescribeVolumes", 2, ("ci", "sso")),
+    Call("ec2.amazonaws.com", "DescribeSecurityGroups", 2, ("ci", "sso", "bob")),
+    Call("ec2.amazonaws.com", "DescribeNetworkInterfaces", 2, ("lambda", "ecs")),
+    Call("ec2.amazonaws.com", "DescribeSubnets", 1, ("ci",)),
+    Call("ec2.amazonaws.com", "DescribeImages", 1, ("ci",)),
+    Call("ec2.amazonaws.com", "DescribeInstanceStatus", 1, ("ci",)),
+    Call("ec2.amazonaws.com", "CreateTags", 0.5, ("ci",), read_only=False),
+    Call("ec2.amazonaws.com", "CreateNetworkInterface", 0.3, ("lambda",), read_only=False),
+    Call("ec2.amazonaws.com", "DeleteNetworkInterface", 0.3, ("lambda",), read_only=False),
+    Call(
+        "ec2.amazonaws.com",
+        "RunInstances",
+        0.1,
+        ("ci",),
+        read_only=False,
+        error="Client.UnauthorizedOperation",
+    ),
+    Call("ssm.amazonaws.com", "GetParameter", 4, ("web", "lambda", "ecs")),
+    Call("ssm.amazonaws.com", "GetParameters", 1, ("ecs",)),
+    Call("ssm.amazonaws.com", "UpdateInstanceInformation", 3, ("ssm-agent",), read_only=False),
+    Call("ssm.amazonaws.com", "ListInstanceAssociations", 2, ("ssm-agent",)),
+    Call("secretsmanager.amazonaws.com", "GetSecretValue", 2, ("web", "lambda")),
+    Call("logs.amazonaws.com", "CreateLogStream", 2, ("lambda",), read_only=False),
+    Call("logs.amazonaws.com", "DescribeLogStreams", 1, ("sso",)),
+    Call("monitoring.amazonaws.com", "DescribeAlarms", 1, ("sso", "ci")),
+    Call("ecr.amazonaws.com", "GetAuthorizationToken", 1, ("ecs", "ci")),
+    Call("ecs.amazonaws.com", "DescribeServices", 1, ("ci", "sso")),
+    Call("ecs.amazonaws.com", "DescribeTasks", 1, ("ci",)),
+    Call("elasticloadbalancing.amazonaws.com", "DescribeTargetHealth", 2, ("ecs", "ci")),
+    Call("autoscaling.amazonaws.com", "DescribeAutoScalingGroups", 1, ("ci",)),
+    Call("dynamodb.amazonaws.com", "DescribeTable", 1, ("lambda",)),
+    Call("lambda.amazonaws.com", "GetFunction20150331v2", 0.5, ("ci",)),
+    Call("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", 0.05, ("ci",), read_only=False),
+    Call("iam.amazonaws.com", "GetRole", 0.5, ("ci", "sso")),
+    Call("iam.amazonaws.com", "ListRoles", 0.2, ("sso",)),
+    Call("cloudformation.amazonaws.com", "DescribeStacks", 0.5, ("ci",)),
+    Call("rds.amazonaws.com", "DescribeDBInstances", 0.5, ("sso", "ci")),
+    Call("signin.amazonaws.com", "ConsoleLogin", 0.2, ("alice",), read_only=False),
+    Call("cloudtrail.amazonaws.com", "GetTrailStatus", 0.1, ("sso",)),
+    Call("cloudtrail.amazonaws.com", "LookupEvents", 0.1, ("sso",)),
+    Call("wafv2.amazonaws.com", "GetWebACL", 0.1, ("ci",)),
+    Call("states.amazonaws.com", "StartExecution", 0.2, ("lambda",), read_only=False),
+    Call("events.amazonaws.com", "PutRule", 0.01, ("ci",), read_only=False),
+    Call("s3.amazonaws.com", "GetObject", 0.5, ("bob",), data_event=True, error="AccessDenied"),
+)
+
+
+def _record(call: Call, rng: random.Random, region: str, when: str) -> dict[str, Any]:
+    actor = ACTORS[rng.choice(call.actors)]
+    request, response, resources = _request(call, rng, region)
+    record: dict[str, Any] = {
+        "eventVersion": "1.10" if call.data_event else "1.09",
+        "userIdentity": actor["identity"],
+        "eventTime": when,
+        "eventSource": call.source,
+        "eventName": call.name,
+        "awsRegion": region,
+        "sourceIPAddress": actor["sourceIPAddress"],
+        "userAgent": actor["userAgent"],
+    }
+    if call.error:
+        record["errorCode"] = call.error
+        record["errorMessage"] = "You are not authorized to perform this operation."
+    record["requestParameters"] = request
+    record["responseElements"] = response
+    if call.data_event:
+        record["additionalEventData"] = {
+            "SignatureVersion": "SigV4",
+            "CipherSuite": "TLS_AES_128_GCM_SHA256",
+            "bytesTransferredIn": 0,
+            "AuthenticationMethod": "AuthHeader",
+            "bytesTransferredOut": rng.randrange(100, 10**6),
+        }
+    record["requestID"] = _id(rng, "", 16).upper()
+    record["eventID"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    record["readOnly"] = call.read_only
+    if resources:
+        record["resources"] = resources
+    record["eventType"] = "AwsConsoleSignIn" if call.name == "ConsoleLogin" else "AwsApiCall"
+    record["managementEvent"] = not call.data_event
+    record["recipientAccountId"] = ACCOUNT
+    record["eventCategory"] = "Data" if call.data_event else "Management"
+    if call.source != "signin.amazonaws.com":
+        record["tlsDetails"] = {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": f"{call.source.split('.')[0]}.{region}.amazonaws.com",
+        }
+    return record
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def _samples() -> tuple[dict[str, Any], list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """events/index.json and its CloudTrail samples: (index entry, CloudTrail record)."""
+    index = json.loads((EVENTS / "index.json").read_text(encoding="utf-8"))
+    samples = []
+    for entry in index["events"]:
+        if entry.get("parameters"):
+            continue  # assumes other parameters than the run's
+        event = json.loads((EVENTS / entry["file"]).read_text(encoding="utf-8"))
+        if event.get("detail-type") != CLOUDTRAIL:
+            continue  # Config / backstop events never appear in CloudTrail logs
+        detail = event["detail"]
+        samples.append((entry, {"eventVersion": detail.get("eventVersion", "1.09"), **detail}))
+    return index, samples
+
+
+def _dataset_key(records: int, files: int, seed: int) -> str:
+    digest = hashlib.sha256(f"{GENERATOR_VERSION}/{records}/{files}/{seed}".encode())
+    for path in sorted(EVENTS.rglob("*.json")):
+        digest.update(path.read_bytes())
+    return f"r{records}-f{files}-s{seed}-{digest.hexdigest()[:10]}"
+
+
+def generate(folder: Path, records: int, files: int, seed: int) -> dict[str, Any]:
+    """Write the log files and a manifest of every injected sample's expected answer."""
+    rng = random.Random(seed)
+    _index, samples = _samples()
+    risky = [(e, r) for e, r in samples if e["verdict"] != "ignore"]
+    near = [(e, r) for e, r in samples if e["verdict"] == "ignore"]
+    injected: dict[int, tuple[str, dict[str, Any], dict[str, Any]]] = {}
+    positions = rng.sample(
+        range(records), k=min(records, len(risky) + records * NEAR_MISS_PER_MILLION // 10**6)
+    )
+    for position, (entry, record) in zip(positions, risky, strict=False):
+        injected[position] = ("risky", entry, record)
+    for position in positions[len(risky) :] if near else ():
+        entry, record = near[rng.randrange(len(near))]
+        injected[position] = ("near-miss", entry, record)
+    weights = [call.weight for call in CALLS]
+    region_names = [r for r, _ in REGIONS]
+    region_weights = [w for _, w in REGIONS]
+    expected: dict[str, dict[str, Any]] = {}
+    per_file = [records // files + (1 if i < records % files else 0) for i in range(files)]
+    logs = folder / "logs"
+    position = 0
+    json_bytes = 0
+    for number, count in enumerate(per_file):
+        region = rng.choices(region_names, region_weights)[0]
+        stamp = START + timedelta(seconds=int(number * DAYS * 86400 / files) + rng.randrange(300))
+        day = logs / "AWSLogs" / ACCOUNT / "CloudTrail" / region / stamp.strftime("%Y/%m/%d")
+        day.mkdir(parents=True, exist_ok=True)
+        name = (
+            f"{ACCOUNT}_CloudTrail_{region}_{stamp:%Y%m%dT%H%MZ}_{_id(rng, '', 16).upper()}.json.gz"
+        )
+        batch = []
+        for call in rng.choices(CALLS, weights, k=count):
+            when = (stamp - timedelta(seconds=rng.randrange(900))).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if position in injected:
+                kind, entry, sample = injected[position]
+                record = {**sample, "eventID": str(uuid.UUID(int=rng.getrandbits(128), version=4))}
+                expected[record["eventID"]] = {
+                    "kind": kind,
+                    "file": entry["file"],
+                    "workflow": entry.get("workflow"),
+                    "verdict": entry["verdict"],
+                }
+            else:
+                record = _record(call, rng, region, when)
+            batch.append(record)
+            position += 1
+        text = json.dumps({"Records": batch}, separators=(",", ":")).encode()
+        json_bytes += len(text)
+        (day / name).write_bytes(gzip.compress(text, compresslevel=6, mtime=0))
+    manifest = {
+        "records": records,
+        "files": files,
+        "seed": seed,
+        "jsonBytes": json_bytes,
+        "risky": len(risky),
+        "nearMiss": sum(1 for kind, _, _ in injected.values() if kind == "near-miss"),
+        "expected": expected,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return manifest
+
+
+def dataset(records: int, files: int, seed: int, regenerate: bool) -> tuple[Path, dict[str, Any]]:
+    folder = DATA / _dataset_key(records, files, seed)
+    manifest_file = folder / "manifest.json"
+    if regenerate or not manifest_file.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        started = time.perf_counter()
+        print(f"generating {records:,} records in {files} files under {folder} ...", flush=True)
+        manifest = generate(folder, records, files, seed)
+        print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
+        return folder, manifest
+    return folder, json.loads(manifest_file.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float
+    max_rss_kb: int
+    status: int
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, Any]:
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage
+
+
+def run_replay(arguments: list[str], out: Path, err: Path) -> Run:
+    command = [sys.executable, "-m", "trailwarden_local.cli", "replay", *arguments]
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=REPO)
+        status, usage = _wait(proc)
+        wall = time.perf_counter() - started
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, status)
+
+
+def run_jq(jq: str, files: list[Path], names: list[str], out: Path) -> Run:
+    condition = " or ".join(f".eventName == {json.dumps(n)}" for n in names)
+    with out.open("wb") as stdout:
+        started = time.perf_counter()
+        gunzip = subprocess.Popen(["gzip", "-dc", *map(str, files)], stdout=subprocess.PIPE)
+        query = subprocess.Popen(
+            [jq, "-c", f".Records[] | select({condition})"], stdin=gunzip.stdout, stdout=stdout
+        )
+        assert gunzip.stdout is not None
+        gunzip.stdout.close()
+        status_q, usage_q = _wait(query)
+        status_g, usage_g = _wait(gunzip)
+        wall = time.perf_counter() - started
+    cpu = usage_q.ru_utime + usage_q.ru_stime + usage_g.ru_utime + usage_g.ru_stime
+    return Run(wall, cpu, max(usage_q.ru_maxrss, usage_g.ru_maxrss), status_q or status_g)
+
+
+def _best(runs: list[Run]) -> Run:
+    return min(runs, key=lambda r: r.wall)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--records", type=int, default=500_000)
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="20,000 records in 8 files")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs each; best wall kept")
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--jq", default=shutil.which("jq") or "/usr/bin/jq")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.records, args.files = 20_000, 8
+    if not (Path(args.jq).is_file() and os.access(args.jq, os.X_OK)) or not shutil.which("gzip"):
+        print(f"SKIP: jq ({args.jq}) or gzip not found; install them (apt-get install jq).")
+        return 0
+    jq_version = subprocess.run(
+        [args.jq, "--version"], check=False, capture_output=True, text=True
+    ).stdout.strip()
+
+    sys.path[:0] = [str(REPO / "functions"), str(REPO / "local")]
+    from trailwarden.registry import BY_ID
+    from trailwarden_local.replay_rules import load_rules
+    from trailwarden_local.samples import TEMPLATE
+
+    folder, manifest = dataset(args.records, args.files, args.seed, args.regenerate)
+    logs = folder / "logs"
+    files = sorted(logs.rglob("*.json.gz"))
+    index, _ = _samples()
+    replay_args = [str(logs)]
+    if index.get("parameters"):
+        replay_args += [
+            "--parameter-overrides",
+            *(f"{k}={v}" for k, v in index["parameters"].items()),
+        ]
+    for arn in index.get("ownRoleArns", []):
+        replay_args += ["--own-role-arn", arn]
+    rules = load_rules(TEMPLATE, index.get("parameters", {}), index.get("ownRoleArns", []))
+    names = sorted(
+        {name for _source, name in rules.call_filter.pairs}
+        | set(rules.call_filter.names_any_source)
+    )
+
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
+        work = Path(tmp)
+        replay_runs, jq_runs = [], []
+        for _ in range(max(1, args.repeat)):
+            replay_runs.append(run_replay(replay_args, work / "replay.jsonl", work / "replay.err"))
+            jq_runs.append(run_jq(args.jq, files, names, work / "jq.jsonl"))
+        replay, jq = _best(replay_runs), _best(jq_runs)
+        full = run_replay([*replay_args, "--no-shortcuts"], work / "full.jsonl", work / "full.err")
+        subset = files[: max(1, len(files) // 10)]
+        small = run_replay(
+            [str(f) for f in subset] + replay_args[1:], work / "small.jsonl", work / "small.err"
+        )
+        if replay.status or full.status or jq.status:
+            problems.append(
+                f"exit status replay={replay.status} full={full.status} jq={jq.status}: "
+                + (work / "replay.err").read_text(errors="replace")[-2000:]
+            )
+
+        # --- answers -------------------------------------------------------------
+        if _sha256(work / "replay.jsonl") != _sha256(work / "full.jsonl"):
+            problems.append("replay's output differs from the full parse (--no-shortcuts)")
+        expected: dict[str, dict[str, Any]] = manifest["expected"]
+        lines = benign = benign_remediation = benign_any = selected = 0
+        seen: set[str] = set()
+        wanted = set(names)
+        with (work / "replay.jsonl").open(encoding="utf-8") as handle:
+            for raw in handle:
+                line = json.loads(raw)
+                lines += 1
+                selected += line["eventName"] in wanted
+                want = expected.get(line["eventID"])
+                if want is not None:
+                    seen.add(line["eventID"])
+                    got = (line["workflow"], line["verdict"])
+                    if got != (want["workflow"], want["verdict"]):
+                        problems.append(
+                            f"{want['file']}: got {got}, "
+                            f"index says {(want['workflow'], want['verdict'])}"
+                        )
+                    if want["kind"] == "risky":
+                        continue
+                benign += 1
+                if line["rule"] is not None:
+                    benign_any += 1
+                    workflow = BY_ID.get(line["workflow"])
+                    benign_remediation += workflow is not None and workflow.remediation is not None
+        jq_selected = sum(1 for _ in (work / "jq.jsonl").open(encoding="utf-8"))
+        if lines != manifest["records"]:
+            problems.append(f"replay printed {lines:,} lines for {manifest['records']:,} records")
+        if jq_selected != selected:
+            problems.append(
+                f"jq selected {jq_selected:,} records, replay printed {selected:,} with those names"
+            )
+        if missing := set(expected) - seen:
+            problems.append(f"{len(missing)} injected samples missing from the output")
+
+    records = manifest["records"]
+
+    def rate(seconds: float) -> float:
+        return records / seconds if seconds > 0 else 0.0
+
+    print()
+    print(
+        f"trailwarden replay vs {jq_version}: {records:,} records in {len(files)} gzipped files "
+        f"({manifest['jsonBytes'] / 1e6:,.0f} MB of JSON, "
+        f"{sum(f.stat().st_size for f in files) / 1e6:,.1f} MB gzipped)"
+    )
+    print(
+        f"  mix: {records - manifest['risky'] - manifest['nearMiss']:,} background calls "
+        f"({len({c.source for c in CALLS})} services), {manifest['nearMiss']:,} near misses "
+        f"(ignore-verdict samples), {manifest['risky']} risky samples; jq selects "
+        f"{len(names)} event names ({jq_selected:,} records)"
+    )
+    print(
+        f"  {'':34}{'wall s':>8}{'records/s':>12}{'cpu s':>8}{'records/cpu-s':>15}{'peak RSS':>10}"
+    )
+    for label, run in (
+        ("replay (full: patterns, detections)", replay),
+        ("gzip -dc | jq -c select(...)", jq),
+        ("replay --no-shortcuts (reference)", full),
+    ):
+        print(
+            f"  {label:34}{run.wall:8.2f}{rate(run.wall):12,.0f}{run.cpu:8.2f}"
+            f"{rate(run.cpu):15,.0f}{run.max_rss_kb / 1024:8.0f} MB"
+        )
+    print(
+        f"  ratio replay/jq: {jq.wall / replay.wall:.1f}x (wall), {jq.cpu / replay.cpu:.1f}x (cpu)"
+        f"; without shortcuts {jq.wall / full.wall:.1f}x (wall)"
+    )
+    print(
+        f"  peak memory: {replay.max_rss_kb / 1024:.0f} MB for {len(files)} files, "
+        f"{small.max_rss_kb / 1024:.0f} MB for {len(subset)} (flat in the number of files)"
+    )
+    print(
+        f"  benign records that would start a remediation workflow: {benign_remediation:,} of "
+        f"{benign:,} = {benign_remediation / benign * 1e6:,.1f} per million "
+        f"(any rule: {benign_any:,} = {benign_any / benign * 1e6:,.1f} per million)"
+    )
+    if problems:
+        print("FAILED checks:")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print(
+        "  checks: output identical to the full parse; one line per record; jq and replay agree "
+        f"on the selection; {len(expected)} injected samples give the index's verdicts"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,553 @@
+"""`trailwarden replay` (DESIGN §6): what the app would have done with CloudTrail logs.
+
+Expected answers come from events/index.json (the samples' workflow and verdict), never
+from the code under test. Most tests call ``replay.run`` in-process; a few run the
+installed console script end to end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.conftest import EVENTS, REPO, load_index
+from trailwarden.registry import BY_ID
+from trailwarden_local.replay import _Progress, run
+from trailwarden_local.replay_core import Stats
+from trailwarden_local.replay_inputs import DateRange, path_date, wanted
+from trailwarden_local.replay_rules import ParameterError, load_rules, parse_parameter_overrides
+from trailwarden_local.samples import TEMPLATE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+INDEX = load_index()
+PARAMETERS = [f"{key}={value}" for key, value in INDEX["parameters"].items()]
+OWN_ROLES: list[str] = INDEX["ownRoleArns"]
+CLOUDTRAIL = "AWS API Call via CloudTrail"
+FIELDS = {"eventID", "eventName", "workflow", "verdict", "reason", "actions"}
+TRAILWARDEN = Path(sys.executable).with_name("trailwarden")
+
+
+def _event(entry: dict[str, Any]) -> dict[str, Any]:
+    return json.loads((EVENTS / entry["file"]).read_text(encoding="utf-8"))
+
+
+def _event_id(event: dict[str, Any]) -> str:
+    if event.get("detail-type") == CLOUDTRAIL:
+        return str(event["detail"]["eventID"])
+    return str(event["id"])
+
+
+# Samples whose expected verdict holds with the index's run-wide parameters.
+SAMPLES = [entry for entry in INDEX["events"] if not entry.get("parameters")]
+# Their CloudTrail records, as CloudTrail writes them to S3 (eventVersion first).
+RECORDS = [
+    {"eventVersion": "1.09", **_event(entry)["detail"]}
+    for entry in SAMPLES
+    if _event(entry).get("detail-type") == CLOUDTRAIL
+]
+EXPECTED = {_event_id(_event(e)): (e.get("workflow"), e["verdict"]) for e in INDEX["events"]}
+
+
+def sample(file: str) -> dict[str, Any]:
+    (entry,) = [e for e in INDEX["events"] if e["file"] == file]
+    return _event(entry)
+
+
+def record_of(file: str, **changes: Any) -> dict[str, Any]:
+    """The CloudTrail record inside a sample, with top-level changes (None deletes)."""
+    record = {"eventVersion": "1.09", **sample(file)["detail"]}
+    for key, value in changes.items():
+        if value is None:
+            record.pop(key, None)
+        else:
+            record[key] = value
+    return record
+
+
+def write_log(
+    path: Path, records: Sequence[Any], *, gzipped: bool = True, compact: bool = True
+) -> Path:
+    """A CloudTrail log file: compact gzipped JSON like CloudTrail's, or pretty JSON."""
+    document = {"Records": list(records)}
+    text = (
+        json.dumps(document, separators=(",", ":")) if compact else json.dumps(document, indent=2)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(text.encode()) if gzipped else text.encode())
+    return path
+
+
+def replay(
+    paths: Sequence[Any],
+    *,
+    overrides: Sequence[str] = tuple(PARAMETERS),
+    own_role_arns: Sequence[str] = tuple(OWN_ROLES),
+    **options: Any,
+) -> tuple[int, list[dict[str, Any]], str]:
+    """Run replay in-process: (exit status, parsed stdout lines, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = run(
+        [str(p) for p in paths],
+        overrides=overrides,
+        own_role_arns=own_role_arns,
+        out=out,
+        err=err,
+        **options,
+    )
+    return status, [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
+
+
+def _day(text: str) -> Any:
+    from datetime import date
+
+    return date.fromisoformat(text)
+
+
+def by_id(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {line["eventID"]: line for line in lines}
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def test_every_sample_event_gets_its_indexed_workflow_and_verdict() -> None:
+    status, lines, err = replay([EVENTS])
+
+    assert status == 0, err
+    assert len(lines) == len(INDEX["events"]) == len(EXPECTED)
+    assert {line["eventID"]: (line["workflow"], line["verdict"]) for line in lines} == EXPECTED
+    assert all(set(line) >= FIELDS for line in lines)
+    assert "skipped" in err  # index.json and states/ are not events
+
+
+def test_acting_verdicts_carry_the_dry_run_plan_and_say_live_state_was_assumed() -> None:
+    status, lines, _ = replay([EVENTS / "ami-exposure" / "made-public.json"])
+
+    (line,) = lines
+    assert status == 0
+    assert line["verdict"] == "remediate"
+    assert line["reason"].endswith("(offline: live state assumed)")
+    assert [(a["action"], a["resource"]) for a in line["actions"]] == [
+        ("ec2:ModifyImageAttribute", "ami-0a1b2c3d4e5f60718")
+    ]
+    assert line["rule"]
+
+
+def test_the_console_script_prints_nothing_but_json_lines_on_stdout() -> None:
+    command = [str(TRAILWARDEN), "replay", "events/", "--parameter-overrides", *PARAMETERS]
+    for arn in OWN_ROLES:
+        command += ["--own-role-arn", arn]
+
+    done = subprocess.run(
+        command, check=False, capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(INDEX["events"])
+    assert all(set(json.loads(line)) >= FIELDS for line in lines)
+    assert "workflow" in done.stderr and "remediate" in done.stderr  # the summary table
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def test_gzipped_log_folder_gives_the_same_answers_as_single_events(tmp_path: Path) -> None:
+    half = len(RECORDS) // 2
+    day = tmp_path / "AWSLogs" / "123456789012" / "CloudTrail" / "us-east-1" / "2026" / "11" / "24"
+    write_log(day / "123456789012_CloudTrail_us-east-1_20261124T0215Z_a.json.gz", RECORDS[:half])
+    write_log(tmp_path / "pretty.json", RECORDS[half:], gzipped=False, compact=False)
+    _, singles, _ = replay([EVENTS / e["file"] for e in SAMPLES])
+
+    status, from_logs, err = replay([tmp_path])
+
+    assert status == 0, err
+    assert len(from_logs) == len(RECORDS)
+    expected = by_id(singles)
+    assert by_id(from_logs) == {event_id: expected[event_id] for event_id in by_id(from_logs)}
+
+
+def test_s3_prefix_gives_the_same_answers_as_single_events() -> None:
+    _, singles, _ = replay([EVENTS / e["file"] for e in SAMPLES])
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="trail-logs")
+        prefix = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/"
+        for number, start in enumerate(range(0, len(RECORDS), 10)):
+            body = json.dumps({"Records": RECORDS[start : start + 10]}, separators=(",", ":"))
+            key = f"{prefix}{24 + number % 2}/123456789012_CloudTrail_us-east-1_x{number}.json.gz"
+            s3.put_object(Bucket="trail-logs", Key=key, Body=gzip.compress(body.encode()))
+        s3.put_object(Bucket="trail-logs", Key=f"{prefix}24/notes.txt", Body=b"not a log")
+
+        status, from_s3, err = replay(["s3://trail-logs/AWSLogs/"])
+
+    assert status == 0, err
+    expected = by_id(singles)
+    assert len(from_s3) == len(RECORDS)
+    assert by_id(from_s3) == {event_id: expected[event_id] for event_id in by_id(from_s3)}
+
+
+def test_since_and_until_list_only_the_dated_s3_folders_in_range() -> None:
+    record = record_of("ami-exposure/made-public.json")
+    listed: list[str] = []
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.meta.events.register(
+            "before-parameter-build.s3.ListObjectsV2",
+            lambda params, **_: listed.append(params["Prefix"]),
+        )
+        s3.create_bucket(Bucket="trail-logs")
+        for day in ("2026/10/31", "2026/11/01", "2026/11/02", "2026/12/01"):
+            stamp = day.replace("/", "")
+            key = (
+                f"AWSLogs/1/CloudTrail/us-east-1/{day}/1_CloudTrail_us-east-1_{stamp}T0000Z.json.gz"
+            )
+            body = {"Records": [{**record, "eventID": day}]}
+            s3.put_object(
+                Bucket="trail-logs", Key=key, Body=gzip.compress(json.dumps(body).encode())
+            )
+
+        status, lines, _ = replay(
+            ["s3://trail-logs/AWSLogs/"],
+            since=_day("2026-11-01"),
+            until=_day("2026-11-02"),
+            s3_client=lambda: s3,
+        )
+
+    assert status == 0
+    assert [line["eventID"] for line in lines] == ["2026/11/01", "2026/11/02"]
+    assert not any(p.endswith(("2026/10/", "2026/12/")) for p in listed)
+
+
+def test_an_s3_prefix_that_cannot_be_listed_is_an_unreadable_input() -> None:
+    with mock_aws():
+        status, lines, err = replay(["s3://no-such-bucket/AWSLogs/"])
+
+    assert status == 1
+    (line,) = lines
+    assert line["eventID"] is None
+    assert "s3://no-such-bucket/AWSLogs/" in line["reason"]
+    assert "NoSuchBucket" in line["reason"]
+    assert "unreadable" in err
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("AWSLogs/1/CloudTrail/us-east-1/2026/11/24/x.json.gz", "2026-11-24"),
+        ("logs/123_CloudTrail_eu-west-1_20261001T0000Z_abc.json.gz", "2026-10-01"),
+        ("events/ami-exposure/made-public.json", None),
+        ("AWSLogs/1/CloudTrail/us-east-1/2026/13/24/x.json.gz", None),
+    ],
+)
+def test_the_day_a_log_was_filed_under_comes_from_its_folder_or_name(
+    path: str, expected: str | None
+) -> None:
+    assert path_date(path) == (_day(expected) if expected else None)
+
+
+def test_local_dated_folders_outside_the_range_are_not_read(tmp_path: Path) -> None:
+    inside = "AWSLogs/1/CloudTrail/us-east-1/2026/11/02/a.json.gz"
+    outside = "AWSLogs/1/CloudTrail/us-east-1/2026/10/31/b.json.gz"
+    dates = DateRange(_day("2026-11-01"), _day("2026-11-30"))
+
+    assert wanted(inside, dates)
+    assert not wanted(outside, dates)
+    assert wanted("undated/c.json", dates)  # no date in the path: always read
+    assert not wanted("AWSLogs/1/CloudTrail-Digest/us-east-1/2026/11/02/d.json.gz", dates)
+    assert not wanted("notes.txt", DateRange())
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_records_and_files_are_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    good = record_of("ami-exposure/made-public.json")
+    write_log(
+        tmp_path / "a-mixed.json.gz",
+        [
+            {
+                **record_of("ami-exposure/made-public.json", eventID="null-params"),
+                "requestParameters": None,
+            },
+            record_of("ami-exposure/made-public.json", eventID="no-params", requestParameters=None),
+            42,
+            good,
+        ],
+    )
+    truncated = gzip.compress(json.dumps({"Records": [good]}).encode())
+    (tmp_path / "b-truncated.json.gz").write_bytes(truncated[: len(truncated) // 2])
+    (tmp_path / "c-garbage.json").write_text("this is not JSON", encoding="utf-8")
+    (tmp_path / "d-not-array.json").write_text('{"Records": {"oops": 1}}', encoding="utf-8")
+
+    status, lines, err = replay([tmp_path, tmp_path / "missing.json.gz"])
+
+    assert status == 1
+    lines_by_id = by_id(lines)
+    for event_id in ("null-params", "no-params"):
+        assert lines_by_id[event_id]["workflow"] == "ami-exposure"
+        assert lines_by_id[event_id]["verdict"] == "ignore"
+        assert lines_by_id[event_id]["reason"]
+    assert lines_by_id[good["eventID"]]["verdict"] == "remediate"
+    unreadable = [line for line in lines if line["eventID"] is None]
+    reasons = " | ".join(line["reason"] for line in unreadable)
+    for name in ("b-truncated.json.gz", "c-garbage.json", "d-not-array.json", "missing.json.gz"):
+        assert name in reasons
+    assert "record 2 is a int" in reasons
+    assert all(line["verdict"] == "ignore" for line in unreadable)
+    assert "unreadable" in err
+
+
+def test_json_that_is_no_event_is_skipped_in_a_folder_but_unreadable_when_named(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "config.json").write_text('{"comment": "not an event"}', encoding="utf-8")
+
+    walked = replay([tmp_path])
+    named = replay([tmp_path / "config.json"])
+
+    assert walked[:2] == (0, [])
+    assert named[0] == 1
+    assert "not a CloudTrail log file" in named[1][0]["reason"]
+
+
+def test_an_event_wrapped_as_event_key_is_read(tmp_path: Path) -> None:
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"event": sample("ami-exposure/made-public.json")}))
+
+    status, (line,), _ = replay([wrapped])
+
+    assert (status, line["workflow"], line["verdict"]) == (0, "ami-exposure", "remediate")
+
+
+def test_a_detection_that_raises_is_reported_on_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*_: Any) -> Any:
+        raise RuntimeError("detector bug")
+
+    monkeypatch.setitem(
+        BY_ID, "ami-exposure", dataclasses.replace(BY_ID["ami-exposure"], detect=boom)
+    )
+    write_log(tmp_path / "log.json.gz", [record_of("ami-exposure/made-public.json")])
+
+    status, (line,), err = replay([tmp_path])
+
+    assert status == 0
+    assert (line["workflow"], line["verdict"]) == ("ami-exposure", "ignore")
+    assert "detection error: RuntimeError: detector bug" in line["reason"]
+    assert "raised an error" in err
+
+
+# --------------------------------------------------------------------------- flags
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        pytest.param({}, 0, id="every-input-read"),
+        pytest.param({"paths": ["missing.json"]}, 1, id="unreadable-input"),
+        pytest.param({"overrides": ["NoSuchParameter=1"]}, 2, id="unknown-parameter"),
+        pytest.param({"overrides": ["AmiExposureMode=sometimes"]}, 2, id="outside-allowed-values"),
+        pytest.param({"overrides": ["AmiExposureMode"]}, 2, id="not-key-value"),
+        pytest.param({"own_role_arns": ["trailwarden-role"]}, 2, id="own-role-not-an-arn"),
+        pytest.param(
+            {"since": _day("2026-11-02"), "until": _day("2026-11-01")}, 2, id="since-after-until"
+        ),
+        pytest.param({"paths": ["s3://"]}, 2, id="s3-without-bucket"),
+        pytest.param({"template": Path("no-such-template.yaml")}, 2, id="no-template"),
+    ],
+)
+def test_exit_status(arguments: dict[str, Any], expected: int) -> None:
+    paths = arguments.pop("paths", [EVENTS / "ami-exposure" / "made-public.json"])
+    overrides = arguments.pop("overrides", PARAMETERS)
+
+    status, _, err = replay(paths, overrides=overrides, **arguments)
+
+    assert status == expected, err
+    if expected == 2:
+        assert "error:" in err
+
+
+def test_usage_errors_from_the_command_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from trailwarden_local.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", "--since", "yesterday", "events/"])
+
+    assert exited.value.code == 2
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        (
+            ["TrustedAccountIds=111111111111,222222222222"],
+            {"TrustedAccountIds": "111111111111,222222222222"},
+        ),
+        (["A=1", "B=x=y"], {"A": "1", "B": "x=y"}),
+        (["ParameterKey=Language,ParameterValue=ko"], {"Language": "ko"}),
+        (["NotificationEmail="], {"NotificationEmail": ""}),
+    ],
+)
+def test_parameter_overrides_are_read_as_sam_deploy_reads_them(
+    items: list[str], expected: dict[str, str]
+) -> None:
+    assert parse_parameter_overrides(items) == expected
+
+
+@pytest.mark.parametrize("item", ["=1", "NoEquals", "Bad Name=1"])
+def test_malformed_parameter_overrides_are_refused(item: str) -> None:
+    with pytest.raises(ParameterError):
+        parse_parameter_overrides([item])
+
+
+def test_a_value_with_commas_trusts_every_listed_account() -> None:
+    untrusted = EVENTS / "ami-exposure" / "shared-untrusted-account.json"
+
+    _, (before,), _ = replay([untrusted])
+    _, (after,), _ = replay([untrusted], overrides=["TrustedAccountIds=222222222222,999988887777"])
+
+    assert before["verdict"] == "remediate"
+    assert (after["verdict"], after["reason"]) == (
+        "ignore",
+        "AMI shared only with trusted accounts",
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "verdict", "planned"),
+    [("remediate", "remediate", True), ("alert", "alert", False), ("off", "ignore", False)],
+)
+def test_the_workflow_mode_decides_the_effective_verdict(
+    mode: str, verdict: str, planned: bool
+) -> None:
+    status, (line,), _ = replay(
+        [EVENTS / "ami-exposure" / "made-public.json"],
+        overrides=[*PARAMETERS, f"AmiExposureMode={mode}"],
+    )
+
+    assert status == 0
+    assert line["verdict"] == verdict
+    assert bool(line["actions"]) is planned
+    if mode != "remediate":
+        assert f"(mode {mode})" in line["reason"]
+
+
+def test_only_matches_prints_only_lines_that_are_not_ignore() -> None:
+    _, every, _ = replay([EVENTS])
+
+    status, matches, err = replay([EVENTS], only_matches=True)
+
+    assert status == 0
+    assert matches == [line for line in every if line["verdict"] != "ignore"]
+    assert matches
+    assert "ignore" in err  # the summary still counts everything
+
+
+def test_own_role_calls_are_excluded_by_the_rule_only_with_own_role_arn() -> None:
+    own_call = EVENTS / "ami-exposure" / "own-role-call.json"
+
+    _, (known,), _ = replay([own_call])
+    _, (unknown,), _ = replay([own_call], own_role_arns=[])
+
+    assert (known["verdict"], known["rule"]) == ("ignore", None)
+    assert "the app's own call" in known["reason"]
+    assert unknown["verdict"] != "ignore"
+
+
+def test_read_only_records_never_reach_an_enabled_rule(tmp_path: Path) -> None:
+    write_log(tmp_path / "log.json.gz", [record_of("ami-exposure/made-public.json", readOnly=True)])
+
+    _, (line,), _ = replay([tmp_path])
+
+    assert (line["workflow"], line["verdict"], line["rule"]) == ("ami-exposure", "ignore", None)
+    assert "read-only" in line["reason"]
+
+
+# --------------------------------------------------------------------------- speed paths
+
+
+def test_the_fast_scan_prints_exactly_what_a_full_parse_prints(tmp_path: Path) -> None:
+    made_public = record_of("ami-exposure/made-public.json")
+    benign = {
+        **record_of("ami-exposure/made-public.json"),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "DescribeInstances",
+        "requestParameters": {"instancesSet": {}},
+    }
+    name_first = {"eventVersion": "1.09", "eventName": "DescribeImages"} | {
+        k: v for k, v in benign.items() if k not in ("eventVersion", "eventName")
+    }
+    files = {
+        "canonical": [benign | {"eventID": f"b{i}"} for i in range(20)] + [made_public],
+        "escaped-name": [benign | {"eventID": "esc", "eventName": 'Describe"Quoted'}],
+        "nested-key": [benign | {"requestParameters": {"eventName": "ModifyImageAttribute"}}],
+        "name-before-source": [name_first],
+        "not-object": [benign, None],
+    }
+    for name, records in files.items():
+        write_log(tmp_path / f"{name}.json.gz", records)
+    spaced = b'{"Records":[' + json.dumps(benign).encode() + b"]}"
+    (tmp_path / "spaced.json.gz").write_bytes(gzip.compress(spaced))
+    raw_utf8 = json.dumps(
+        {"Records": [benign | {"eventID": "ü-1"}, made_public]}, ensure_ascii=False
+    )
+    (tmp_path / "utf8.json.gz").write_bytes(gzip.compress(raw_utf8.encode()))
+
+    fast = replay([tmp_path])
+    full = replay([tmp_path], shortcuts=False)
+
+    assert fast[:2] == full[:2]
+    assert by_id(fast[1])[made_public["eventID"]]["verdict"] == "remediate"
+
+
+def test_reading_on_the_calling_thread_prints_the_same(tmp_path: Path) -> None:
+    for number in range(5):
+        write_log(tmp_path / f"{number}.json.gz", RECORDS[number::5])
+
+    assert replay([tmp_path], threads=False)[:2] == replay([tmp_path])[:2]
+
+
+def test_every_call_a_rule_matches_passes_the_prefilter() -> None:
+    rules = load_rules(TEMPLATE, dict(INDEX["parameters"]), OWN_ROLES)
+    _, lines, _ = replay([EVENTS])
+    matched = {line["eventID"] for line in lines if line["rule"]}
+
+    for record in RECORDS:
+        if record["eventID"] in matched:
+            assert rules.call_filter.may_match(record["eventSource"], record["eventName"])
+    for workflow in BY_ID.values():
+        for source, name in workflow.triggers:
+            assert rules.call_filter.may_match(source, name)
+
+
+def test_progress_is_shown_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        progress = _Progress(stream)
+        progress._last = -1e9  # due now
+        progress.update(Stats(inputs=3, records=1500))
+        progress.clear()
+
+    assert "1,500 records" in terminal.getvalue()
+    assert pipe.getvalue() == ""

@@ -1,0 +1,272 @@
+"""waf-protected-ip end to end: the real ASL on moto, approvals over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.workflow.approvals import ApprovalHarness, approval_harness
+from tests.workflow.conftest import fresh
+from trailwarden_local.approval_server import ApprovalClient, approval_links
+from trailwarden_local.demo_approval import UNFURLER
+from trailwarden_local.drivers import DRIVERS
+from trailwarden_local.samples import Sample, load_index
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["approval_harness"]
+
+SAMPLES = {s.scenario: s for s in load_index().samples}
+KEPT = "192.0.2.44/32"
+
+
+def prepare(
+    harness: ApprovalHarness, scenario: str, **setup: Any
+) -> tuple[dict[str, Any], Callable[[], Any]]:
+    sample: Sample = SAMPLES[scenario]
+    if setup:
+        sample = Sample(**{**sample.__dict__, "setup": {**sample.setup, **setup}})
+    assert sample.workflow is not None
+    prepared = DRIVERS[sample.workflow](harness.app, sample)
+    return fresh(prepared.event), prepared.read_state
+
+
+def audit(harness: ApprovalHarness, event: dict[str, Any]) -> dict[str, Any]:
+    item = harness.app.client("dynamodb").get_item(
+        TableName=harness.app.resource("IncidentsTable"),
+        Key={"pk": {"S": f"audit#{event['detail']['eventID']}"}},
+    )["Item"]
+    return dict(json.loads(item["record"]["S"]))
+
+
+def titles(harness: ApprovalHarness) -> list[str]:
+    """Discord embed titles without the markdown escapes (``\\[CRITICAL\\]``)."""
+    return [b["embeds"][0]["title"].replace("\\", "") for b in harness.base.discord_bodies()]
+
+
+@pytest.mark.parameters({"ProtectedIpCidrs": ""})
+def test_seed_incident_nat_ip_leaves_the_set_only_after_a_human_approves(
+    approval_harness: ApprovalHarness,
+) -> None:
+    harness = approval_harness
+    event, read_state = prepare(harness, "nat-ip-blocked")
+    blocked = read_state()
+
+    execution = harness.start(event)
+    link = harness.link()
+    human, unfurler = ApprovalClient(), ApprovalClient(user_agent=UNFURLER)
+    pages = [human.get(link) for _ in range(4)] + [unfurler.get(link) for _ in range(4)]
+
+    assert [p.status for p in pages] == [200] * 8
+    assert harness.status(execution) == "RUNNING"
+    assert harness.app.entered_states(execution)[-1] == "RequestApproval"
+    assert read_state() == blocked == {"addresses": [KEPT, "203.0.113.10/32"]}
+    assert harness.approvals_item()["status"] == {"S": "pending"}
+
+    decided = human.decide(link, pages[0], "approve")
+    result = harness.app.wait_for_execution(execution)
+
+    assert decided.status == 200
+    assert result["status"] == "SUCCEEDED"
+    assert read_state() == {"addresses": [KEPT]}
+    assert titles(harness)[0] == "[CRITICAL] Approval needed: protected IP in a WAF IP set"
+    assert titles(harness)[1].startswith("Remediated: waf-protected-ip")
+    record = audit(harness, event)
+    assert record["status"] == "remediated"
+    assert record["decision"]["status"] == "approved"
+    assert record["decision"]["sourceIp"] == "127.0.0.1"
+    assert record["decision"]["userAgent"] == human.user_agent
+    assert record["before"]["addresses"] == [KEPT, "203.0.113.10/32"]
+    assert record["after"]["addresses"] == [KEPT]
+    assert "NAT gateway nat-" in record["reason"]
+    emails = harness.base.inbox.drain()
+    assert len(emails) == 2
+    assert "Decision" in emails[1]["body"]
+    assert "127.0.0.1" in emails[1]["body"]
+
+
+def test_rejected_request_changes_nothing_and_tells_the_team(
+    approval_harness: ApprovalHarness,
+) -> None:
+    harness = approval_harness
+    event, read_state = prepare(harness, "ipv6-protected-ip-rejected")
+    before = read_state()
+
+    execution = harness.start(event)
+    link = harness.link()
+    client = ApprovalClient()
+    rejected = client.decide(link, client.get(link), "reject")
+    result = harness.app.wait_for_execution(execution)
+
+    assert rejected.status == 200
+    assert result["status"] == "SUCCEEDED"
+    assert read_state() == before
+    assert "Remediate" not in harness.app.entered_states(execution)
+    assert titles(harness)[1].startswith("Rejected, nothing changed")
+    assert audit(harness, event)["decision"]["status"] == "rejected"
+
+
+@pytest.mark.parameters({"ApprovalTimeoutSeconds": "4"})
+def test_nobody_deciding_expires_the_request_and_changes_nothing(
+    approval_harness: ApprovalHarness,
+) -> None:
+    harness = approval_harness
+    event, read_state = prepare(harness, "office-ip-expired")
+    before = read_state()
+
+    execution = harness.start(event)
+    link = harness.link()
+    client = ApprovalClient()
+    page = client.get(link)
+    result = harness.app.wait_for_execution(execution, timeout=30)
+    late = client.decide(link, page, "approve")
+
+    assert page.status == 200
+    assert result["status"] == "SUCCEEDED"
+    assert "Remediate" not in harness.app.entered_states(execution)
+    assert read_state() == before
+    assert late.status == 410
+    assert client.get(link).status == 410
+    assert titles(harness)[1].startswith("Approval expired, nothing changed")
+    assert audit(harness, event)["status"] == "expired"
+
+
+def test_task_token_never_appears_in_a_url_a_log_record_or_a_message(
+    approval_harness: ApprovalHarness,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.INFO)
+    harness = approval_harness
+    event, _ = prepare(harness, "nat-ip-blocked")
+
+    execution = harness.start(event)
+    link = harness.link()
+    token = harness.approvals_item()["taskToken"]["S"]
+    client = ApprovalClient()
+    page = client.get(link)
+    decided = client.decide(link, page, "approve")
+    replay = client.decide(link, page, "approve")
+    harness.app.wait_for_execution(execution)
+    captured = capfd.readouterr()
+
+    bodies = json.dumps(harness.base.discord_bodies())
+    emails = json.dumps(harness.base.inbox.drain())
+    links = approval_links(harness.base.discord_bodies())
+    scanned = {
+        "discord": bodies,
+        "email": emails,
+        "links": " ".join(links),
+        "log records": caplog.text,
+        "stdout": captured.out,
+        "stderr": captured.err,
+        "pages": page.text + decided.text + replay.text,
+    }
+    assert len(token) > 16
+    assert links
+    assert [where for where, text in scanned.items() if token in text] == []
+    assert "taskToken" not in harness.approvals_item()  # spent, then dropped
+
+
+@pytest.mark.parameters({"ProtectedIpCidrs": ""})
+def test_set_used_only_by_an_allow_rule_is_a_medium_alert_without_approval(
+    approval_harness: ApprovalHarness,
+) -> None:
+    harness = approval_harness
+    event, read_state = prepare(
+        harness, "nat-ip-blocked", webAcl={"name": "acl-partners", "action": "Allow"}
+    )
+
+    run = harness.base.send(event)
+
+    assert run.verdict == "alert"
+    assert run.findings[0]["severity"] == "medium"
+    assert "no web ACL blocks" in run.findings[0]["reason"]
+    assert read_state() == {"addresses": [KEPT, "203.0.113.10/32"]}
+    assert approval_links(harness.base.discord_bodies()) == []
+    assert len(harness.base.discord_bodies()) == 1
+
+
+@pytest.mark.parametrize(
+    ("scenario", "verdict", "messages"),
+    [("wider-cidr", "alert", 1), ("near-miss", "ignore", 0)],
+)
+def test_wider_cidr_is_reported_and_near_miss_ignored_both_unchanged(
+    approval_harness: ApprovalHarness, scenario: str, verdict: str, messages: int
+) -> None:
+    harness = approval_harness
+    event, read_state = prepare(harness, scenario)
+    before = read_state()
+
+    run = harness.base.send(event)
+
+    assert run.verdict == verdict
+    assert read_state() == before
+    assert len(harness.base.discord_bodies()) == messages
+    assert approval_links(harness.base.discord_bodies()) == []
+
+
+@pytest.mark.parameters({"WafProtectedIpMode": "remediate"})
+def test_remediate_mode_removes_the_ip_at_once(approval_harness: ApprovalHarness) -> None:
+    harness = approval_harness
+    event, read_state = prepare(harness, "nat-ip-blocked")
+
+    run = harness.base.send(event)
+
+    assert run.verdict == "remediate"
+    assert read_state() == {"addresses": [KEPT]}
+    assert approval_links(harness.base.discord_bodies()) == []
+
+
+def test_duplicate_delivery_asks_once(approval_harness: ApprovalHarness) -> None:
+    harness = approval_harness
+    event, read_state = prepare(harness, "nat-ip-blocked")
+
+    execution = harness.start(event)
+    harness.wait_until_waiting(execution)
+    second = harness.base.send(event)
+    link = harness.link()
+    client = ApprovalClient()
+    client.decide(link, client.get(link), "approve")
+    harness.app.wait_for_execution(execution)
+
+    assert second.verdict == "ignore"
+    assert len(approval_links(harness.base.discord_bodies())) == 1
+    assert read_state() == {"addresses": [KEPT]}
+
+
+@pytest.mark.parameters({"AmiExposureMode": "approval"})
+def test_other_acting_workflows_wait_for_the_same_kind_of_decision(
+    approval_harness: ApprovalHarness,
+) -> None:
+    harness = approval_harness
+    sample = SAMPLES["made-public"]
+    prepared = DRIVERS["ami-exposure"](harness.app, sample)
+    event = fresh(prepared.event)
+
+    execution = harness.start(event)
+    link = harness.link()
+    client = ApprovalClient()
+    page = client.get(link)
+    still_public = prepared.read_state()["public"]
+    client.decide(link, page, "approve")
+    harness.app.wait_for_execution(execution)
+
+    assert still_public is True
+    assert prepared.read_state()["public"] is False
+    assert titles(harness)[0].startswith("[CRITICAL] Approval needed")
+
+
+def test_web_acl_changes_are_alerted(approval_harness: ApprovalHarness) -> None:
+    harness = approval_harness
+    event, _ = prepare(harness, "delete-web-acl")
+
+    run = harness.base.send(event)
+
+    assert run.verdict == "alert"
+    assert run.findings[0]["severity"] == "high"
+    assert titles(harness) == ["[HIGH] Security alert: web ACL deleted"]

@@ -40,7 +40,7 @@ validate: $(SAM_STAMP)
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 
 unit: $(STAMP)
-	$(BIN)/pytest --cov --cov-report=term:skip-covered
+	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
 
 test: lint typecheck validate unit
 

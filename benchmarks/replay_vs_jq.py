@@ -44,6 +44,7 @@ import tempfile
 import time
 import uuid
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -536,7 +537,8 @@ def dataset(records: int, files: int, seed: int, regenerate: bool) -> tuple[Path
     folder = DATA / _dataset_key(records, files, seed)
     manifest_file = folder / "manifest.json"
     if regenerate or not manifest_file.exists():
-        shutil.rmtree(folder, ignore_errors=True)
+        for stale in DATA.glob(f"r{records}-f{files}-s{seed}-*"):  # older samples' data sets
+            shutil.rmtree(stale, ignore_errors=True)
         folder.mkdir(parents=True)
         started = time.perf_counter()
         print(f"generating {records:,} records in {files} files under {folder} ...", flush=True)
@@ -657,6 +659,10 @@ def main(argv: list[str] | None = None) -> int:
         small = run_replay(
             [str(f) for f in subset] + replay_args[1:], work / "small.jsonl", work / "small.err"
         )
+        (work / "empty").mkdir()
+        startup = run_replay(
+            [str(work / "empty"), *replay_args[1:]], work / "empty.jsonl", work / "empty.err"
+        )
         if replay.status or full.status or jq.status:
             problems.append(
                 f"exit status replay={replay.status} full={full.status} jq={jq.status}: "
@@ -669,6 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         expected: dict[str, dict[str, Any]] = manifest["expected"]
         lines = benign = benign_remediation = benign_any = selected = 0
         seen: set[str] = set()
+        started_by: Counter[str] = Counter()
         wanted = set(names)
         with (work / "replay.jsonl").open(encoding="utf-8") as handle:
             for raw in handle:
@@ -690,7 +697,9 @@ def main(argv: list[str] | None = None) -> int:
                 if line["rule"] is not None:
                     benign_any += 1
                     workflow = BY_ID.get(line["workflow"])
-                    benign_remediation += workflow is not None and workflow.remediation is not None
+                    if workflow is not None and workflow.remediation is not None:
+                        benign_remediation += 1
+                        started_by[workflow.id] += 1
         jq_selected = sum(1 for _ in (work / "jq.jsonl").open(encoding="utf-8"))
         if lines != manifest["records"]:
             problems.append(f"replay printed {lines:,} lines for {manifest['records']:,} records")
@@ -734,6 +743,11 @@ def main(argv: list[str] | None = None) -> int:
         f"  ratio replay/jq: {jq.wall / replay.wall:.1f}x (wall), {jq.cpu / replay.cpu:.1f}x (cpu)"
         f"; without shortcuts {jq.wall / full.wall:.1f}x (wall)"
     )
+    steady = max(replay.wall - startup.wall, 1e-9)
+    print(
+        f"  replay start-up (imports, SAM expansion of template.yaml): {startup.wall:.2f} s;"
+        f" after it {rate(steady):,.0f} records/s = {jq.wall / steady:.1f}x jq"
+    )
     print(
         f"  peak memory: {replay.max_rss_kb / 1024:.0f} MB for {len(files)} files, "
         f"{small.max_rss_kb / 1024:.0f} MB for {len(subset)} (flat in the number of files)"
@@ -743,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{benign:,} = {benign_remediation / benign * 1e6:,.1f} per million "
         f"(any rule: {benign_any:,} = {benign_any / benign * 1e6:,.1f} per million)"
     )
+    if started_by:
+        print("    by workflow: " + ", ".join(f"{w} {n}" for w, n in started_by.most_common()))
     if problems:
         print("FAILED checks:")
         for problem in problems:

@@ -11,25 +11,27 @@ import sys
 from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 
 @cache
+def _logger() -> Logger:
+    # Powertools keys its logger by service name; the local engine runs several
+    # functions' handler modules in one process, so build it once per process.
+    return Logger(logger_handler=logging.StreamHandler(sys.stderr))
+
+
 def observability() -> tuple[Logger, Tracer, Metrics]:
-    """One set per process: Powertools keys its logger by service name, and the local
-    engine runs several functions' handler modules in one process."""
-    logger = Logger(logger_handler=logging.StreamHandler(sys.stderr))
-    return logger, Tracer(), Metrics()
+    """Metrics reads its namespace from the environment when built: build it with the
+    handler module, never earlier."""
+    return _logger(), Tracer(), Metrics()
 
 
-def count_verdict(metrics: Metrics, workflow: str, verdict: str) -> None:
+def count_verdict(workflow: str, verdict: str) -> None:
     """One metric per verdict with the workflow as its own dimension.
 
     A single-metric blob keeps the dimension off the function's other metrics and never
     accumulates across invocations of a warm container.
     """
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-    with single_metric(
-        name=f"verdict_{verdict}", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
-    ) as metric:
+    with single_metric(name=f"verdict_{verdict}", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="workflow", value=workflow)

@@ -56,7 +56,7 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
         deps.notify.sns,
         deps.notify.discord(),
     )
-    count_verdict(metrics, deps.workflow.id, str(result["verdict"]))
+    count_verdict(deps.workflow.id, str(result["verdict"]))
     return result
 
 

@@ -54,7 +54,7 @@ def _deps() -> Deps:
 
 def run(event: Any, deps: Deps) -> dict[str, Any]:
     finding = assess(event, deps.workflow, deps.settings, make_client, deps.store)
-    count_verdict(metrics, deps.workflow.id, str(finding.verdict))
+    count_verdict(deps.workflow.id, str(finding.verdict))
     logger.info("assessed", extra={"verdict": str(finding.verdict), "reason": finding.reason})
     return {**finding.to_dict(), "approvalTimeoutSeconds": deps.approval_timeout_seconds}
 

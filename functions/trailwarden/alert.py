@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 
 from trailwarden.assess import skipped
 from trailwarden.decide import decide
-from trailwarden.errors import InvalidEvent
+from trailwarden.errors import InvalidEvent, NotificationFailed
 from trailwarden.findings import Verdict
 from trailwarden.notify import messages
 from trailwarden.notify.service import Webhook, deliver
@@ -59,7 +59,13 @@ def alert(
         return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery").to_dict()
 
     message = messages.detected(finding, notify.language, notify.zone)
-    delivery = deliver(message, sns=sns, topic_arn=notify.topic_arn, discord=discord).to_dict()
+    try:
+        delivery = deliver(message, sns=sns, topic_arn=notify.topic_arn, discord=discord).to_dict()
+    except NotificationFailed:
+        # Nobody was told: give the claim back so Lambda's and EventBridge's retries of
+        # this event alert instead of ending quietly as a "duplicate".
+        store.release(finding.event_id)
+        raise
     record = audit_record(finding, Outcome("alerted", {}, None), {"notification": delivery})
     store.record_audit(finding.event_id, workflow.id, record)
     return {**finding.to_dict(), "notification": delivery}

@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from trailwarden.aws_errors import error_code, translate
 from trailwarden.detections import app_tamper, cloudtrail_tamper
 from trailwarden.errors import ResourceGone
-from trailwarden.incidents import STORE_ACTIONS
+from trailwarden.incidents import ALERT_STORE_ACTIONS
 from trailwarden.notify.service import NOTIFY_ACTIONS
 from trailwarden.remediations.cloudtrail_tamper import Trail, list_trails, read_status
 
@@ -52,7 +52,7 @@ BACKSTOP_ACTIONS = (
             "states:StartExecution",
         }
     )
-    | STORE_ACTIONS
+    | ALERT_STORE_ACTIONS
     | NOTIFY_ACTIONS
 )
 

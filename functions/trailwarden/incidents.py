@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 STORE_ACTIONS = frozenset({"dynamodb:PutItem"})
+# The alert-only path also gives a claim back when no channel delivered (see alert.py).
+ALERT_STORE_ACTIONS = STORE_ACTIONS | {"dynamodb:DeleteItem"}
 
 
 class IncidentStore:
@@ -57,6 +59,13 @@ class IncidentStore:
                 return False
             raise translate(err) from err
         return True
+
+    def release(self, event_id: str) -> None:
+        """Give a claim back, so a retried delivery of the same event is not a duplicate."""
+        try:
+            self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": f"dedupe#{event_id}"}})
+        except ClientError as err:
+            raise translate(err) from err
 
     def record_audit(self, event_id: str, workflow: str, record: Mapping[str, Any]) -> None:
         """Write the audit record (no TTL). A retried Report overwrites the same item."""

@@ -13,7 +13,7 @@ from trailwarden.approvals.service import DECIDE_ACTIONS
 from trailwarden.approvals.store import DECISION_STORE_ACTIONS
 from trailwarden.backstop import BACKSTOP_ACTIONS
 from trailwarden.config_rules.key_pair import RULE_ACTIONS as KEY_PAIR_RULE_ACTIONS
-from trailwarden.incidents import STORE_ACTIONS
+from trailwarden.incidents import ALERT_STORE_ACTIONS, STORE_ACTIONS
 from trailwarden.notify.service import NOTIFY_ACTIONS
 from trailwarden.report import REPORT_ACTIONS
 
@@ -47,5 +47,5 @@ def declared_actions(handler: str, workflow: Workflow | None) -> frozenset[str] 
     if kind == "remediate" and workflow.remediation is not None:
         return workflow.remediation.remediate_actions
     if kind == "alert":
-        return STORE_ACTIONS | NOTIFY_ACTIONS | workflow.enrich_actions
+        return ALERT_STORE_ACTIONS | NOTIFY_ACTIONS | workflow.enrich_actions
     return None

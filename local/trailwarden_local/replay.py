@@ -14,6 +14,7 @@ reads and zlib release the GIL), overlapping decompression with deciding.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import re
@@ -203,12 +204,15 @@ def run(
     gc_was_enabled = gc.isenabled()
     gc.disable()  # parsed logs are acyclic trees: reference counting frees them
     try:
-        for document in loaded(sources, prefetch=2 if threads else 0):
-            result = replayer.process(document)
-            if result.lines:
-                out.write("\n".join(result.lines) + "\n")
-            total.merge(result.stats)
-            progress.update(total)
+        # Whatever else prints (a library, a detection) goes to stderr: stdout carries
+        # nothing but the JSON lines, which are written to ``out`` directly.
+        with contextlib.redirect_stdout(err):
+            for document in loaded(sources, prefetch=2 if threads else 0):
+                result = replayer.process(document)
+                if result.lines:
+                    out.write("\n".join(result.lines) + "\n")
+                total.merge(result.stats)
+                progress.update(total)
         out.flush()
     except BrokenPipeError:  # e.g. `| head`: stop quietly, like other filters
         _silence_stdout()

@@ -28,7 +28,9 @@ STATE_MACHINES = {
     lid: body for lid, body in RESOURCES.items() if body["Type"] == "AWS::Serverless::StateMachine"
 }
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
-_RUNTIME_ACTION_PREFIXES = ("logs:", "xray:")
+# What the Lambda service does with the role, not our code: logs, traces, and sending a
+# failed asynchronous event to the dead-letter queue.
+_RUNTIME_ACTION_PREFIXES = ("logs:", "xray:", "sqs:SendMessage")
 # Write actions that support no resource-level permissions (IAM service authorization
 # reference), so "*" is the narrowest grant possible.
 _NO_RESOURCE_LEVEL = frozenset({"config:PutEvaluations"})

@@ -353,6 +353,24 @@ def test_a_detection_that_raises_is_reported_on_its_line(
     assert "raised an error" in err
 
 
+def test_whatever_else_prints_goes_to_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow = BY_ID["ami-exposure"]
+
+    def chatty(*args: Any) -> Any:
+        print("a library talking")
+        return workflow.detect(*args)
+
+    monkeypatch.setitem(BY_ID, "ami-exposure", dataclasses.replace(workflow, detect=chatty))
+    write_log(tmp_path / "log.json.gz", [record_of("ami-exposure/made-public.json")])
+
+    status, (line,), err = replay([tmp_path])
+
+    assert (status, line["verdict"]) == (0, "remediate")
+    assert "a library talking" in err
+
+
 # --------------------------------------------------------------------------- flags
 
 
@@ -551,3 +569,95 @@ def test_progress_is_shown_only_on_a_terminal() -> None:
 
     assert "1,500 records" in terminal.getvalue()
     assert pipe.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- generic rules
+
+FIXTURE_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  AmiExposureMode: {{Type: String, Default: remediate, AllowedValues: [remediate, alert, "off"]}}
+  WatchSgChanges: {{Type: String, Default: "no", AllowedValues: ["yes", "no"]}}
+Conditions:
+  SgWatched: !Equals [!Ref WatchSgChanges, "yes"]
+Globals:
+  Function: {{Runtime: python3.13, CodeUri: {code}, Handler: handlers.alert.handler}}
+Resources:
+  AmiFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment: {{Variables: {{WORKFLOW: ami-exposure}}}}
+      Events:
+        AnyEc2:  # no call named: nothing can skip the full path
+          Type: EventBridgeRule
+          Properties:
+            Pattern:
+              source: [aws.ec2]
+              detail: {{eventName: [{{anything-but: CreateSecurityGroup}}]}}
+        Reads:
+          Type: EventBridgeRule
+          Properties:
+            State: ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS
+            Pattern: {{detail: {{eventName: [DescribeImages]}}}}
+  SgFunction:
+    Type: AWS::Serverless::Function
+    Condition: SgWatched
+    Properties:
+      Environment: {{Variables: {{WORKFLOW: sg-change}}}}
+      Events:
+        Changed:
+          Type: EventBridgeRule
+          Properties:
+            Pattern: {{detail: {{eventName: [ModifyImageAttribute, CreateSecurityGroup]}}}}
+"""
+
+
+@pytest.fixture
+def fixture_template(tmp_path: Path) -> Path:
+    template = tmp_path / "template.yaml"
+    template.write_text(FIXTURE_TEMPLATE.format(code=REPO / "functions"), encoding="utf-8")
+    return template
+
+
+def test_a_record_two_rules_match_gets_the_stronger_verdict_and_names_both(
+    tmp_path: Path, fixture_template: Path
+) -> None:
+    write_log(tmp_path / "logs" / "a.json.gz", [record_of("ami-exposure/made-public.json")])
+
+    status, (line,), _ = replay(
+        [tmp_path / "logs"],
+        overrides=["WatchSgChanges=yes"],
+        template=fixture_template,
+    )
+
+    assert status == 0
+    assert (line["workflow"], line["verdict"]) == ("ami-exposure", "remediate")
+    assert "also rule" in line["reason"]
+    assert load_rules(fixture_template, {"WatchSgChanges": "yes"}).call_filter.any_call
+
+
+def test_rules_whose_condition_is_false_do_not_route(
+    tmp_path: Path, fixture_template: Path
+) -> None:
+    create = record_of("sg-change/create-group.json")
+    write_log(tmp_path / "logs" / "a.json.gz", [create])
+
+    _, (watched,), _ = replay(
+        [tmp_path / "logs"], overrides=["WatchSgChanges=yes"], template=fixture_template
+    )
+    _, (unwatched,), _ = replay([tmp_path / "logs"], overrides=[], template=fixture_template)
+
+    assert (watched["workflow"], watched["verdict"]) == ("sg-change", "alert")
+    assert (unwatched["workflow"], unwatched["verdict"]) == ("sg-change", "ignore")
+    assert "Condition SgWatched is false" in unwatched["reason"]
+
+
+def test_a_rule_for_all_management_events_receives_read_only_calls(
+    tmp_path: Path, fixture_template: Path
+) -> None:
+    describe = record_of("ami-exposure/made-public.json", eventName="DescribeImages", readOnly=True)
+    write_log(tmp_path / "logs" / "a.json.gz", [describe])
+
+    _, (line,), _ = replay([tmp_path / "logs"], overrides=[], template=fixture_template)
+
+    assert line["rule"] is not None and "Reads" in line["rule"]

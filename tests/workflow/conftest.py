@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 SAMPLE_PARAMETERS = load_index().parameters
 
 # Operations the Lambda runtime itself needs (AWSLambdaBasicExecutionRole, X-Ray).
-_RUNTIME_PREFIXES = ("logs:", "xray:")
+_RUNTIME_PREFIXES = ("logs:", "xray:", "sqs:SendMessage")
 
 
 @dataclass

@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from handlers._notify_deps import NotifyDeps, build_notify_deps
 from handlers._observability import count_verdict, observability
+from handlers._store import build_incident_store
 from trailwarden.alert import alert
 from trailwarden.clients import make_client
-from trailwarden.incidents import IncidentStore
 from trailwarden.registry import BY_ID, Workflow
-from trailwarden.settings import DetectionSettings, StoreSettings, require_workflow
+from trailwarden.settings import DetectionSettings, require_workflow
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from trailwarden.incidents import IncidentStore
 
 logger, tracer, metrics = observability()
 
@@ -32,15 +34,10 @@ class Deps:
 @cache
 def _deps() -> Deps:
     env = os.environ
-    store_settings = StoreSettings.from_env(env)
     return Deps(
         workflow=BY_ID[require_workflow(env)],
         settings=DetectionSettings.from_env(env),
-        store=IncidentStore(
-            make_client("dynamodb"),
-            store_settings.incidents_table,
-            dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
-        ),
+        store=build_incident_store(env),
         notify=build_notify_deps(env),
     )
 

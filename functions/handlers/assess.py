@@ -8,20 +8,21 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from handlers._observability import count_verdict, observability
+from handlers._store import build_incident_store
 from trailwarden.assess import assess
 from trailwarden.clients import make_client
-from trailwarden.incidents import IncidentStore
 from trailwarden.registry import BY_ID, Workflow
 from trailwarden.settings import (
     APPROVAL_TIMEOUT_DEFAULT,
     DetectionSettings,
-    StoreSettings,
     approval_timeout,
     require_workflow,
 )
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from trailwarden.incidents import IncidentStore
 
 logger, tracer, metrics = observability()
 
@@ -39,15 +40,10 @@ class Deps:
 @cache
 def _deps() -> Deps:
     env = os.environ
-    store_settings = StoreSettings.from_env(env)
     return Deps(
         workflow=BY_ID[require_workflow(env)],
         settings=DetectionSettings.from_env(env),
-        store=IncidentStore(
-            make_client("dynamodb"),
-            store_settings.incidents_table,
-            dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
-        ),
+        store=build_incident_store(env),
         approval_timeout_seconds=approval_timeout(env),
     )
 

@@ -11,16 +11,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers._notify_deps import NotifyDeps, build_notify_deps
 from handlers._observability import observability
+from handlers._store import build_incident_store
 from trailwarden.alert import alert
 from trailwarden.backstop import Backstop
 from trailwarden.clients import make_client
-from trailwarden.incidents import IncidentStore
 from trailwarden.registry import BY_ID
-from trailwarden.settings import BackstopSettings, DetectionSettings, StoreSettings
+from trailwarden.settings import BackstopSettings, DetectionSettings
 from trailwarden.workflows import APP_TAMPER
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from trailwarden.incidents import IncidentStore
 
 logger, tracer, metrics = observability()
 
@@ -37,16 +39,11 @@ class Deps:
 @cache
 def _deps() -> Deps:
     env = os.environ
-    store_settings = StoreSettings.from_env(env)
     return Deps(
         region=env.get("AWS_REGION", ""),
         settings=BackstopSettings.from_env(env),
         detection=DetectionSettings.from_env(env),
-        store=IncidentStore(
-            make_client("dynamodb"),
-            store_settings.incidents_table,
-            dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
-        ),
+        store=build_incident_store(env),
         notify=build_notify_deps(env),
     )
 

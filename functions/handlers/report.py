@@ -11,13 +11,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers._notify_deps import NotifyDeps, build_notify_deps
 from handlers._observability import observability
-from trailwarden.clients import make_client
-from trailwarden.incidents import IncidentStore
+from handlers._store import build_incident_store
 from trailwarden.report import report
-from trailwarden.settings import StoreSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from trailwarden.incidents import IncidentStore
 
 logger, tracer, metrics = observability()
 
@@ -30,14 +30,9 @@ class Deps:
 
 @cache
 def _deps() -> Deps:
-    store_settings = StoreSettings.from_env(os.environ)
     return Deps(
         notify=build_notify_deps(os.environ),
-        store=IncidentStore(
-            make_client("dynamodb"),
-            store_settings.incidents_table,
-            dedupe_ttl_seconds=store_settings.dedupe_ttl_seconds,
-        ),
+        store=build_incident_store(os.environ),
     )
 
 

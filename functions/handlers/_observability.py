@@ -12,6 +12,7 @@ from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 
 @cache
@@ -31,7 +32,10 @@ def count_verdict(workflow: str, verdict: str) -> None:
     """One metric per verdict with the workflow as its own dimension.
 
     A single-metric blob keeps the dimension off the function's other metrics and never
-    accumulates across invocations of a warm container.
+    accumulates across invocations of a warm container. Unlike ``Metrics``, Powertools'
+    ``single_metric`` ignores POWERTOOLS_METRICS_DISABLED, so honour it here.
     """
+    if is_metrics_disabled():
+        return
     with single_metric(name=f"verdict_{verdict}", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="workflow", value=workflow)

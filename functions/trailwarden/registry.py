@@ -44,15 +44,12 @@ class Remediation:
         [str, Mapping[str, Any], Mapping[str, Any] | None, DetectionSettings],
         tuple[PlannedAction, ...],
     ]
-    # (resource id, region, clients, settings) -> verified result
-    apply: Callable[[str, str, ClientFactory, DetectionSettings], RemediationResult] | None = None
-    # For fixes limited to what the event itself changed (sg-open-ingress revokes only
-    # the rules the call added, never others of the group): (resource id, detection
-    # facts, region, clients, settings) -> verified result. Preferred over ``apply``.
-    apply_change: (
-        Callable[[str, Mapping[str, Any], str, ClientFactory, DetectionSettings], RemediationResult]
-        | None
-    ) = None
+    # (resource id, detection facts, region, clients, settings) -> verified result.
+    # The facts let a fix stay within what the event changed (sg-open-ingress revokes
+    # only the rules the call added, never others of the group).
+    apply: Callable[
+        [str, Mapping[str, Any], str, ClientFactory, DetectionSettings], RemediationResult
+    ]
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ AMI_EXPOSURE = Workflow(
         plan=lambda rid, facts, state, s: ami_remediation.plan_for(
             rid, facts, state, s.trusted_account_ids
         ),
-        apply=lambda rid, region, clients, s: ami_remediation.remediate(
+        apply=lambda rid, _facts, region, clients, s: ami_remediation.remediate(
             rid, region, clients, s.trusted_account_ids
         ),
     ),
@@ -109,7 +106,7 @@ SG_OPEN_INGRESS = Workflow(
         plan=lambda rid, facts, state, s: sg_remediation.plan_for(
             rid, facts, state, s.allowed_public_ports
         ),
-        apply_change=lambda rid, facts, region, clients, s: sg_remediation.remediate(
+        apply=lambda rid, facts, region, clients, s: sg_remediation.remediate(
             rid, facts, region, clients, s.allowed_public_ports, s.exempt_security_group_ids
         ),
     ),
@@ -161,7 +158,7 @@ CLOUDTRAIL_TAMPER = Workflow(
             rid, region, clients
         ),
         plan=lambda rid, facts, state, _s: trail_remediation.plan_for(rid, facts, state),
-        apply=lambda rid, region, clients, s: trail_remediation.remediate(
+        apply=lambda rid, _facts, region, clients, s: trail_remediation.remediate(
             rid,
             region,
             clients,
@@ -197,7 +194,7 @@ WAF_PROTECTED_IP = Workflow(
         live_state=lambda rid, _region, clients, _s: waf_remediation.live_state(rid, clients),
         plan=lambda rid, facts, state, _s: waf_remediation.plan_for(rid, facts, state),
         # Removes the entries inside the protected networks Assess saw (facts), re-read live.
-        apply_change=lambda rid, facts, _region, clients, s: waf_remediation.remediate(
+        apply=lambda rid, facts, _region, clients, s: waf_remediation.remediate(
             rid, facts, clients, s
         ),
     ),

@@ -34,10 +34,4 @@ def remediate(
     remediation = workflow.remediation
     if remediation is None or not finding.resource_id:
         raise RemediationRefused(f"{workflow.id} has nothing to remediate")
-    if remediation.apply_change is not None:
-        return remediation.apply_change(
-            finding.resource_id, finding.facts, finding.region, clients, settings
-        )
-    if remediation.apply is None:
-        raise RemediationRefused(f"{workflow.id} declares no remediation")
-    return remediation.apply(finding.resource_id, finding.region, clients, settings)
+    return remediation.apply(finding.resource_id, finding.facts, finding.region, clients, settings)

@@ -3,7 +3,7 @@
 Every function shares CodeUri functions/, so the code zip is the same for all of them;
 the dependencies (functions/requirements.txt) are installed for python3.13 on arm64
 (manylinux2014_aarch64 wheels from PyPI) as `sam build` would, and zipped with the code.
-boto3 comes from the Lambda runtime and is not packaged. Printed, never asserted.
+boto3 and botocore are bundled (see functions/requirements.txt). Printed, never asserted.
 
     python benchmarks/package_size.py [--no-deps]
 """

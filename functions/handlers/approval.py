@@ -42,7 +42,7 @@ def _deps() -> Deps:
     return Deps(
         service=ApprovalService(
             store=ApprovalStore(make_client("dynamodb"), settings.table),
-            sfn=make_client("stepfunctions"),
+            sfn=make_client("stepfunctions", retries=False),
             settings=settings,
             language=notify.language,
             zone=notify.zone,

@@ -14,6 +14,12 @@ _CONFIG = Config(
 )
 
 
-def make_client(service: str, region: str | None = None) -> Any:
-    """Create a boto3 client with standard retries and explicit timeouts."""
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+def make_client(service: str, region: str | None = None, *, retries: bool = True) -> Any:
+    """Create a boto3 client with standard retries and explicit timeouts.
+
+    ``retries=False`` is for calls that must not be repeated blindly: a retried
+    SendTaskSuccess whose first attempt landed answers TaskTimedOut, which would be
+    misread as an expired approval.
+    """
+    config = _CONFIG if retries else _CONFIG.merge(Config(retries={"total_max_attempts": 1}))
+    return boto3.session.Session().client(service, region_name=region, config=config)  # type: ignore[call-overload]

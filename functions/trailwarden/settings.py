@@ -51,8 +51,17 @@ def _ports(value: str | None) -> frozenset[int]:
     return frozenset(ports)
 
 
+# Narrower than this is a typo, not a policy: "203.0.113.10/0" would make every address
+# "protected" (so approved removals could empty an IP set) or every caller an approver.
+_MIN_PREFIX = {4: 8, 6: 32}
+
+
 def _networks(value: str | None) -> tuple[IpNetwork, ...]:
-    return tuple(ipaddress.ip_network(part, strict=False) for part in split_list(value))
+    networks = tuple(ipaddress.ip_network(part, strict=False) for part in split_list(value))
+    for network in networks:
+        if network.prefixlen < _MIN_PREFIX[network.version]:
+            raise ValueError(f"{network} is wider than /{_MIN_PREFIX[network.version]}")
+    return networks
 
 
 @dataclass(frozen=True)

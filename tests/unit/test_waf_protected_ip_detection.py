@@ -126,6 +126,27 @@ def test_failed_nat_lookup_still_protects_configured_ips_and_says_so() -> None:
     assert detection.facts["natLookupError"] == "AccessDenied"
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param(DetectionSettings(), id="nothing-configured"),
+        pytest.param(
+            DetectionSettings(protected_ip_cidrs=(ipaddress.ip_network("198.51.100.7/32"),)),
+            id="other-ips-configured",
+        ),
+    ],
+)
+def test_failed_nat_lookup_never_hides_an_unchecked_address_list(
+    settings: DetectionSettings,
+) -> None:
+    context = waf.WafContext(nat_lookup_error="ThrottlingException", web_acls=BLOCKING.web_acls)
+
+    detection = waf.evaluate(event_with(["192.0.2.99/32"]), settings, context)
+
+    assert (detection.outcome, detection.severity) == (Outcome.ALERT, Severity.HIGH)
+    assert "ThrottlingException" in detection.reason
+
+
 def test_set_not_used_by_any_blocking_rule_lowers_severity_and_only_alerts() -> None:
     allow_only = waf.WafContext(
         web_acls=(waf.WebAclUse("partners", "arn:acl", other_rules=("allow-partners",)),)

@@ -399,9 +399,19 @@ def test_failing_lookups_never_hide_a_configured_ip_and_assume_blocking() -> Non
 def test_no_web_acl_lookup_when_nothing_protected_is_touched() -> None:
     calls: list[str] = []
 
+    class NoNatGateways:
+        def get_paginator(self, _name: str) -> Any:
+            return self
+
+        def paginate(self, **_kwargs: Any) -> list[dict[str, Any]]:
+            return [{"NatGateways": []}]
+
+        def describe_nat_gateways(self, **_kwargs: Any) -> dict[str, Any]:
+            return {"NatGateways": []}
+
     def factory(service: str, region: str | None) -> Any:
         calls.append(service)
-        return Failing("AccessDenied")
+        return NoNatGateways() if service == "ec2" else Failing("AccessDenied")
 
     detection = remediation.live_detect(
         seed_event(["203.0.113.12/32"], ARN),

@@ -397,15 +397,22 @@ def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafCo
 
     if addresses is None:
         return result(Outcome.IGNORE, Severity.INFO, "the record has no address list")
+    # A failed NAT lookup must never hide the incident this workflow exists for: when
+    # the NAT IPs could not be read, an address list we cannot clear is a HIGH alert.
+    unchecked = (
+        f"the NAT gateway IPs could not be read ({context.nat_lookup_error}): check this "
+        "IP set change for the company's egress IPs by hand"
+    )
     if not protected:
-        note = (
-            f" (NAT lookup failed: {context.nat_lookup_error})" if context.nat_lookup_error else ""
-        )
-        return result(Outcome.IGNORE, Severity.INFO, f"no protected IPs configured or found{note}")
+        if context.nat_lookup_error and addresses:
+            return result(Outcome.ALERT, Severity.HIGH, unchecked)
+        return result(Outcome.IGNORE, Severity.INFO, "no protected IPs configured or found")
     inside, covering = classify(addresses, protected)
     facts["inside"] = [h.to_dict() for h in inside]
     facts["covering"] = [h.to_dict() for h in covering]
     if not inside and not covering:
+        if context.nat_lookup_error and addresses:
+            return result(Outcome.ALERT, Severity.HIGH, unchecked)
         return result(Outcome.IGNORE, Severity.INFO, "no protected IP in the new address list")
 
     blocked = _list(dict.fromkeys(_hit_text(h) for h in inside))

@@ -3,7 +3,8 @@
 Assess looks up two pieces of live state the pure detection cannot know: the Elastic
 IPs of the account's NAT gateways (in the app's region) and which web ACLs use the IP
 set in a blocking rule. A failing lookup never hides anything: the configured
-``ProtectedIpCidrs`` still count, and an unknown usage is treated as blocking.
+``ProtectedIpCidrs`` still count, an address list that could not be cleared against
+the NAT IPs is a HIGH alert, and an unknown usage is treated as blocking.
 
 The fix removes exactly the entries that equal or lie inside a protected network,
 with ``GetIPSet`` -> edit -> ``UpdateIPSet`` (the lock token and the unchanged

@@ -8,12 +8,24 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from trailwarden.clients import make_client
+from trailwarden.errors import NotificationFailed
 from trailwarden.notify.discord import DiscordWebhook
-from trailwarden.notify.service import webhook_url_from_secret
+from trailwarden.notify.service import Webhook, webhook_url_from_secret
 from trailwarden.settings import NotifySettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+
+@dataclass(frozen=True)
+class UnavailableWebhook:
+    """Stands in when the webhook could not be set up: email still goes out, and the
+    delivery report says why Discord did not."""
+
+    reason: str
+
+    def post(self, payload: dict[str, Any]) -> Any:
+        raise NotificationFailed(self.reason)
 
 
 @dataclass(frozen=True)
@@ -22,19 +34,27 @@ class NotifyDeps:
     sns: Any
     secrets: SecretsProvider | None
 
-    def discord(self) -> DiscordWebhook | None:
-        """Fetched per call through the Parameters cache (max_age), never logged."""
+    def discord(self) -> Webhook | None:
+        """Fetched per call through the Parameters cache (max_age), never logged.
+
+        A deleted or unreadable secret, or a malformed URL, must not stop the email:
+        it becomes a webhook that fails with the reason (never the URL).
+        """
         if self.secrets is None or not self.settings.discord_secret_name:
             return None
-        secret = self.secrets.get(
-            self.settings.discord_secret_name, max_age=self.settings.secret_max_age_seconds
-        )
-        return DiscordWebhook(
-            webhook_url_from_secret(str(secret)),
-            timeout=self.settings.discord_timeout_seconds,
-            max_attempts=self.settings.discord_max_attempts,
-            backoff_seconds=self.settings.discord_backoff_seconds,
-        )
+        try:
+            secret = self.secrets.get(
+                self.settings.discord_secret_name, max_age=self.settings.secret_max_age_seconds
+            )
+            return DiscordWebhook(
+                webhook_url_from_secret(str(secret)),
+                timeout=self.settings.discord_timeout_seconds,
+                max_attempts=self.settings.discord_max_attempts,
+                backoff_seconds=self.settings.discord_backoff_seconds,
+                max_retry_after=self.settings.discord_max_retry_after_seconds,
+            )
+        except Exception as err:
+            return UnavailableWebhook(f"Discord webhook unavailable: {type(err).__name__}")
 
 
 def build_notify_deps(env: Mapping[str, str]) -> NotifyDeps:

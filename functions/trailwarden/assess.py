@@ -81,6 +81,8 @@ def assess(
             logger.warning("enrichment failed", extra={"error": type(err).__name__})
             facts["lookupError"] = type(err).__name__
 
+    if verdict is Verdict.ALERT:
+        plan = ()  # Mode alert (or nothing left to fix): never announce a fix that won't run
     if not store.claim(context.event_id, workflow.id):
         logger.info("duplicate delivery", extra={"eventID": context.event_id})
         return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery")

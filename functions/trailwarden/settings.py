@@ -114,9 +114,11 @@ class NotifySettings:
     time_zone: str = "Asia/Seoul"
     topic_arn: str = ""
     discord_secret_name: str = ""
-    discord_max_attempts: int = 4
+    # Worst case 3 x 5 s + 2 waits of at most 8 s stays well inside the 60 s timeout.
+    discord_max_attempts: int = 3
     discord_backoff_seconds: float = 1.0
     discord_timeout_seconds: float = 5.0
+    discord_max_retry_after_seconds: float = 8.0
     secret_max_age_seconds: int = 300
 
     @property
@@ -133,7 +135,7 @@ class NotifySettings:
             time_zone=env.get("TIME_ZONE", "Asia/Seoul"),
             topic_arn=env.get("TOPIC_ARN", ""),
             discord_secret_name=env.get("DISCORD_WEBHOOK_SECRET_NAME", ""),
-            discord_max_attempts=int(env.get("DISCORD_MAX_ATTEMPTS", "4")),
+            discord_max_attempts=int(env.get("DISCORD_MAX_ATTEMPTS", "3")),
             discord_backoff_seconds=float(env.get("DISCORD_BACKOFF_SECONDS", "1.0")),
             discord_timeout_seconds=float(env.get("DISCORD_TIMEOUT_SECONDS", "5.0")),
             secret_max_age_seconds=int(env.get("SECRET_MAX_AGE_SECONDS", "300")),

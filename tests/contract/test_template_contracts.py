@@ -195,3 +195,18 @@ def test_every_path_in_the_template_exists() -> None:
         uri = body.get("Properties", {}).get("DefinitionUri")
         if isinstance(uri, str):
             assert Path(REPO / uri).is_file(), lid
+
+
+def test_every_rule_pattern_fits_eventbridges_default_size_quota(app: LocalApp) -> None:
+    # Resolved with this engine's generated names, which are longer than a real stack's
+    # "trailwarden-..." names; the default quota is 2,048 characters.
+    for rule in app.rules.values():
+        size = len(json.dumps(rule.pattern, separators=(",", ":")))
+        assert size <= 2048, (rule.logical_id, size)
+
+
+def test_every_rule_with_a_cloudtrail_pattern_names_its_source(app: LocalApp) -> None:
+    # Without "source", anyone allowed events:PutEvents could forge a matching event.
+    for rule in app.rules.values():
+        if rule.pattern and rule.pattern.get("detail-type") == ["AWS API Call via CloudTrail"]:
+            assert rule.pattern.get("source"), rule.logical_id

@@ -372,3 +372,16 @@ def test_allowed_approver_decides() -> None:
 
     assert response.status == 200
     assert len(inside.sfn.calls) == 1
+
+
+def test_a_decision_the_workflow_could_not_receive_can_be_made_again(endpoint: Endpoint) -> None:
+    endpoint.sfn.error = "ThrottlingException"
+
+    failed = endpoint.post(nonce_of(endpoint.get()))
+    endpoint.sfn.error = None
+    retried = endpoint.post(nonce_of(endpoint.get()))
+
+    assert failed.status == 502
+    assert retried.status == 200
+    assert len(endpoint.sfn.calls) == 1
+    assert endpoint.item()["status"]["S"] == "approved"

@@ -116,7 +116,10 @@ def stack() -> Stack:
 OWN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-CloudTrailTamperRemediateFunctionRole-EXAMPLE"
 TAMPER_RULE = "CloudTrailTamperStateMachineTrailTampered"
 FAILED_RULE = "CloudTrailTamperAlertFunctionFailedTamperAttempt"
-APP_RULE = "AppTamperAlertFunctionAppChanged"
+APP_RULE = "AppTamperAlertFunctionAppRulesChanged"
+APP_STATES_RULE = "AppTamperAlertFunctionAppStateMachinesChanged"
+APP_FUNCTIONS_RULE = "AppTamperAlertFunctionAppFunctionsChanged"
+APP_TOPIC_RULE = "AppTamperAlertFunctionAppTopicOrScheduleChanged"
 
 
 @pytest.mark.parametrize(
@@ -132,10 +135,10 @@ APP_RULE = "AppTamperAlertFunctionAppChanged"
         ("cloudtrail-tamper/backstop-trail-not-logging.json", []),
         ("app-tamper/disable-rule.json", [APP_RULE]),
         ("app-tamper/remove-targets.json", [APP_RULE]),
-        ("app-tamper/delete-function.json", [APP_RULE]),
-        ("app-tamper/update-function-code-cloudformation.json", [APP_RULE]),
-        ("app-tamper/stop-execution.json", [APP_RULE]),
-        ("app-tamper/unsubscribe.json", [APP_RULE]),
+        ("app-tamper/delete-function.json", [APP_FUNCTIONS_RULE]),
+        ("app-tamper/update-function-code-cloudformation.json", [APP_FUNCTIONS_RULE]),
+        ("app-tamper/stop-execution.json", [APP_STATES_RULE]),
+        ("app-tamper/unsubscribe.json", [APP_TOPIC_RULE]),
         ("app-tamper/backstop-rule-disabled.json", []),
     ],
 )
@@ -243,9 +246,19 @@ def test_app_tamper_rule_selects_the_apps_resources(
     stack: Stack, source: str, name: str, request_parameters: dict[str, Any], matched: bool
 ) -> None:
     event = copy.deepcopy(load_event("app-tamper/disable-rule.json"))
+    event["source"] = "aws." + source.split(".", 1)[0]
     event["detail"].update(eventSource=source, eventName=name, requestParameters=request_parameters)
 
-    assert (stack.matching_rules(event) == [APP_RULE]) is matched
+    matching = stack.matching_rules(event)
+
+    assert (len(matching) == 1 and matching[0].startswith("AppTamperAlertFunctionApp")) is matched
+
+
+def test_a_forged_event_from_a_custom_source_never_matches_app_tamper(stack: Stack) -> None:
+    event = copy.deepcopy(load_event("app-tamper/disable-rule.json"))
+    event["source"] = "attacker.custom"
+
+    assert stack.matching_rules(event) == []
 
 
 # ------------------------------------------------------------------ completeness
@@ -269,7 +282,7 @@ def test_app_tamper_lists_every_state_machine_of_the_stack(stack: Stack) -> None
         for lid in stack.of_type("AWS::StepFunctions::StateMachine")
     }
     names = set(stack.env("AppTamperAlertFunction")["APP_RESOURCE_NAMES"].split(","))
-    pattern = json.dumps(stack.props(APP_RULE)["EventPattern"])
+    pattern = json.dumps(stack.props(APP_STATES_RULE)["EventPattern"])
 
     assert machines <= names
     for arn in machines:

@@ -109,6 +109,7 @@ def test_alert_mode_tells_but_leaves_the_ami_public(harness: Harness) -> None:
     run = harness.send(event)
 
     assert run.verdict == "alert"
+    assert run.findings[0]["plan"] == []  # no "planned actions" that will never run
     assert read_state()["public"] is True
     assert len(harness.discord_bodies()) == 1
     assert len(harness.emails) == 1

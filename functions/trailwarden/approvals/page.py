@@ -106,10 +106,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "ko": "요청을 이해할 수 없습니다. 아무것도 변경되지 않았습니다.",
     },
     "undelivered": {
-        "en": "The decision was recorded but could not be handed to the workflow. It will "
-        "expire and nothing will be changed; the team will be told.",
-        "ko": "결정은 기록되었지만 워크플로에 전달하지 못했습니다. 요청은 만료되며 아무것도 "
-        "변경되지 않고 팀에 알립니다.",
+        "en": "The decision could not be handed to the workflow just now, so it was not "
+        "recorded. Open the link again and decide again; if nobody decides before the "
+        "request expires, nothing will be changed.",
+        "ko": "지금은 결정을 워크플로에 전달하지 못해 기록하지 않았습니다. 링크를 다시 열어 "
+        "다시 결정해 주세요. 만료 전까지 아무도 결정하지 않으면 아무것도 변경되지 않습니다.",
     },
     "method": {"en": "Only GET and POST are accepted.", "ko": "GET과 POST만 허용됩니다."},
 }

@@ -166,9 +166,11 @@ class ApprovalService:
                 self.store.too_late(id_hash, status, now)
                 return page.message("expired", 410, lang, record.summary)
             logger.error("decision not delivered", extra={"error": code})
+            self.store.reopen(id_hash, status, now)
             return page.message("undelivered", 502, lang, record.summary)
         except BotoCoreError as err:
             logger.error("decision not delivered", extra={"error": type(err).__name__})
+            self.store.reopen(id_hash, status, now)
             return page.message("undelivered", 502, lang, record.summary)
         self.store.delivered(id_hash, now)
         return page.done(status, record.summary, lang)

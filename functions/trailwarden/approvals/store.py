@@ -227,6 +227,23 @@ class ApprovalStore:
             ExpressionAttributeValues={":now": {"N": str(now)}},
         )
 
+    def reopen(self, id_hash: str, status: str, now: int) -> None:
+        """The decision could not be handed to the workflow (throttled, 5xx): undo it, so
+        the approver can decide again from a fresh page. Only this decision is undone."""
+        self._update(
+            Key=self._key(id_hash),
+            UpdateExpression="SET #s = :pending, nonces = :none "
+            "REMOVE decidedAt, decidedIp, decidedUserAgent",
+            ConditionExpression="#s = :status AND decidedAt = :now",
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={
+                ":pending": {"S": PENDING},
+                ":none": {"M": {}},
+                ":status": {"S": status},
+                ":now": {"N": str(now)},
+            },
+        )
+
     def too_late(self, id_hash: str, status: str, now: int) -> None:
         """The workflow had already stopped waiting (timed out): record it as expired."""
         self._update(

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from trailwarden.incidents import IncidentStore
 
-logger, tracer, metrics = observability()
+# The verdict is published as a single metric (count_verdict), so no log_metrics here.
+logger, tracer, _metrics = observability()
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,6 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
     return result
 
 
-@metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:

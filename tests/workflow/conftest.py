@@ -71,6 +71,23 @@ class Harness:
     def discord_bodies(self) -> list[dict[str, Any]]:
         return [r.json for r in self.sink.requests]
 
+    def audit_item(self, event: Mapping[str, Any] | str) -> dict[str, Any]:
+        """The raw audit item of an incident (by its event, or its CloudTrail eventID)."""
+        return audit_item(self.app, event)
+
+    def audit(self, event: Mapping[str, Any] | str) -> dict[str, Any]:
+        """The audit record Report wrote for an incident."""
+        record: dict[str, Any] = json.loads(self.audit_item(event)["record"]["S"])
+        return record
+
+
+def audit_item(app: LocalApp, event: Mapping[str, Any] | str) -> dict[str, Any]:
+    event_id = event if isinstance(event, str) else event["detail"]["eventID"]
+    item: dict[str, Any] = boto3.client("dynamodb", region_name=app.region).get_item(
+        TableName=app.resource("IncidentsTable"), Key={"pk": {"S": f"audit#{event_id}"}}
+    )["Item"]
+    return item
+
 
 def first_task_output(app: LocalApp, execution_arn: str) -> dict[str, Any]:
     for event in app.execution_history(execution_arn):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -37,11 +36,8 @@ def test_public_ami_is_made_private_alerted_and_audited(harness: Harness) -> Non
     assert len(bodies) == 2
     assert all(b["allowed_mentions"] == {"parse": []} for b in bodies)
     assert [m["subject"].split()[1] for m in harness.emails] == ["CRITICAL", "remediated"]
-    audit = harness.client("dynamodb").get_item(
-        TableName=harness.app.resource("IncidentsTable"),
-        Key={"pk": {"S": f"audit#{event['detail']['eventID']}"}},
-    )["Item"]
-    record = json.loads(audit["record"]["S"])
+    audit = harness.audit_item(event)
+    record = harness.audit(event)
     assert record["before"]["public"] is True
     assert record["after"]["public"] is False
     assert record["actor"]["arn"] == "arn:aws:iam::123456789012:user/alice"

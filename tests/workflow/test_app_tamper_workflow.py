@@ -5,7 +5,6 @@ switched off without any event."""
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import pytest
@@ -40,11 +39,7 @@ def test_disabling_one_of_the_apps_rules_raises_a_critical_alert(harness: Harnes
     body = harness.discord_bodies()[0]
     assert body["allowed_mentions"] == {"parse": []}
     assert "app-tamper" in body["embeds"][0]["title"]
-    item = harness.client("dynamodb").get_item(
-        TableName=harness.app.resource("IncidentsTable"),
-        Key={"pk": {"S": f"audit#{event['detail']['eventID']}"}},
-    )["Item"]
-    assert json.loads(item["record"]["S"])["severity"] == "critical"
+    assert harness.audit(event)["severity"] == "critical"
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ in-process, the trail read back from the emulator."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
@@ -23,11 +22,7 @@ def prepare(harness: Harness, scenario: str) -> tuple[dict[str, Any], Any]:
 
 
 def audit(harness: Harness, event_id: str) -> dict[str, Any]:
-    item = harness.client("dynamodb").get_item(
-        TableName=harness.app.resource("IncidentsTable"), Key={"pk": {"S": f"audit#{event_id}"}}
-    )["Item"]
-    record: dict[str, Any] = json.loads(item["record"]["S"])
-    return record
+    return harness.audit(event_id)
 
 
 def subjects(harness: Harness) -> list[str]:

@@ -3,7 +3,6 @@ emulator's security group read back afterwards."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -36,12 +35,7 @@ def group_of(event: dict[str, Any]) -> str:
 
 
 def audit_record(harness: Harness, event: dict[str, Any]) -> dict[str, Any]:
-    item = harness.client("dynamodb").get_item(
-        TableName=harness.app.resource("IncidentsTable"),
-        Key={"pk": {"S": f"audit#{event['detail']['eventID']}"}},
-    )["Item"]
-    record: dict[str, Any] = json.loads(item["record"]["S"])
-    return record
+    return harness.audit(event)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.workflow.approvals import ApprovalHarness, approval_harness
-from tests.workflow.conftest import fresh
+from tests.workflow.conftest import audit_item, fresh
 from trailwarden_local.approval_server import ApprovalClient, approval_links
 from trailwarden_local.demo_approval import UNFURLER
 from trailwarden_local.drivers import DRIVERS
@@ -36,11 +36,7 @@ def prepare(
 
 
 def audit(harness: ApprovalHarness, event: dict[str, Any]) -> dict[str, Any]:
-    item = harness.app.client("dynamodb").get_item(
-        TableName=harness.app.resource("IncidentsTable"),
-        Key={"pk": {"S": f"audit#{event['detail']['eventID']}"}},
-    )["Item"]
-    return dict(json.loads(item["record"]["S"]))
+    return dict(json.loads(audit_item(harness.app, event)["record"]["S"]))
 
 
 def titles(harness: ApprovalHarness) -> list[str]:

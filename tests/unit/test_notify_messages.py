@@ -156,3 +156,21 @@ def test_no_channel_delivering_is_a_notification_failure() -> None:
         deliver(
             messages.detected(finding(), "en", SEOUL), sns=Broken(), topic_arn="arn:t", discord=None
         )
+
+
+def test_approval_link_survives_an_alert_with_more_fields_than_discord_allows() -> None:
+    base = messages.detected(finding(), "en", SEOUL)
+    crowded = messages.Message(
+        severity=base.severity,
+        colour=base.colour,
+        title=base.title,
+        summary=base.summary,
+        fields=tuple((f"fact {n}", "x") for n in range(40)),
+        footer=base.footer,
+        links=(("Review and decide", "https://api.example/approvals/abc"),),
+    )
+
+    fields = discord_payload(crowded)["embeds"][0]["fields"]
+
+    assert len(fields) == 25
+    assert fields[-1]["value"] == "https://api.example/approvals/abc"

@@ -138,8 +138,6 @@ def test_limits_are_discords_documented_values() -> None:
         "footer_text": 2048,
         "author_name": 256,
         "embeds_total": 6000,
-        "footer": 2048,
-        "author": 256,
     }
 
 

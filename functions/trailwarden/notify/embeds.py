@@ -4,40 +4,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.notify.text import LIMITS, neutralize, truncate
+from trailwarden.notify.text import LIMITS, clamp_message, neutralize
 
 if TYPE_CHECKING:
     from trailwarden.notify.messages import Message
 
 
 def discord_payload(message: Message) -> dict[str, Any]:
-    """Every string is neutralised (it may come from the event) and cut to Discord's limits.
-
-    The transport clamps the whole payload again and forces ``allowed_mentions``.
-    """
+    """Every string from the event is neutralised; ``clamp_message`` cuts the payload to
+    Discord's limits (the transport clamps again and forces ``allowed_mentions``)."""
+    # Our own links (approval pages) go last, unescaped; room is kept for them so a long
+    # alert can never push the approval link out of the embed.
+    room = LIMITS["fields"] - len(message.links)
     fields = [
-        {
-            "name": truncate(neutralize(name), LIMITS["field_name"]) or "-",
-            "value": truncate(neutralize(value), LIMITS["field_value"]) or "-",
-            "inline": False,
-        }
-        for name, value in message.fields[: LIMITS["fields"]]
+        {"name": neutralize(name), "value": neutralize(value), "inline": False}
+        for name, value in message.fields[:room]
     ]
-    # Links are ours (approval pages); they go in a field of their own, unescaped.
-    fields += [
-        {"name": truncate(label, LIMITS["field_name"]), "value": url, "inline": False}
-        for label, url in message.links
-    ]
+    fields += [{"name": label, "value": url, "inline": False} for label, url in message.links]
     embed: dict[str, Any] = {
-        "title": truncate(neutralize(message.title), LIMITS["title"]),
-        "description": truncate(neutralize(message.summary), LIMITS["description"]),
+        "title": neutralize(message.title),
+        "description": neutralize(message.summary),
         "color": message.colour,
-        "fields": fields[: LIMITS["fields"]],
-        "footer": {"text": truncate(neutralize(message.footer), LIMITS["footer"])},
+        "fields": fields,
+        "footer": {"text": neutralize(message.footer)},
     }
-    return {
-        "username": "trailwarden",
-        "content": "",
-        "embeds": [embed],
-        "allowed_mentions": {"parse": []},
-    }
+    return clamp_message(
+        {
+            "username": "trailwarden",
+            "content": "",
+            "embeds": [embed],
+            "allowed_mentions": {"parse": []},
+        }
+    )

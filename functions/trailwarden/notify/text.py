@@ -37,9 +37,6 @@ LIMITS: Mapping[str, int] = MappingProxyType(
         "footer_text": 2048,
         "author_name": 256,
         "embeds_total": 6000,
-        # Short aliases, same values.
-        "footer": 2048,
-        "author": 256,
     }
 )
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from trailwarden.assess import skipped
-from trailwarden.decide import decide
+from trailwarden.decide import decide, enriched_facts
 from trailwarden.errors import InvalidEvent, NotificationFailed
 from trailwarden.findings import Verdict
 from trailwarden.notify import messages
@@ -46,13 +46,7 @@ def alert(
         logger.info("ignored", extra={"reason": decision.detection.reason})
         return decision.finding().to_dict()
 
-    facts = dict(decision.detection.facts)
-    if workflow.enrich is not None:
-        try:
-            facts.update(workflow.enrich(decision.detection, decision.context.region, clients))
-        except Exception as err:
-            logger.warning("enrichment failed", extra={"error": type(err).__name__})
-            facts["lookupError"] = type(err).__name__
+    facts = enriched_facts(workflow, decision.detection, decision.context.region, clients)
     finding = decision.finding(facts=facts)
     if not store.claim(finding.event_id, workflow.id):
         logger.info("duplicate delivery", extra={"eventID": finding.event_id})

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from trailwarden.decide import decide
+from trailwarden.decide import decide, enriched_facts
 from trailwarden.errors import InvalidEvent, ResourceGone
 from trailwarden.findings import Finding, Outcome, PlannedAction, Severity, Verdict
 
@@ -72,14 +72,11 @@ def assess(
         if verdict in (Verdict.REMEDIATE, Verdict.APPROVAL) and not plan:
             verdict, reason = Verdict.ALERT, f"{reason}; already reverted at re-read"
 
-    facts = dict(detection.facts)
-    if verdict is Verdict.ALERT and workflow.enrich is not None:
-        # Context only (e.g. "was this the last logging trail?"): a failure never blocks.
-        try:
-            facts.update(workflow.enrich(detection, context.region, clients))
-        except Exception as err:
-            logger.warning("enrichment failed", extra={"error": type(err).__name__})
-            facts["lookupError"] = type(err).__name__
+    facts = (
+        enriched_facts(workflow, detection, context.region, clients)
+        if verdict is Verdict.ALERT
+        else dict(detection.facts)
+    )
 
     if verdict is Verdict.ALERT:
         plan = ()  # Mode alert (or nothing left to fix): never announce a fix that won't run

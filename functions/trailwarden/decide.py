@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Logger
+
 from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, parse_cloudtrail, parse_envelope
 from trailwarden.findings import Detection, Finding, PlannedAction, Verdict, effective_verdict
 
@@ -103,3 +105,22 @@ def decide(
         )
     verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))
     return Decision(detection, verdict, context)
+
+
+_logger = Logger(child=True)
+
+
+def enriched_facts(
+    workflow: Workflow, detection: Detection, region: str, clients: ClientFactory
+) -> dict[str, Any]:
+    """The detection's facts plus the workflow's live context lookups (an instance's Name
+    tag, "was this the last logging trail?"). A failing lookup never blocks the alert:
+    it is logged and named in ``lookupError``."""
+    facts = dict(detection.facts)
+    if workflow.enrich is not None:
+        try:
+            facts.update(workflow.enrich(detection, region, clients))
+        except Exception as err:
+            _logger.warning("enrichment failed", extra={"error": type(err).__name__})
+            facts["lookupError"] = type(err).__name__
+    return facts

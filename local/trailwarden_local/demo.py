@@ -73,17 +73,6 @@ class ScenarioResult:
         }
 
 
-def _finding_of(app: Any, execution_arn: str) -> dict[str, Any]:
-    """The Assess output: the first task result in the execution history."""
-    for event in app.execution_history(execution_arn):
-        for key in ("lambdaFunctionSucceededEventDetails", "taskSucceededEventDetails"):
-            details = event.get(key)
-            if details and "output" in details:
-                output = json.loads(details["output"])
-                return output if isinstance(output, dict) else {}
-    return {}
-
-
 def _discord_summary(body: Any) -> dict[str, Any]:
     embeds = body.get("embeds", []) if isinstance(body, dict) else []
     first = embeds[0] if embeds else {}
@@ -116,7 +105,7 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
     for delivery in deliveries:
         if delivery.execution_arn:
             described = app.wait_for_execution(delivery.execution_arn)
-            finding = _finding_of(app, delivery.execution_arn)
+            finding = app.first_task_output(delivery.execution_arn)
             executions.append(
                 {
                     "status": described["status"],

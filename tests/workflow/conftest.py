@@ -62,7 +62,7 @@ class Harness:
         for delivery in run.deliveries:
             if delivery.execution_arn:
                 run.executions.append(self.app.wait_for_execution(delivery.execution_arn, timeout))
-                run.findings.append(first_task_output(self.app, delivery.execution_arn))
+                run.findings.append(self.app.first_task_output(delivery.execution_arn))
             elif isinstance(delivery.lambda_result, dict):
                 run.findings.append(delivery.lambda_result)
         self.emails += self.inbox.drain()
@@ -87,17 +87,6 @@ def audit_item(app: LocalApp, event: Mapping[str, Any] | str) -> dict[str, Any]:
         TableName=app.resource("IncidentsTable"), Key={"pk": {"S": f"audit#{event_id}"}}
     )["Item"]
     return item
-
-
-def first_task_output(app: LocalApp, execution_arn: str) -> dict[str, Any]:
-    for event in app.execution_history(execution_arn):
-        details = event.get("lambdaFunctionSucceededEventDetails") or event.get(
-            "taskSucceededEventDetails"
-        )
-        if details and "output" in details:
-            output = json.loads(details["output"])
-            return output if isinstance(output, dict) else {}
-    return {}
 
 
 def fresh(event: Mapping[str, Any]) -> dict[str, Any]:

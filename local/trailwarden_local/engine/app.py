@@ -796,6 +796,16 @@ class LocalApp:
             1 for e in self.execution_history(execution_arn) if e["type"].endswith("StateEntered")
         )
 
+    def first_task_output(self, execution_arn: str) -> dict[str, Any]:
+        """The first task's result (for this app's workflows: Assess's Finding)."""
+        for event in self.execution_history(execution_arn):
+            for key in ("lambdaFunctionSucceededEventDetails", "taskSucceededEventDetails"):
+                details = event.get(key)
+                if details and "output" in details:
+                    output = json.loads(details["output"])
+                    return output if isinstance(output, dict) else {}
+        return {}
+
     def entered_states(self, execution_arn: str) -> list[str]:
         """Names of the states the execution entered, in order."""
         return [

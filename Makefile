@@ -10,9 +10,15 @@ SAM_STAMP := $(SAM_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo demo-json test lint typecheck validate unit bench replay-samples clean
+.PHONY: demo demo-json test lint typecheck validate unit build bench replay-samples clean
 
-$(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml
+# A python3.13 for `sam build` (the Lambda runtime's version; the Makefiles under
+# functions/ and layer/ compile bytecode with it): on PATH, else under pyenv.
+PYTHON313 ?= $(shell for p in python3.13 "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { command -v "$$p"; break; }; done)
+export PYTHON313
+
+$(STAMP): requirements-dev.txt layer/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
@@ -43,6 +49,11 @@ unit: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
 
 test: lint typecheck validate unit
+
+# Plain `sam build` (what users run): the shared layer and every function, compiled.
+build: $(SAM_STAMP)
+	@test -n "$(PYTHON313)" || { echo "make build: no python3.13 interpreter found on PATH or under pyenv (\$$(pyenv root)/versions/3.13.*); install Python 3.13 or pass PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/cold_import.py

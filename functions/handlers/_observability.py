@@ -1,7 +1,11 @@
-"""Powertools Logger/Tracer/Metrics as every handler uses them.
+"""Powertools Logger and Metrics as every handler uses them.
 
 Logs go to stderr: Lambda ships stdout and stderr alike, and locally the demo's
 stdout must carry nothing but its JSON.
+
+No Powertools Tracer: it needs the X-Ray SDK (aws-xray-sdk + wrapt, and botocore
+patching), which the shared layer does not ship. ``Tracing: Active`` in the template
+still records each invocation and each Step Functions task in X-Ray.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import logging
 import sys
 from functools import cache
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
@@ -22,10 +26,10 @@ def _logger() -> Logger:
     return Logger(logger_handler=logging.StreamHandler(sys.stderr))
 
 
-def observability() -> tuple[Logger, Tracer, Metrics]:
+def observability() -> tuple[Logger, Metrics]:
     """Metrics reads its namespace from the environment when built: build it with the
     handler module, never earlier."""
-    return _logger(), Tracer(), Metrics()
+    return _logger(), Metrics()
 
 
 def count_verdict(workflow: str, verdict: str) -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger, tracer, metrics = observability()
+logger, metrics = observability()
 
 MAX_FORM_BYTES = 4096  # the form has two short fields
 
@@ -93,7 +93,6 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context(log_event=False)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, _deps())

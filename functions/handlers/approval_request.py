@@ -21,7 +21,7 @@ from trailwarden.settings import ApprovalSettings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger, tracer, metrics = observability()
+logger, metrics = observability()
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,6 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context(log_event=False)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, _deps())

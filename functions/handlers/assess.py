@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from trailwarden.incidents import IncidentStore
 
 # The verdict is published as a single metric (count_verdict), so no log_metrics here.
-logger, tracer, _metrics = observability()
+logger, _metrics = observability()
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,6 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
     return {**finding.to_dict(), "approvalTimeoutSeconds": deps.approval_timeout_seconds}
 
 
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, _deps())

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from trailwarden.incidents import IncidentStore
 
-logger, tracer, metrics = observability()
+logger, metrics = observability()
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,6 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, _deps())

@@ -15,7 +15,7 @@ from trailwarden.config_rules.key_pair import evaluate_invocation
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger, tracer, metrics = observability()
+logger, metrics = observability()
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,6 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, _deps())

@@ -17,7 +17,7 @@ from trailwarden.notify.service import deliver
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger, tracer, metrics = observability()
+logger, metrics = observability()
 
 
 @cache
@@ -37,7 +37,6 @@ def run(state: Any, deps: NotifyDeps) -> dict[str, str]:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, str]:
     return run(event, _deps())

@@ -19,7 +19,7 @@ from trailwarden.settings import DetectionSettings, require_workflow
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger, tracer, metrics = observability()
+logger, metrics = observability()
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,6 @@ def run(state: Any, deps: Deps) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, _deps())

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from trailwarden.incidents import IncidentStore
 
-logger, tracer, metrics = observability()
+logger, metrics = observability()
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ def run(state: Any, deps: Deps) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return run(event, _deps())

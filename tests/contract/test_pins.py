@@ -6,7 +6,7 @@ import re
 
 from tests.conftest import REPO
 
-FILES = ("functions/requirements.txt", "requirements-dev.txt", "requirements-sam.txt")
+FILES = ("layer/requirements.txt", "requirements-dev.txt", "requirements-sam.txt")
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(.*)$")
 
 

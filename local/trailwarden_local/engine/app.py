@@ -256,8 +256,12 @@ class LocalApp:
         *,
         stack_name: str = "trailwarden-local",
         shutdown_timeout: float = 10.0,
+        code_root: str | os.PathLike[str] | None = None,
     ) -> None:
+        """``code_root``: run the built code (``sam build``'s ``.aws-sam/build``: one folder
+        per function logical id) instead of the CodeUri folders; see LambdaRuntime."""
         self.template_path = Path(template_path).resolve()
+        self.code_root = Path(code_root).resolve() if code_root is not None else None
         self.region = region
         self.account_id = account_id
         self.partition = _partition(region)
@@ -371,8 +375,9 @@ class LocalApp:
                 base_env=base_environment(os.environ, self.region),
                 overrides=self.function_env_overrides,
                 recorder=self._recorder,
+                code_root=self.code_root,
             )
-            self._runtime.install(self._loaded.code_dirs.values())
+            self._runtime.install(self._loaded.code_dirs)
             self._provision()
         except BaseException:
             self.stop()

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 from .recorder import OperationRecorder, active_invocation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from types import ModuleType
 
 LOG = logging.getLogger("trailwarden_local.engine")
@@ -214,14 +214,38 @@ class LambdaRuntime:
     invocations: list[InvocationRecord] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _modules: dict[str, _LoadedModule] = field(default_factory=dict)
+    # Built code (``sam build``'s layout): each function's package is loaded from
+    # ``code_root/<LogicalId>`` instead of its CodeUri folder, and those folders come first
+    # on ``sys.path`` so the built ``trailwarden`` shadows any other on the path. Modules
+    # already imported stay as they are: use it in a fresh process.
+    code_root: Path | None = None
     _original_invoke: Any = None
     _sys_path_added: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ lifecycle
 
-    def install(self, code_dirs: Iterable[Path] = ()) -> None:
+    def code_dir(self, function: LocalFunction) -> Path:
+        """Where ``function``'s handler is imported from."""
+        if self.code_root is None:
+            return function.code_dir
+        return self.code_root / function.logical_id
+
+    def install(self, code_dirs: Mapping[str, Path]) -> None:
+        """Patch moto's Lambda backend and put the code folders (``code_dirs``: function
+        logical id -> CodeUri folder, or its built folder under ``code_root``) on
+        ``sys.path``, like /var/task."""
         from moto.awslambda_simple.models import LambdaSimpleBackend
 
+        if self.code_root is not None:
+            missing = [lid for lid in code_dirs if not (self.code_root / lid).is_dir()]
+            if missing:
+                raise HandlerImportError(
+                    f"no built code for {', '.join(sorted(missing))} in {self.code_root}"
+                )
+            for built in dict.fromkeys(str(self.code_root / lid) for lid in code_dirs):
+                if built not in sys.path:
+                    sys.path.insert(0, built)
+                    self._sys_path_added.append(built)
         runtime = self
         original = LambdaSimpleBackend.invoke
         self._original_invoke = original
@@ -240,7 +264,9 @@ class LambdaRuntime:
             return runtime.invoke(function, body, headers, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
-        for code_dir in dict.fromkeys(str(d) for d in code_dirs):
+        if self.code_root is not None:
+            return
+        for code_dir in dict.fromkeys(str(d) for d in code_dirs.values()):
             if code_dir not in sys.path:
                 sys.path.append(code_dir)  # like /var/task: sibling packages import normally
                 self._sys_path_added.append(code_dir)
@@ -368,7 +394,7 @@ class LambdaRuntime:
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.physical_name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{function.logical_id}",
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-                "LAMBDA_TASK_ROOT": str(function.code_dir),
+                "LAMBDA_TASK_ROOT": str(self.code_dir(function)),
                 "_HANDLER": function.handler,
             }
         )
@@ -400,12 +426,13 @@ class LambdaRuntime:
         if not module_path:
             raise HandlerImportError(f"Bad handler {function.handler!r}: need module.function")
         relative = Path(*module_path.split("."))
-        file = function.code_dir / relative.with_suffix(".py")
+        code_dir = self.code_dir(function)
+        file = code_dir / relative.with_suffix(".py")
         if not file.is_file():
-            file = function.code_dir / relative / "__init__.py"
+            file = code_dir / relative / "__init__.py"
         if not file.is_file():
             raise HandlerImportError(
-                f"Unable to import module {module_path!r}: no {relative}.py in {function.code_dir}"
+                f"Unable to import module {module_path!r}: no {relative}.py in {code_dir}"
             )
         parent, _, leaf = module_path.rpartition(".")
         unique_leaf = f"_twfn_{_sanitize(function.physical_name)}_{_sanitize(leaf)}"

@@ -187,6 +187,7 @@ class Provisioner:
             "AWS::Lambda::Function": self._lambda_function,
             "AWS::Lambda::Version": self._lambda_version,
             "AWS::Lambda::Alias": self._lambda_alias,
+            "AWS::Lambda::LayerVersion": self._lambda_layer_version,
             "AWS::SNS::Topic": self._sns_topic,
             "AWS::SNS::Subscription": self._sns_subscription,
             "AWS::SQS::Queue": self._sqs_queue,
@@ -342,8 +343,6 @@ class Provisioner:
                 f"Resources.{logical_id}: AWS::Lambda::Function without a local CodeUri "
                 "(only SAM functions with a local CodeUri run locally)"
             )
-        if props.get("Layers"):
-            raise UnsupportedTemplateFeature(f"Resources.{logical_id}: Lambda Layers")
         name = props.get("FunctionName") or self.name(logical_id, 64)
         variables = {
             str(k): _text(v)
@@ -359,7 +358,7 @@ class Provisioner:
             "MemorySize": int(props.get("MemorySize", 128)),
             "Environment": {"Variables": variables},
         }
-        for key in ("Description", "Architectures", "TracingConfig", "EphemeralStorage"):
+        for key in ("Description", "Architectures", "TracingConfig", "EphemeralStorage", "Layers"):
             if key in props:
                 kwargs[key] = _int_fields(props[key], ("Size",))
         if props.get("Tags"):
@@ -373,6 +372,19 @@ class Provisioner:
             properties=props,
             extra={"environment": variables, "code_dir": self._code_dirs[logical_id]},
         )
+
+    def _lambda_layer_version(self, logical_id: str, props: dict[str, Any]) -> Provisioned:
+        """Published with a placeholder zip: handlers run in-process, so the layer's
+        packages come from the host environment (the same pins, requirements-dev.txt)."""
+        kwargs: dict[str, Any] = {
+            "LayerName": props.get("LayerName") or self.name(logical_id, 64),
+            "Content": {"ZipFile": _DUMMY_ZIP},
+        }
+        for key in ("Description", "CompatibleRuntimes", "CompatibleArchitectures"):
+            if key in props:
+                kwargs[key] = props[key]
+        arn = self.client("lambda").publish_layer_version(**kwargs)["LayerVersionArn"]
+        return Provisioned(logical_id, "AWS::Lambda::LayerVersion", arn, {}, props)
 
     def _lambda_version(self, logical_id: str, props: dict[str, Any]) -> Provisioned:
         version = self.client("lambda").publish_version(FunctionName=props["FunctionName"])
@@ -728,6 +740,7 @@ _SUPPORTED_TYPES = frozenset(
         "AWS::Lambda::Function",
         "AWS::Lambda::Version",
         "AWS::Lambda::Alias",
+        "AWS::Lambda::LayerVersion",
         "AWS::SNS::Topic",
         "AWS::SNS::Subscription",
         "AWS::SQS::Queue",

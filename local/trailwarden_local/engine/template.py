@@ -245,7 +245,15 @@ def _preprocess_sam(template: dict[str, Any], base_dir: Path) -> dict[str, Path]
                 props["Definition"] = _read_definition(base_dir, str(uri), where)
                 del props["DefinitionUri"]
         elif rtype == "AWS::Serverless::LayerVersion":
-            raise UnsupportedTemplateFeature(f"{where}: AWS::Serverless::LayerVersion")
+            # Handlers run in-process on the host's packages: the layer's folder is only
+            # checked, then swapped for a fake S3 location as `sam package` would.
+            content_uri = props.get("ContentUri")
+            if not _is_local_path(content_uri):
+                raise UnsupportedTemplateFeature(
+                    f"{where}: ContentUri {content_uri!r} must be a local folder to run locally"
+                )
+            _local_dir(base_dir, str(content_uri), where)
+            props["ContentUri"] = f"s3://{FAKE_ARTIFACT_BUCKET}/{logical_id}.zip"
     if _is_local_path(global_code_uri):
         globals_fn["CodeUri"] = f"s3://{FAKE_ARTIFACT_BUCKET}/globals.zip"
     return code_dirs

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
 from trailwarden.clients import make_client
 from trailwarden.errors import NotificationFailed
 from trailwarden.notify.discord import DiscordWebhook
@@ -15,6 +13,8 @@ from trailwarden.settings import NotifySettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,10 @@ class NotifyDeps:
 
 def build_notify_deps(env: Mapping[str, str]) -> NotifyDeps:
     settings = NotifySettings.from_env(env)
-    secrets = (
-        SecretsProvider(boto3_client=make_client("secretsmanager"))
-        if settings.discord_secret_name
-        else None
-    )
+    secrets = None
+    if settings.discord_secret_name:
+        # Only with Discord configured: Powertools Parameters imports every provider.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        secrets = SecretsProvider(boto3_client=make_client("secretsmanager"))
     return NotifyDeps(settings=settings, sns=make_client("sns"), secrets=secrets)

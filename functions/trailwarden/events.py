@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-
 from trailwarden.errors import InvalidEvent
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -126,7 +124,6 @@ def parse_envelope(raw: Any) -> Envelope:
         raise InvalidEvent(f"event is not JSON-serialisable: {err}") from err
     if size > MAX_EVENT_BYTES:
         raise InvalidEvent(f"event is {size} bytes, over EventBridge's 256 KB limit")
-    ev = EventBridgeEvent(dict(raw))
     detail = raw.get("detail")
     if not isinstance(detail, Mapping):
         raise InvalidEvent("event has no 'detail' object")
@@ -138,7 +135,7 @@ def parse_envelope(raw: Any) -> Envelope:
         account=_text(raw.get("account")),
         region=_text(raw.get("region")),
         time=_text(raw.get("time")),
-        detail=ev.detail,
+        detail=detail,
         resources=tuple(r for r in resources if isinstance(r, str))
         if isinstance(resources, list)
         else (),

@@ -427,9 +427,10 @@ class LambdaRuntime:
             raise HandlerImportError(f"Bad handler {function.handler!r}: need module.function")
         relative = Path(*module_path.split("."))
         code_dir = self.code_dir(function)
-        file = code_dir / relative.with_suffix(".py")
-        if not file.is_file():
-            file = code_dir / relative / "__init__.py"
+        # Source, or (a built package) sourceless bytecode in its place.
+        candidates = [relative.with_suffix(".py"), relative / "__init__.py"]
+        candidates += [relative.with_suffix(".pyc"), relative / "__init__.pyc"]
+        file = next((code_dir / c for c in candidates if (code_dir / c).is_file()), code_dir)
         if not file.is_file():
             raise HandlerImportError(
                 f"Unable to import module {module_path!r}: no {relative}.py in {code_dir}"

@@ -55,9 +55,10 @@ build: $(SAM_STAMP)
 	@test -n "$(PYTHON313)" || { echo "make build: no python3.13 interpreter found on PATH or under pyenv (\$$(pyenv root)/versions/3.13.*); install Python 3.13 or pass PYTHON313=/path/to/python3.13" >&2; exit 1; }
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
 
-bench: $(STAMP)
+# Cold import of each handler from the built artifact (builds it when stale) and the
+# zipped package sizes; needs python3.13 like `make build`.
+bench: $(STAMP) $(SAM_STAMP)
 	$(BIN)/python benchmarks/cold_import.py
-	$(BIN)/python benchmarks/package_size.py
 
 replay-samples: $(STAMP)
 	$(BIN)/trailwarden replay events/ $$($(BIN)/python -c 'import json;i=json.load(open("events/index.json"));print("--parameter-overrides", *[f"{k}={v}" for k,v in i["parameters"].items()], *[f"--own-role-arn {a}" for a in i["ownRoleArns"]])')

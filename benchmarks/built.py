@@ -163,8 +163,8 @@ def lambda_env(function_env: dict[str, str], home: Path) -> dict[str, str]:
 
 
 # Runs under `python3.13 -I -S`: sockets refuse to connect, sys.path is what Lambda gives
-# (function, layer, runtime boto3, stdlib), the module is imported and timed, and every
-# module loaded is reported with the file it came from.
+# (function, layer, runtime boto3, stdlib), the module is imported and timed (wall clock
+# and process CPU time), and every module loaded is reported with the file it came from.
 PROBE = """
 import json, socket, sys, time
 def _no_network(*args, **kwargs):
@@ -172,14 +172,14 @@ def _no_network(*args, **kwargs):
 socket.socket.connect = _no_network
 socket.create_connection = _no_network
 sys.path[:0] = {paths!r}
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 module = __import__({module!r}, fromlist=["_"])
-took = time.perf_counter() - started
+took, cpu = time.perf_counter() - started, time.process_time() - cpu
 attribute = {attribute!r}
 if attribute and not callable(getattr(module, attribute, None)):
     raise SystemExit(f"{{module.__name__}} has no callable {{attribute}}")
 files = {{name: getattr(m, "__file__", None) for name, m in list(sys.modules.items())}}
-print(json.dumps({{"seconds": took, "modules": files}}))
+print(json.dumps({{"seconds": took, "cpu_seconds": cpu, "modules": files}}))
 """
 
 

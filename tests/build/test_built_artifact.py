@@ -82,9 +82,7 @@ def test_every_handler_imports_from_its_built_folder_and_the_layer_alone(
         loaded = run_probe(PYTHON313 or "", paths, module, env, attribute)["modules"]
         ours = (str(build_dir / lid), *allowed)
         strays[lid] = [
-            f"{name}: {file}"
-            for name, file in loaded.items()
-            if file and not file.startswith(ours)
+            f"{name}: {file}" for name, file in loaded.items() if file and not file.startswith(ours)
         ]
         assert loaded[module].startswith(str(build_dir / lid))
         assert loaded["aws_lambda_powertools"].startswith(allowed[0])
@@ -137,9 +135,9 @@ def engine_deps() -> Path:
     key = hashlib.sha256(json.dumps(pins).encode()).hexdigest()[:12]
     target = REPO / ".aws-sam" / f"engine-py313-{key}"
     if not (target / ".complete").is_file():
+        pip = [PYTHON313, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         subprocess.run(
-            [PYTHON313, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-            + ["--target", str(target), *pins],
+            [*pip, "--target", str(target), *pins],
             check=True,
             capture_output=True,
         )

@@ -189,7 +189,7 @@ class CarveOut:
         raw: dict[str, Any] = {
             "entry": self.entry,
             "network": str(self.network),
-            "exclude": [str(p.network) for p in self.excluded],
+            "exclude": list(dict.fromkeys(str(p.network) for p in self.excluded)),
             "sources": list(dict.fromkeys(p.source for p in self.excluded)),
             "prefixCount": len(self.prefixes),
         }
@@ -197,9 +197,17 @@ class CarveOut:
             raw["refused"] = self.refused
         return raw
 
+    def leave_out(self) -> str:
+        """``203.0.113.10/32 (NAT gateway nat-1, ProtectedIpCidrs)``: each network once."""
+        sources: dict[IpNetwork, list[str]] = {}
+        for p in self.excluded:
+            sources.setdefault(p.network, [])
+            if p.source not in sources[p.network]:
+                sources[p.network].append(p.source)
+        return ", ".join(f"{n} ({', '.join(s)})" for n, s in sources.items())
+
     def text(self) -> str:
-        leave_out = ", ".join(dict.fromkeys(f"{p.network} ({p.source})" for p in self.excluded))
-        return f"{self.entry} covers protected {leave_out}"
+        return f"{self.entry} covers protected {self.leave_out()}"
 
 
 @dataclass(frozen=True)

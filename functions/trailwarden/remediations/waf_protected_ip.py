@@ -268,9 +268,8 @@ def actions_for(resource_id: str, changes: waf.Changes) -> tuple[PlannedAction, 
     for c in changes.carve:
         prefixes = [str(p) for p in c.prefixes]
         steps.append(
-            f"replace {c.entry} with {len(prefixes)} prefixes that leave out "
-            + ", ".join(dict.fromkeys(f"{p.network} ({p.source})" for p in c.excluded))
-            + f" and keep blocking the rest: {_shown(prefixes)}"
+            f"replace {c.entry} with {len(prefixes)} prefixes that leave out {c.leave_out()}"
+            f" and keep blocking the rest: {_shown(prefixes)}"
         )
     entries = list(dict.fromkeys(h.entry for h in changes.remove))
     return (
@@ -288,7 +287,7 @@ def actions_for(resource_id: str, changes: waf.Changes) -> tuple[PlannedAction, 
                     {
                         "entry": c.entry,
                         "network": str(c.network),
-                        "exclude": [str(p.network) for p in c.excluded],
+                        "exclude": list(dict.fromkeys(str(p.network) for p in c.excluded)),
                         "add": [str(p) for p in c.prefixes],
                     }
                     for c in changes.carve

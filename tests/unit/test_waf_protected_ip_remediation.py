@@ -612,3 +612,31 @@ def test_deleted_nat_gateways_are_not_protected(aws: None) -> None:
     found = remediation.nat_gateway_networks(ec2)
 
     assert found == ()
+
+
+# ------------------------------------------------------------------ live state (Assess's "before")
+
+
+def test_live_state_lists_only_the_entries_that_touch_a_nat_ip_found_live(aws: None) -> None:
+    add_nat_gateway("203.0.113.10")
+    _wafv2, arn = make_ip_set([*filler(3_000), "203.0.113.0/24", "198.51.100.3/32"])
+    settings = DetectionSettings(protected_ip_cidrs=(ipaddress.ip_network("198.51.100.0/28"),))
+
+    state = remediation.live_state(arn, clients, settings)
+
+    assert state["addressCount"] == 3_002
+    assert state["protectedEntries"] == ["203.0.113.0/24", "198.51.100.3/32"]
+    assert "addresses" not in state
+    assert len(json.dumps(state)) < 1_000
+
+
+def test_plan_trusts_the_event_when_the_nat_lookup_failed_at_re_read() -> None:
+    facts = {
+        "protected": [p.to_dict() for p in PROTECTED],
+        "carveOut": [{"entry": "203.0.113.0/24", "network": "203.0.113.0/24"}],
+    }
+    state = {"protectedEntries": [], "addressCount": 5, "natLookupError": "AccessDenied"}
+
+    (action,) = remediation.plan_for(ARN, facts, state)
+
+    assert action.params["CarveOut"][0]["add"] == CARVED_24

@@ -174,7 +174,8 @@ class IpSet:
         """What travels through the state machine: a count and the entries that touch a
         protected network, never the whole list (a set holds up to 10,000 entries)."""
         inside, covering = waf.classify(self.addresses, protected)
-        touching = [a for a in self.addresses if a in {h.entry for h in (*inside, *covering)}]
+        hits = {h.entry for h in (*inside, *covering)}
+        touching = [a for a in self.addresses if a in hits]
         raw: dict[str, Any] = {
             "name": self.name,
             "id": self.id,

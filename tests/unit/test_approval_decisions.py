@@ -686,3 +686,20 @@ def test_a_decision_racing_a_retry_reads_as_superseded(endpoint: Endpoint) -> No
     assert response.status == 410
     assert "newer approval request" in response.body
     assert endpoint.item()["status"] == {"S": "superseded"}
+
+
+def test_the_page_read_leaves_the_task_token_out(endpoint: Endpoint) -> None:
+    calls: list[dict[str, Any]] = []
+    endpoint.ddb.meta.events.register(
+        "provide-client-params.dynamodb.GetItem", lambda params, **_: calls.append(params)
+    )
+
+    record = endpoint.store.get(tokens.digest(APPROVAL_ID))
+    endpoint.get()
+
+    assert record is not None
+    assert record.task_token is None
+    assert endpoint.item()["taskToken"] == {"S": TOKEN}  # still stored, just not read
+    reads = [c for c in calls if c["Key"]["pk"]["S"] == tokens.digest(APPROVAL_ID)]
+    assert reads
+    assert all("taskToken" not in c["ProjectionExpression"] for c in reads[:2])

@@ -110,7 +110,9 @@ class _DeadlineSocket:
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         self._arm()
-        return self._sock.recv_into(buffer, nbytes, flags)
+        if nbytes or flags:
+            return self._sock.recv_into(buffer, nbytes, flags)
+        return self._sock.recv_into(buffer)  # what SocketIO calls (TLS sockets included)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         self._arm()

@@ -46,7 +46,7 @@ import ipaddress
 import json
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -169,7 +169,7 @@ class ApprovalService:
         if record is None:
             return page.message("unknown", 404, lang)
         if record.status == SUPERSEDED:
-            return page.message("superseded", 410, lang, record.summary)
+            return self._superseded(record)
         if record.expired(now):
             return page.message("expired", 410, lang, record.summary)
         if record.status in (APPROVED, REJECTED):
@@ -202,7 +202,7 @@ class ApprovalService:
             key = self.store.ensure_nonce_key(id_hash, tokens.new_secret(), now)
             if key is None:
                 return self._state_page(self.store.get(id_hash), now)
-            record = self.store.get(id_hash) or record
+            record = replace(record, nonce_key=key)
         return page.confirmation(
             record.summary, self._nonce(record), record.expires_at, self.language, self.zone
         )

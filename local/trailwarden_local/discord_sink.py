@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import ssl
     from types import TracebackType
 
 _MAX_BODY = 8 << 20
@@ -146,7 +147,10 @@ class DiscordSink:
         *,
         webhook_id: str = "123456",
         token: str = "local-token",  # noqa: S107 - fake token of a local stand-in
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: serve HTTPS with this server context (the URL stays ``http://``;
+        callers swap the scheme and use a host name the certificate names)."""
         self.webhook_id = webhook_id
         self.token = token
         self.path = f"/api/webhooks/{webhook_id}/{token}"
@@ -159,6 +163,7 @@ class DiscordSink:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._ids = itertools.count()
+        self._tls = tls
 
     # lifecycle -----------------------------------------------------------
     def start(self) -> DiscordSink:
@@ -166,6 +171,8 @@ class DiscordSink:
             return self
         self._stopping.clear()
         server = _Server(("127.0.0.1", 0), _Handler)
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         server.sink = self
         self._thread = threading.Thread(
             target=server.serve_forever,

@@ -515,3 +515,64 @@ def test_a_trickling_discord_is_cut_and_the_email_still_goes(sink: DiscordSink) 
     assert delivery.discord.startswith("failed")
     assert elapsed < 3.0
     assert "AMI made public" in json.loads(received[0]["Body"])["Message"]
+
+
+def _self_signed(directory: Any) -> tuple[str, str]:
+    """A localhost certificate and key (cryptography comes with moto)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_over_tls_a_trickled_response_is_cut_too(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, sleep: FakeSleep
+) -> None:
+    import ssl
+
+    from trailwarden.notify import discord
+
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    trusted = ssl.create_default_context
+    monkeypatch.setattr(discord.ssl, "create_default_context", lambda: trusted(cafile=cert))
+    with DiscordSink(tls=tls) as sink:
+        url = sink.url.replace("http://127.0.0.1", "https://localhost")
+        delivered = webhook(url, sleep, timeout=0.5, max_attempts=1).post({"content": "hi"})
+        sink.trickle_next(TRICKLE)
+        started = time.monotonic()
+
+        with pytest.raises(NotificationFailed, match="timeout"):
+            webhook(url, sleep, timeout=0.5, max_attempts=1).post({"content": "x" * 300})
+
+        assert time.monotonic() - started < 3.0
+    assert delivered.status == 200

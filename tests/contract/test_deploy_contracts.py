@@ -580,3 +580,13 @@ def test_dead_letter_queue_grant_only_where_an_invocation_is_asynchronous() -> N
         role = EXPANDED.get(f"{lid}Role", {}).get("Properties", {})
         granted = json.dumps(role.get("Policies", []))
         assert ("sqs:SendMessage" in granted) is (lid in with_dlq), lid
+
+
+def test_the_forwarder_says_so_too_when_it_tells_nobody() -> None:
+    forwarder = load_template_file(REPO / "forwarder/template.yaml")
+    output = forwarder["Outputs"]["NobodyIsNotified"]
+
+    condition = forwarder["Conditions"][output["Condition"]]
+
+    assert condition == {"Fn::Equals": [{"Ref": "NotificationEmail"}, ""]}
+    assert "nobody is told" in output["Value"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +13,22 @@ from trailwarden.notify.service import Webhook, webhook_url_from_secret
 from trailwarden.settings import NotifySettings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+# Kept free at the end of an invocation for what follows the Discord send (the result,
+# logs, metrics): Discord is cut this long before Lambda would kill the function.
+END_MARGIN_SECONDS = 3.0
+
+
+def send_deadline(context: Any, clock: Callable[[], float] = time.monotonic) -> float | None:
+    """The ``clock()`` time by which notifications must be done: the invocation's
+    remaining time minus a margin. None when the context cannot say (no deadline)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return clock() + float(remaining()) / 1000.0 - END_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -34,11 +48,12 @@ class NotifyDeps:
     sns: Any
     secrets: SecretsProvider | None
 
-    def discord(self) -> Webhook | None:
+    def discord(self, deadline: float | None = None) -> Webhook | None:
         """Fetched per call through the Parameters cache (max_age), never logged.
 
         A deleted or unreadable secret, or a malformed URL, must not stop the email:
-        it becomes a webhook that fails with the reason (never the URL).
+        it becomes a webhook that fails with the reason (never the URL). ``deadline``
+        (time.monotonic, see :func:`send_deadline`) caps the whole Discord send.
         """
         if self.secrets is None or not self.settings.discord_secret_name:
             return None
@@ -52,6 +67,7 @@ class NotifyDeps:
                 max_attempts=self.settings.discord_max_attempts,
                 backoff_seconds=self.settings.discord_backoff_seconds,
                 max_retry_after=self.settings.discord_max_retry_after_seconds,
+                deadline=deadline,
             )
         except Exception as err:
             return UnavailableWebhook(f"Discord webhook unavailable: {type(err).__name__}")

@@ -6,6 +6,11 @@ stdout must carry nothing but its JSON.
 No Powertools Tracer: it needs the X-Ray SDK (aws-xray-sdk + wrapt, and botocore
 patching), which the shared layer does not ship. ``Tracing: Active`` in the template
 still records each invocation and each Step Functions task in X-Ray.
+
+The AWS SDK's loggers are pinned to WARNING whatever the root level: at DEBUG
+(Lambda's ``ApplicationLogLevel=DEBUG`` sets the root logger) botocore logs every
+request and response body, which carry the Step Functions task token
+(SendTaskSuccess, the approvals item) and the Discord webhook URL (the secret's value).
 """
 
 from __future__ import annotations
@@ -18,6 +23,15 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+# Loggers whose DEBUG/INFO records can hold request or response bodies, headers or URLs.
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+def pin_quiet_loggers() -> None:
+    """Set (again) the SDK loggers to WARNING: their own level wins over the root's."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
 
 @cache
 def _logger() -> Logger:
@@ -29,6 +43,7 @@ def _logger() -> Logger:
 def observability() -> tuple[Logger, Metrics]:
     """Metrics reads its namespace from the environment when built: build it with the
     handler module, never earlier."""
+    pin_quiet_loggers()
     return _logger(), Metrics()
 
 

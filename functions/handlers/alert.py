@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import count_verdict, observability
 from handlers._store import build_incident_store
 from trailwarden.alert import alert
@@ -43,7 +43,7 @@ def _deps() -> Deps:
     )
 
 
-def run(event: Any, deps: Deps) -> dict[str, Any]:
+def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]:
     result = alert(
         event,
         deps.workflow,
@@ -52,7 +52,7 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
         deps.store,
         deps.notify.settings,
         deps.notify.sns,
-        deps.notify.discord(),
+        deps.notify.discord(deadline),
     )
     count_verdict(deps.workflow.id, str(result["verdict"]))
     return result
@@ -60,4 +60,4 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return run(event, _deps())
+    return run(event, _deps(), send_deadline(context))

@@ -70,7 +70,9 @@ def _form(event: Mapping[str, Any]) -> dict[str, str]:
 
 def parse_request(event: Mapping[str, Any]) -> HttpRequest:
     """An HTTP API payload v2.0 event -> HttpRequest."""
-    http = (event.get("requestContext") or {}).get("http") or {}
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
+    headers = event.get("headers") or {}  # payload v2.0 lower-cases header names
     method = str(http.get("method") or "").upper()
     return HttpRequest(
         method=method,
@@ -78,7 +80,10 @@ def parse_request(event: Mapping[str, Any]) -> HttpRequest:
         source_ip=str(http.get("sourceIp") or ""),
         user_agent=str(http.get("userAgent") or ""),
         form=_form(event) if method == "POST" else {},
-        fetch_site=str((event.get("headers") or {}).get("sec-fetch-site") or ""),
+        fetch_site=str(headers.get("sec-fetch-site") or ""),
+        origin=str(headers.get("origin") or ""),
+        # The domain API Gateway was called on (not a client header): our own origin.
+        host=str(context.get("domainName") or ""),
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from trailwarden.approvals.request import request_approval
 from trailwarden.approvals.store import ApprovalStore
@@ -41,14 +41,14 @@ def _deps() -> Deps:
     )
 
 
-def run(event: Any, deps: Deps) -> dict[str, Any]:
+def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]:
     result = request_approval(
         event,
         store=deps.store,
         settings=deps.settings,
         notify=deps.notify.settings,
         sns=deps.notify.sns,
-        discord=deps.notify.discord(),
+        discord=deps.notify.discord(deadline),
     )
     logger.info("approval requested", extra=result)
     return result
@@ -57,4 +57,4 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return run(event, _deps())
+    return run(event, _deps(), send_deadline(context))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from handlers._store import build_incident_store
 from trailwarden.alert import alert
@@ -48,7 +48,7 @@ def _deps() -> Deps:
     )
 
 
-def run(event: Any, deps: Deps) -> dict[str, Any]:
+def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]:
     def raise_alert(synthetic: dict[str, Any]) -> dict[str, Any]:
         return alert(
             synthetic,
@@ -58,7 +58,7 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
             deps.store,
             deps.notify.settings,
             deps.notify.sns,
-            deps.notify.discord(),
+            deps.notify.discord(deadline),
         )
 
     backstop = Backstop(
@@ -81,4 +81,4 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return run(event, _deps())
+    return run(event, _deps(), send_deadline(context))

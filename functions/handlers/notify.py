@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from trailwarden.findings import Finding
 from trailwarden.notify import messages
@@ -25,11 +25,11 @@ def _deps() -> NotifyDeps:
     return build_notify_deps(os.environ)
 
 
-def run(state: Any, deps: NotifyDeps) -> dict[str, str]:
+def run(state: Any, deps: NotifyDeps, deadline: float | None = None) -> dict[str, str]:
     finding = Finding.from_dict(state)
     message = messages.detected(finding, deps.settings.language, deps.settings.zone)
     delivery = deliver(
-        message, sns=deps.sns, topic_arn=deps.settings.topic_arn, discord=deps.discord()
+        message, sns=deps.sns, topic_arn=deps.settings.topic_arn, discord=deps.discord(deadline)
     )
     logger.info("notified", extra=delivery.to_dict())
     metrics.add_metric(name="notifications_sent", unit=MetricUnit.Count, value=1)
@@ -39,4 +39,4 @@ def run(state: Any, deps: NotifyDeps) -> dict[str, str]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, str]:
-    return run(event, _deps())
+    return run(event, _deps(), send_deadline(context))

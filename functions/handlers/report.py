@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers._notify_deps import NotifyDeps, build_notify_deps
+from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from handlers._store import build_incident_store
 from trailwarden.report import report
@@ -36,13 +36,13 @@ def _deps() -> Deps:
     )
 
 
-def run(state: Any, deps: Deps) -> dict[str, Any]:
+def run(state: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]:
     result = report(
         state,
         store=deps.store,
         settings=deps.notify.settings,
         sns=deps.notify.sns,
-        discord=deps.notify.discord(),
+        discord=deps.notify.discord(deadline),
     )
     logger.info("reported", extra={"status": result["status"]})
     metrics.add_metric(name=f"incident_{result['status']}", unit=MetricUnit.Count, value=1)
@@ -52,4 +52,4 @@ def run(state: Any, deps: Deps) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return run(event, _deps())
+    return run(event, _deps(), send_deadline(context))

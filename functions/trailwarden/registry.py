@@ -191,7 +191,7 @@ WAF_PROTECTED_IP = Workflow(
     remediation=Remediation(
         assess_actions=waf_remediation.ASSESS_ACTIONS,
         remediate_actions=waf_remediation.REMEDIATE_ACTIONS,
-        live_state=lambda rid, _region, clients, _s: waf_remediation.live_state(rid, clients),
+        live_state=lambda rid, _region, clients, s: waf_remediation.live_state(rid, clients, s),
         plan=lambda rid, facts, state, _s: waf_remediation.plan_for(rid, facts, state),
         # Removes the entries inside the protected networks Assess saw (facts), re-read live.
         apply=lambda rid, facts, _region, clients, s: waf_remediation.remediate(

@@ -3,8 +3,9 @@
 It listens on ``127.0.0.1`` (random port), records every request, and answers
 like Discord's Execute Webhook: ``200`` with a message object when the query
 has ``wait=true``, else ``204``; ``404 Unknown Webhook`` for any other path.
-Tests can queue canned answers (429 with ``retry_after``, 5xx, ...) and stall
-responses to provoke client timeouts::
+Tests can queue canned answers (429 with ``retry_after``, 5xx, ...), stall
+responses to provoke client timeouts, and trickle a response one byte at a time
+(each byte well within a per-read timeout, the whole far beyond any sane one)::
 
     with DiscordSink() as sink:
         sink.respond_with((429, {"retry_after": 0.05, "global": False}, None))
@@ -28,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import ssl
     from types import TracebackType
 
 _MAX_BODY = 8 << 20
@@ -95,9 +97,32 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             json=parsed,
         )
-        status, payload, extra = self.server.sink._record(request)
+        (status, payload, extra), trickle = self.server.sink._record(request)
         with contextlib.suppress(OSError):  # the client may have timed out and hung up
-            self._reply(status, payload, extra)
+            if trickle > 0:
+                self._trickle(status, payload, extra, trickle)
+            else:
+                self._reply(status, payload, extra)
+
+    def _trickle(
+        self,
+        status: int,
+        payload: Mapping[str, Any] | None,
+        extra: Mapping[str, str] | None,
+        interval: float,
+    ) -> None:
+        """The whole response (status line first), one byte every ``interval`` seconds."""
+        data = b"" if payload is None or status == 204 else json.dumps(payload).encode()
+        head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+        head += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
+        head += [f"{name}: {value}" for name, value in (extra or {}).items()]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data
+        stopping = self.server.sink._stopping
+        for byte in raw:
+            self.wfile.write(bytes([byte]))
+            if stopping.wait(interval):
+                return
+        self.close_connection = True
 
     def _reply(
         self, status: int, payload: Mapping[str, Any] | None, extra: Mapping[str, str] | None
@@ -122,7 +147,10 @@ class DiscordSink:
         *,
         webhook_id: str = "123456",
         token: str = "local-token",  # noqa: S107 - fake token of a local stand-in
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: serve HTTPS with this server context (the URL stays ``http://``;
+        callers swap the scheme and use a host name the certificate names)."""
         self.webhook_id = webhook_id
         self.token = token
         self.path = f"/api/webhooks/{webhook_id}/{token}"
@@ -130,10 +158,12 @@ class DiscordSink:
         self._requests: list[SinkRequest] = []
         self._responses: deque[Response] = deque()
         self._stalls: deque[float] = deque()
+        self._trickles: deque[float] = deque()
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._ids = itertools.count()
+        self._tls = tls
 
     # lifecycle -----------------------------------------------------------
     def start(self) -> DiscordSink:
@@ -141,6 +171,8 @@ class DiscordSink:
             return self
         self._stopping.clear()
         server = _Server(("127.0.0.1", 0), _Handler)
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         server.sink = self
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -206,23 +238,31 @@ class DiscordSink:
         with self._cond:
             self._stalls.extend([seconds] * count)
 
+    def trickle_next(self, interval: float, count: int = 1) -> None:
+        """Send the next ``count`` responses one byte every ``interval`` seconds."""
+        with self._cond:
+            self._trickles.extend([interval] * count)
+
     def clear(self) -> None:
-        """Forget recorded requests, queued responses and stalls."""
+        """Forget recorded requests, queued responses, stalls and trickles."""
         with self._cond:
             self._requests.clear()
             self._responses.clear()
             self._stalls.clear()
+            self._trickles.clear()
 
     # server side ---------------------------------------------------------
-    def _record(self, request: SinkRequest) -> Response:
+    def _record(self, request: SinkRequest) -> tuple[Response, float]:
+        """The answer for ``request`` and its trickle interval (0: all at once)."""
         with self._cond:
             self._requests.append(request)
             self._cond.notify_all()
             stall = self._stalls.popleft() if self._stalls else 0.0
+            trickle = self._trickles.popleft() if self._trickles else 0.0
             canned = self._responses.popleft() if self._responses else None
         if stall > 0:
             self._stopping.wait(stall)
-        return canned if canned is not None else self._default(request)
+        return (canned if canned is not None else self._default(request)), trickle
 
     def _default(self, request: SinkRequest) -> Response:
         if request.path != self.path:

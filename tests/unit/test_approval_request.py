@@ -83,7 +83,8 @@ class World:
         return [json.loads(m["Body"])["Message"] for m in messages.get("Messages", [])]
 
     def items(self) -> list[dict[str, Any]]:
-        return list(self.ddb.scan(TableName="approvals")["Items"])
+        """The approval requests (not the per-execution "newest request" pointers)."""
+        return [i for i in self.ddb.scan(TableName="approvals")["Items"] if "status" in i]
 
 
 @pytest.fixture
@@ -109,7 +110,9 @@ def world() -> Iterator[World]:
         yield world
 
 
-def request(world: World, event: Any, now: float = ENTERED_EPOCH + 2) -> dict[str, Any]:
+def request(
+    world: World, event: Any, now: float = ENTERED_EPOCH + 2, approval_id: str = APPROVAL_ID
+) -> dict[str, Any]:
     return request_approval(
         event,
         store=world.store,
@@ -118,7 +121,7 @@ def request(world: World, event: Any, now: float = ENTERED_EPOCH + 2) -> dict[st
         sns=world.sns,
         discord=world.discord,
         clock=lambda: now,
-        new_id=lambda: APPROVAL_ID,
+        new_id=lambda: approval_id,
     )
 
 
@@ -152,6 +155,37 @@ def test_link_carries_only_the_opaque_id_and_the_token_stays_in_dynamodb(
     assert item["taskToken"] == {"S": TOKEN}
     assert item["pk"] == {"S": tokens.digest(APPROVAL_ID)}
     assert APPROVAL_ID not in json.dumps(item)
+
+
+def test_a_retried_request_supersedes_the_older_link_of_its_execution(world: World) -> None:
+    retry_id = tokens.new_secret()
+    other_id = tokens.new_secret()
+    other_execution = "arn:aws:states:us-east-1:123456789012:execution:sm:run-2"
+
+    request(world, payload())
+    request(world, payload(), now=ENTERED_EPOCH + 9, approval_id=retry_id)  # the retry
+    request(world, payload(executionId=other_execution), approval_id=other_id)
+
+    older, newer, other = (
+        world.store.get(tokens.digest(i)) for i in (APPROVAL_ID, retry_id, other_id)
+    )
+    assert older is not None and newer is not None and other is not None
+    assert world.store.superseded(older)
+    assert not world.store.superseded(newer)
+    assert not world.store.superseded(other)
+
+
+def test_each_request_gets_its_own_secret_nonce_key_that_no_message_carries(
+    world: World,
+) -> None:
+    request(world, payload())
+    request(world, payload(), approval_id=tokens.new_secret())
+
+    keys = [item["nonceKey"]["S"] for item in world.items()]
+    assert len(set(keys)) == 2
+    assert all(tokens.well_formed(k) for k in keys)
+    sent = json.dumps(world.discord.payloads) + json.dumps(world.emails())
+    assert not [k for k in keys if k in sent]
 
 
 def test_message_says_what_happened_and_when_the_link_expires(world: World) -> None:
@@ -228,6 +262,24 @@ def test_http_api_v2_form_post_is_parsed_from_base64() -> None:
     assert (request_.method, request_.approval_id) == ("POST", APPROVAL_ID)
     assert (request_.source_ip, request_.user_agent) == ("198.51.100.7", "Firefox")
     assert request_.form == {"decision": "approve", "nonce": "abc+def"}
+
+
+def test_http_api_v2_origin_headers_and_own_domain_are_parsed() -> None:
+    from handlers.approval import parse_request
+
+    event = {
+        "requestContext": {
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": "POST", "sourceIp": "198.51.100.7"},
+        },
+        "headers": {"origin": "https://evil.example", "sec-fetch-site": "cross-site"},
+    }
+
+    request_ = parse_request(event)
+
+    assert request_.origin == "https://evil.example"
+    assert request_.fetch_site == "cross-site"
+    assert request_.host == "abc123.execute-api.us-east-1.amazonaws.com"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -426,3 +427,152 @@ def test_429_with_unreadable_retry_after_falls_back_to_backoff(
     assert result.attempts == 2
     assert len(sleep.calls) == 1
     assert 0.5 <= sleep.calls[0] <= 1.0
+
+
+# --- total deadlines (a response trickled one byte at a time) ---------------------
+
+TRICKLE = 0.05  # one byte every 50 ms: never trips a per-read timeout; ~25 s in all
+
+
+def test_a_trickled_response_is_cut_at_the_attempt_deadline(
+    sink: DiscordSink, sleep: FakeSleep
+) -> None:
+    sink.trickle_next(TRICKLE)
+    started = time.monotonic()
+
+    with pytest.raises(NotificationFailed, match="timeout"):
+        webhook(sink.url, sleep, timeout=0.5, max_attempts=1).post({"content": "x" * 300})
+
+    assert time.monotonic() - started < 3.0  # the whole response would take ~25 s
+    assert len(sink.requests) == 1
+
+
+def test_the_whole_send_ends_by_the_callers_deadline(sink: DiscordSink) -> None:
+    sink.trickle_next(TRICKLE, count=3)
+    started = time.monotonic()
+
+    with pytest.raises(NotificationFailed, match="deadline"):
+        DiscordWebhook(
+            sink.url, timeout=5.0, max_attempts=3, backoff_seconds=0.2, deadline=started + 0.8
+        ).post({"content": "x" * 300})
+
+    assert time.monotonic() - started < 3.0
+    assert len(sink.requests) == 1  # no retry was started that could not finish in time
+
+
+def test_nothing_is_sent_once_the_deadline_has_passed(sink: DiscordSink, sleep: FakeSleep) -> None:
+    with pytest.raises(NotificationFailed, match="no time left"):
+        webhook(sink.url, sleep, deadline=time.monotonic() - 1).post({"content": "late"})
+
+    assert sink.requests == []
+
+
+def test_a_trickling_discord_is_cut_and_the_email_still_goes(sink: DiscordSink) -> None:
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from trailwarden.findings import Finding, Severity, Verdict
+    from trailwarden.notify.messages import detected
+    from trailwarden.notify.service import deliver
+
+    finding = Finding(
+        workflow="ami-exposure",
+        event_id="e-1",
+        event_name="ModifyImageAttribute",
+        event_time="2026-11-24T02:15:30Z",
+        region="us-east-1",
+        account="123456789012",
+        verdict=Verdict.REMEDIATE,
+        severity=Severity.CRITICAL,
+        reason="AMI made public",
+        resource_type="AWS::EC2::Image",
+        resource_id="ami-1",
+        actor={"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/alice"},
+    )
+    sink.trickle_next(TRICKLE, count=4)
+    with mock_aws():
+        sns = boto3.client("sns", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"])
+        started = time.monotonic()
+
+        delivery = deliver(
+            detected(finding, "en", ZoneInfo("UTC")),
+            sns=sns,
+            topic_arn=topic,
+            discord=DiscordWebhook(sink.url, timeout=0.4, deadline=started + 1.0),
+        )
+
+        elapsed = time.monotonic() - started
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+
+    assert delivery.email == "sent"
+    assert delivery.discord.startswith("failed")
+    assert elapsed < 3.0
+    assert "AMI made public" in json.loads(received[0]["Body"])["Message"]
+
+
+def _self_signed(directory: Any) -> tuple[str, str]:
+    """A localhost certificate and key (cryptography comes with moto)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_over_tls_a_trickled_response_is_cut_too(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, sleep: FakeSleep
+) -> None:
+    import ssl
+
+    from trailwarden.notify import discord
+
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    trusted = ssl.create_default_context
+    monkeypatch.setattr(discord.ssl, "create_default_context", lambda: trusted(cafile=cert))
+    with DiscordSink(tls=tls) as sink:
+        url = sink.url.replace("http://127.0.0.1", "https://localhost")
+        delivered = webhook(url, sleep, timeout=0.5, max_attempts=1).post({"content": "hi"})
+        sink.trickle_next(TRICKLE)
+        started = time.monotonic()
+
+        with pytest.raises(NotificationFailed, match="timeout"):
+            webhook(url, sleep, timeout=0.5, max_attempts=1).post({"content": "x" * 300})
+
+        assert time.monotonic() - started < 3.0
+    assert delivered.status == 200

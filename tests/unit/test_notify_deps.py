@@ -7,7 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers._notify_deps import NotifyDeps, UnavailableWebhook
+from handlers._notify_deps import (
+    END_MARGIN_SECONDS,
+    NotifyDeps,
+    UnavailableWebhook,
+    send_deadline,
+)
 from tests.unit.test_notify_messages import finding
 from trailwarden.notify import messages
 from trailwarden.notify.service import deliver
@@ -62,3 +67,40 @@ def test_broken_discord_set_up_still_sends_the_email(secret: Any) -> None:
     assert delivery.discord.startswith("failed: Discord webhook unavailable")
     assert "not-a-webhook" not in delivery.discord
     assert len(sns.published) == 1
+
+
+class Context:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_send_deadline_is_the_invocations_remaining_time_minus_a_margin() -> None:
+    assert send_deadline(Context(10_000), clock=lambda: 100.0) == 107.0
+    assert send_deadline(object()) is None
+
+
+def test_a_trickling_discord_is_cut_before_the_lambda_would_time_out() -> None:
+    import time
+
+    from trailwarden.errors import NotificationFailed
+    from trailwarden_local.discord_sink import DiscordSink
+
+    with DiscordSink() as sink:
+        sink.trickle_next(0.05, count=3)
+        deps = NotifyDeps(
+            settings=NotifySettings(discord_secret_name="tw"),  # 5 s per attempt, 3 attempts
+            sns=Sns(),
+            secrets=Secrets(sink.url),  # type: ignore[arg-type]
+        )
+        context = Context(int((END_MARGIN_SECONDS + 0.5) * 1000))  # 0.5 s left to send
+        started = time.monotonic()
+
+        webhook = deps.discord(send_deadline(context))
+        assert webhook is not None
+        with pytest.raises(NotificationFailed):
+            webhook.post({"content": "x" * 300})
+
+        assert time.monotonic() - started < END_MARGIN_SECONDS

@@ -38,8 +38,17 @@ def event_with(addresses: Any, **request_changes: Any) -> Any:
     return parse_cloudtrail(parse_envelope(raw))
 
 
-def detect(addresses: Any, context: waf.WafContext = BLOCKING, **changes: Any) -> Any:
-    return waf.evaluate(event_with(addresses, **changes), SETTINGS, context)
+def detect(
+    addresses: Any, context: waf.WafContext = BLOCKING, *, wide: bool = False, **changes: Any
+) -> Any:
+    settings = SETTINGS
+    if wide:  # a second protected network inside 198.51.100.0/24
+        extra = (ipaddress.ip_network("198.51.100.64/30"),)
+        settings = DetectionSettings(
+            own_role_arns=SETTINGS.own_role_arns,
+            protected_ip_cidrs=(*SETTINGS.protected_ip_cidrs, *extra),
+        )
+    return waf.evaluate(event_with(addresses, **changes), settings, context)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +60,8 @@ def detect(addresses: Any, context: waf.WafContext = BLOCKING, **changes: Any) -
         pytest.param(
             ["203.0.113.11/32", "203.0.113.9/32"], Outcome.IGNORE, id="neighbours-ignored"
         ),
-        pytest.param(["203.0.113.0/24"], Outcome.ALERT, id="wider-cidr-is-only-reported"),
+        pytest.param(["203.0.113.0/24"], Outcome.ACT, id="covering-cidr-is-carved-out"),
+        pytest.param(["203.0.0.0/15"], Outcome.ALERT, id="too-wide-cidr-is-only-reported"),
         pytest.param(["198.51.100.5/32"], Outcome.ACT, id="ip-inside-protected-range-acted-on"),
         pytest.param(["198.51.100.0/29"], Outcome.ACT, id="cidr-inside-protected-range-acted-on"),
         pytest.param(["2001:db8:10::a/128"], Outcome.ACT, id="ipv6-compressed"),
@@ -61,7 +71,8 @@ def detect(addresses: Any, context: waf.WafContext = BLOCKING, **changes: Any) -
             ["2001:0db8:0010:0000:0000:0000:0000:000a/128"], Outcome.ACT, id="ipv6-padded"
         ),
         pytest.param(["2001:db8:10::b/128"], Outcome.IGNORE, id="ipv6-near-miss"),
-        pytest.param(["2001:db8:10::/64"], Outcome.ALERT, id="ipv6-wider-prefix-reported"),
+        pytest.param(["2001:db8:10::/64"], Outcome.ACT, id="ipv6-covering-prefix-carved-out"),
+        pytest.param(["2001:db8::/32"], Outcome.ALERT, id="ipv6-too-wide-prefix-reported"),
         pytest.param(["not-an-ip", "192.0.2.44/32"], Outcome.IGNORE, id="garbage-entry-skipped"),
         pytest.param([], Outcome.IGNORE, id="emptied-set"),
     ],
@@ -99,11 +110,138 @@ def test_entry_inside_and_wider_entry_together_act_and_report_the_wider_one() ->
     assert "198.51.100.0/24 covers" in detection.reason
 
 
-def test_wider_cidr_alone_is_a_critical_alert_for_a_human() -> None:
-    detection = detect(["203.0.113.0/24"])
+def test_covering_cidr_alone_acts_with_a_carve_out_plan() -> None:
+    detection = detect(["192.0.2.44/32", "203.0.113.0/24"])
+
+    assert (detection.outcome, detection.severity) == (Outcome.ACT, Severity.CRITICAL)
+    assert detection.facts["carveOut"] == [
+        {
+            "entry": "203.0.113.0/24",
+            "network": "203.0.113.0/24",
+            "exclude": ["203.0.113.10/32"],
+            "sources": ["ProtectedIpCidrs"],
+            "prefixCount": 8,
+        }
+    ]
+    assert (detection.facts["addressCount"], detection.facts["addressCountAfter"]) == (2, 9)
+    assert "replaces 203.0.113.0/24 with the 8 prefixes" in detection.reason
+
+
+def test_covering_ipv6_prefix_is_carved_around_the_protected_address() -> None:
+    detection = detect(["2001:db8:10::/48"])
+
+    assert detection.outcome is Outcome.ACT
+    assert detection.facts["carveOut"][0]["prefixCount"] == 80
+
+
+@pytest.mark.parametrize(
+    ("entry", "limit"),
+    [
+        pytest.param("203.0.0.0/15", "/16", id="ipv4-wider-than-a-16"),
+        pytest.param("2001:db8::/40", "/48", id="ipv6-wider-than-a-48"),
+    ],
+)
+def test_covering_cidr_wider_than_the_limit_is_a_critical_alert_that_says_why(
+    entry: str, limit: str
+) -> None:
+    detection = detect(["192.0.2.44/32", entry])
 
     assert (detection.outcome, detection.severity) == (Outcome.ALERT, Severity.CRITICAL)
-    assert "human" in detection.reason
+    assert f"{entry} (wider than {limit}" in detection.reason
+    assert "a human must decide" in detection.reason
+    assert detection.facts["carveOut"] == []
+    assert detection.facts["covering"][0]["refused"].startswith(f"wider than {limit}")
+
+
+def test_carve_out_that_would_pass_the_ip_set_limit_is_refused() -> None:
+    filler = [f"10.{i // 256}.{i % 256}.1/32" for i in range(waf.MAX_IP_SET_ADDRESSES - 5)]
+    fits = detect([*filler[:-3], "203.0.113.0/24"])  # 9,992 kept + 8 prefixes = 10,000
+
+    too_many = detect([*filler, "203.0.113.0/24"])  # 9,995 kept + 8 prefixes = 10,003
+
+    assert fits.outcome is Outcome.ACT
+    assert fits.facts["addressCountAfter"] == 10_000
+    assert (too_many.outcome, too_many.severity) == (Outcome.ALERT, Severity.CRITICAL)
+    assert "would hold 10003 entries; AWS WAF allows 10,000 per IP set" in too_many.reason
+    assert len(too_many.facts["covering"]) == 1
+    assert "filler" not in str(too_many.facts)
+
+
+def test_exact_and_covering_entries_in_one_change_remove_one_and_carve_the_other() -> None:
+    detection = detect(["198.51.100.5/32", "203.0.113.0/24", "2001:db8:10::/64"])
+
+    assert detection.outcome is Outcome.ACT
+    assert [h["entry"] for h in detection.facts["inside"]] == ["198.51.100.5/32"]
+    assert [c["entry"] for c in detection.facts["carveOut"]] == [
+        "203.0.113.0/24",
+        "2001:db8:10::/64",
+    ]
+
+
+def test_several_protected_networks_inside_one_entry_are_all_left_out() -> None:
+    detection = detect(["203.0.113.0/24", "198.51.100.0/24"], wide=True)
+
+    carve_outs = {c["entry"]: c for c in detection.facts["carveOut"]}
+    assert carve_outs["198.51.100.0/24"]["exclude"] == ["198.51.100.0/28", "198.51.100.64/30"]
+    assert carve_outs["198.51.100.0/24"]["prefixCount"] == 7  # .16/28 .32/27 .68/30 ... .128/25
+    assert carve_outs["203.0.113.0/24"]["exclude"] == ["203.0.113.10/32"]
+
+
+@pytest.mark.parametrize(
+    ("network", "excluded", "expected"),
+    [
+        pytest.param(
+            "203.0.113.0/24",
+            ["203.0.113.10/32"],
+            [
+                "203.0.113.0/29",
+                "203.0.113.8/31",
+                "203.0.113.11/32",
+                "203.0.113.12/30",
+                "203.0.113.16/28",
+                "203.0.113.32/27",
+                "203.0.113.64/26",
+                "203.0.113.128/25",
+            ],
+            id="one-address-out-of-a-24",
+        ),
+        pytest.param(
+            "203.0.113.0/30",
+            ["203.0.113.1/32", "203.0.113.2/32"],
+            ["203.0.113.0/32", "203.0.113.3/32"],
+            id="two-addresses-in-either-order",
+        ),
+        pytest.param(
+            "203.0.113.0/30",
+            ["203.0.113.2/32", "203.0.113.1/32", "203.0.113.2/32"],
+            ["203.0.113.0/32", "203.0.113.3/32"],
+            id="duplicates-and-order-do-not-matter",
+        ),
+        pytest.param(
+            "203.0.113.0/29",
+            ["203.0.113.0/30", "203.0.113.1/32"],
+            ["203.0.113.4/30"],
+            id="nested-protected-networks",
+        ),
+        pytest.param(
+            "2001:db8:10::/126",
+            ["2001:db8:10::1/128"],
+            ["2001:db8:10::/128", "2001:db8:10::2/127"],
+            id="ipv6",
+        ),
+    ],
+)
+def test_carve_is_the_smallest_prefix_set_for_the_range_minus_the_protected(
+    network: str, excluded: list[str], expected: list[str]
+) -> None:
+    whole = ipaddress.ip_network(network)
+    cuts = [ipaddress.ip_network(e) for e in excluded]
+
+    prefixes = waf.carve(whole, cuts)
+
+    assert [str(p) for p in prefixes] == expected
+    kept = {a for p in prefixes for a in p}
+    assert kept == {a for a in whole if not any(a in c for c in cuts)}
 
 
 def test_nat_gateway_ip_found_live_is_protected_without_configuration() -> None:

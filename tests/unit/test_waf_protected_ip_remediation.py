@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -14,7 +15,12 @@ from moto import mock_aws
 
 from tests.conftest import load_event
 from trailwarden.detections import waf_protected_ip as waf
-from trailwarden.errors import RemediationFailed, ResourceGone, TransientAwsError
+from trailwarden.errors import (
+    RemediationFailed,
+    RemediationRefused,
+    ResourceGone,
+    TransientAwsError,
+)
 from trailwarden.events import parse_cloudtrail, parse_envelope
 from trailwarden.findings import Outcome, Severity
 from trailwarden.remediations import waf_protected_ip as remediation
@@ -68,8 +74,10 @@ def test_protected_entry_is_removed_and_everything_else_kept(aws: None) -> None:
 
     assert result.status == "remediated"
     assert addresses_of(wafv2, arn) == ["192.0.2.44/32", "198.51.100.7/32"]
-    assert result.before["addresses"] == ["192.0.2.44/32", "203.0.113.10/32", "198.51.100.7/32"]
-    assert result.after["addresses"] == ["192.0.2.44/32", "198.51.100.7/32"]
+    assert result.before["addressCount"] == 3
+    assert result.before["protectedEntries"] == ["203.0.113.10/32"]
+    assert result.after["addressCount"] == 2
+    assert (result.after["removed"], result.after["added"]) == (["203.0.113.10/32"], [])
     name, ip_set_id, scope, _ = waf.parse_arn(arn)
     assert wafv2.get_ip_set(Name=name, Scope=scope, Id=ip_set_id)["IPSet"]["Description"] == (
         "abusers"
@@ -84,7 +92,7 @@ def test_ipv6_entry_in_another_spelling_is_removed(aws: None) -> None:
     assert addresses_of(wafv2, arn) == ["2001:db8:bad::/48"]
 
 
-def test_wider_cidr_is_reported_for_a_human_not_split_or_removed(aws: None) -> None:
+def test_covering_cidr_outside_the_approved_plan_is_left_for_a_human(aws: None) -> None:
     wafv2, arn = make_ip_set(["203.0.113.0/24", "203.0.113.10/32"])
 
     result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT)
@@ -92,6 +100,113 @@ def test_wider_cidr_is_reported_for_a_human_not_split_or_removed(aws: None) -> N
     assert addresses_of(wafv2, arn) == ["203.0.113.0/24"]
     assert result.status == "remediated"
     assert any("203.0.113.0/24 covers protected 203.0.113.10/32" in n for n in result.notes)
+
+
+NAT_24 = ipaddress.ip_network("203.0.113.0/24")
+CARVED_24 = [
+    "203.0.113.0/29",
+    "203.0.113.8/31",
+    "203.0.113.11/32",
+    "203.0.113.12/30",
+    "203.0.113.16/28",
+    "203.0.113.32/27",
+    "203.0.113.64/26",
+    "203.0.113.128/25",
+]
+
+
+def test_approved_carve_out_unblocks_the_nat_ip_and_keeps_blocking_the_rest(aws: None) -> None:
+    wafv2, arn = make_ip_set(["192.0.2.44/32", "203.0.113.0/24"])
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+    now = addresses_of(wafv2, arn)
+    assert now == ["192.0.2.44/32", *CARVED_24]
+    blocked = [ipaddress.ip_network(a) for a in now]
+    assert not any(ipaddress.ip_address("203.0.113.10") in n for n in blocked)
+    others = [a for a in NAT_24 if str(a) != "203.0.113.10"]
+    assert all(any(a in n for n in blocked) for a in others)
+    assert result.status == "remediated"
+    assert result.before == {
+        "name": "blocklist",
+        "id": result.before["id"],
+        "scope": "REGIONAL",
+        "addressCount": 2,
+        "protectedEntries": ["203.0.113.0/24"],
+    }
+    assert result.after["removed"] == ["203.0.113.0/24"]
+    assert result.after["added"] == CARVED_24
+    assert result.after["addressCount"] == 9
+    assert result.actions[0].params["CarveOut"][0]["add"] == CARVED_24
+
+
+def test_exact_and_covering_entries_are_fixed_in_one_update(aws: None) -> None:
+    wafv2, arn = make_ip_set(["203.0.113.10/32", "203.0.113.0/24", "192.0.2.44/32"])
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+    assert addresses_of(wafv2, arn) == [*CARVED_24, "192.0.2.44/32"]
+    assert result.after["removed"] == ["203.0.113.10/32", "203.0.113.0/24"]
+
+
+def test_ipv6_covering_prefix_is_carved_around_the_protected_address(aws: None) -> None:
+    wafv2, arn = make_ip_set(["2001:db8:10::/64", "2001:db8:bad::/48"], version="IPV6")
+    covering = ipaddress.ip_network("2001:db8:10::/64")
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT, carve_out=[covering])
+
+    now = [ipaddress.ip_network(a) for a in addresses_of(wafv2, arn)]
+    protected = ipaddress.ip_network("2001:db8:10::a/128")
+    assert len(result.after["added"]) == 64
+    assert not any(n.overlaps(protected) for n in now)
+    carved = [n for n in now if n.subnet_of(covering)]
+    assert sum(n.num_addresses for n in carved) == covering.num_addresses - 1
+    assert ipaddress.ip_network("2001:db8:bad::/48") in now
+
+
+def test_carve_out_applies_only_to_entries_still_in_the_set(aws: None) -> None:
+    wafv2, arn = make_ip_set(["192.0.2.44/32"])  # someone removed the /24 meanwhile
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+    assert result.status == "already-clean"
+    assert addresses_of(wafv2, arn) == ["192.0.2.44/32"]
+
+
+def filler(count: int) -> list[str]:
+    return [f"10.{i // 256}.{i % 256}.1/32" for i in range(count)]
+
+
+def test_approved_carve_out_that_would_now_pass_the_set_limit_is_refused_unchanged(
+    aws: None,
+) -> None:
+    grown = [*filler(waf.MAX_IP_SET_ADDRESSES - 5), "203.0.113.0/24"]
+    wafv2, arn = make_ip_set(grown)
+
+    with pytest.raises(RemediationRefused, match="10,000 per IP set"):
+        remediation.apply(wafv2, arn, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+    assert addresses_of(wafv2, arn) == grown
+
+
+def test_exact_entry_is_still_removed_when_the_carve_out_is_refused(aws: None) -> None:
+    grown = [*filler(waf.MAX_IP_SET_ADDRESSES - 4), "203.0.113.0/24", "203.0.113.10/32"]
+    wafv2, arn = make_ip_set(grown)
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+    assert result.status == "partially-remediated"
+    assert addresses_of(wafv2, arn) == grown[:-1]
+    assert any("10,000 per IP set" in n for n in result.notes)
+
+
+def test_large_set_result_carries_counts_not_the_address_list(aws: None) -> None:
+    wafv2, arn = make_ip_set([*filler(9_990), "203.0.113.0/24"])
+
+    result = remediation.apply(wafv2, arn, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+    assert result.after["addressCount"] == 9_998
+    assert len(json.dumps(result.to_dict())) < 4_000
 
 
 def test_only_a_wider_cidr_left_is_already_clean_with_a_note(aws: None) -> None:
@@ -192,7 +307,8 @@ def test_lock_conflict_is_retried_with_a_fresh_token_and_succeeds() -> None:
 
     stub.assert_no_pending_responses()
     assert result.status == "remediated"
-    assert result.after["addresses"] == ["1.1.1.1/32", "2.2.2.2/32"]
+    assert result.after["addressCount"] == 2
+    assert result.after["removed"] == ["203.0.113.10/32"]
     assert len(pauses) == 1
     assert 0 <= pauses[0] <= 0.2
 
@@ -230,6 +346,48 @@ def test_entry_still_there_after_the_update_is_a_failed_remediation() -> None:
         remediation.apply(wafv2, ARN, PROTECTED, NO_WAIT)
 
 
+def test_lock_conflict_during_a_carve_out_carves_the_fresh_list() -> None:
+    wafv2, stub = stubbed()
+    stub.add_response("get_ip_set", get_response(["203.0.113.0/24"], "t1"), KEY)
+    stub.add_client_error(
+        "update_ip_set",
+        service_error_code="WAFOptimisticLockException",
+        http_status_code=400,
+        expected_params=update_params(CARVED_24, "t1"),
+    )
+    stub.add_response("get_ip_set", get_response(["9.9.9.9/32", "203.0.113.0/24"], "t2"), KEY)
+    stub.add_response(
+        "update_ip_set", {"NextLockToken": "t3"}, update_params(["9.9.9.9/32", *CARVED_24], "t2")
+    )
+    stub.add_response("get_ip_set", get_response(["9.9.9.9/32", *CARVED_24], "t3"), KEY)
+
+    with stub:
+        result = remediation.apply(wafv2, ARN, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+    stub.assert_no_pending_responses()
+    assert result.status == "remediated"
+
+
+def test_covering_entry_still_there_after_the_update_is_a_failed_remediation() -> None:
+    wafv2, stub = stubbed()
+    stub.add_response("get_ip_set", get_response(["203.0.113.0/24"], "t1"), KEY)
+    stub.add_response("update_ip_set", {"NextLockToken": "t2"}, update_params(CARVED_24, "t1"))
+    stub.add_response("get_ip_set", get_response(["203.0.113.0/24"], "t2"), KEY)
+
+    with stub, pytest.raises(RemediationFailed, match="still covers"):
+        remediation.apply(wafv2, ARN, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+
+def test_carve_out_that_lost_part_of_the_range_is_a_failed_remediation() -> None:
+    wafv2, stub = stubbed()
+    stub.add_response("get_ip_set", get_response(["203.0.113.0/24"], "t1"), KEY)
+    stub.add_response("update_ip_set", {"NextLockToken": "t2"}, update_params(CARVED_24, "t1"))
+    stub.add_response("get_ip_set", get_response(CARVED_24[:-1], "t2"), KEY)
+
+    with stub, pytest.raises(RemediationFailed, match=r"no longer blocks 203\.0\.113\.128/25"):
+        remediation.apply(wafv2, ARN, PROTECTED, NO_WAIT, carve_out=[NAT_24])
+
+
 def test_description_is_not_sent_when_the_set_has_none() -> None:
     wafv2, stub = stubbed()
     bare = get_response(["203.0.113.10/32"], "t1")
@@ -256,6 +414,23 @@ def test_remediate_uses_the_protected_networks_assess_saw_and_settings_retries(a
     assert addresses_of(wafv2, arn) == ["192.0.2.1/32"]
 
 
+def test_remediate_carves_the_covering_entries_the_finding_planned(aws: None) -> None:
+    wafv2, arn = make_ip_set(["203.0.113.0/24", "198.51.100.0/24"])
+    facts = {
+        "protected": [
+            *(p.to_dict() for p in PROTECTED),
+            {"cidr": "198.51.100.0/28", "source": "ProtectedIpCidrs"},
+        ],
+        "carveOut": [{"entry": "203.0.113.0/24", "network": "203.0.113.0/24"}],
+    }
+    settings = DetectionSettings(lock_retry_attempts=2, lock_retry_base_seconds=0.0)
+
+    result = remediation.remediate(arn, facts, lambda service, region: wafv2, settings)
+
+    assert addresses_of(wafv2, arn) == [*CARVED_24, "198.51.100.0/24"]
+    assert any("198.51.100.0/24" in n and "approved" in n for n in result.notes)
+
+
 # ------------------------------------------------------------------ plan
 
 
@@ -265,10 +440,14 @@ def test_plan_names_exact_entries_and_is_also_the_offline_dry_run() -> None:
         "inside": [{"entry": "203.0.113.10/32"}],
     }
 
-    live = remediation.plan_for(ARN, facts, {"addresses": ["203.0.113.10", "203.0.113.0/24"]})
+    state = {"protectedEntries": ["203.0.113.10", "203.0.113.0/24"], "addressCount": 9}
+    live = remediation.plan_for(ARN, facts, state)
     offline = remediation.plan_for(ARN, facts, None)
 
     assert [a.params["RemoveAddresses"] for a in live] == [["203.0.113.10"]]
+    assert [c["add"] for c in live[0].params["CarveOut"]] == [CARVED_24]
+    assert (live[0].params["AddressCount"], live[0].params["AddressCountAfter"]) == (9, 15)
+    assert "replace 203.0.113.0/24 with 8 prefixes" in live[0].description
     assert [a.params["RemoveAddresses"] for a in offline] == [["203.0.113.10/32"]]
     assert live[0].action == "wafv2:UpdateIPSet"
     assert "NAT gateway nat-1" in live[0].description
@@ -277,7 +456,9 @@ def test_plan_names_exact_entries_and_is_also_the_offline_dry_run() -> None:
 def test_nothing_protected_in_the_live_set_plans_nothing() -> None:
     facts = {"protected": [p.to_dict() for p in PROTECTED]}
 
-    assert remediation.plan_for(ARN, facts, {"addresses": ["203.0.113.0/24"]}) == ()
+    state = {"protectedEntries": [], "addressCount": 1}
+
+    assert remediation.plan_for(ARN, facts, state) == ()
 
 
 # ------------------------------------------------------------------ Assess lookups
@@ -431,3 +612,31 @@ def test_deleted_nat_gateways_are_not_protected(aws: None) -> None:
     found = remediation.nat_gateway_networks(ec2)
 
     assert found == ()
+
+
+# ------------------------------------------------------------------ live state (Assess's "before")
+
+
+def test_live_state_lists_only_the_entries_that_touch_a_nat_ip_found_live(aws: None) -> None:
+    add_nat_gateway("203.0.113.10")
+    _wafv2, arn = make_ip_set([*filler(3_000), "203.0.113.0/24", "198.51.100.3/32"])
+    settings = DetectionSettings(protected_ip_cidrs=(ipaddress.ip_network("198.51.100.0/28"),))
+
+    state = remediation.live_state(arn, clients, settings)
+
+    assert state["addressCount"] == 3_002
+    assert state["protectedEntries"] == ["203.0.113.0/24", "198.51.100.3/32"]
+    assert "addresses" not in state
+    assert len(json.dumps(state)) < 1_000
+
+
+def test_plan_trusts_the_event_when_the_nat_lookup_failed_at_re_read() -> None:
+    facts = {
+        "protected": [p.to_dict() for p in PROTECTED],
+        "carveOut": [{"entry": "203.0.113.0/24", "network": "203.0.113.0/24"}],
+    }
+    state = {"protectedEntries": [], "addressCount": 5, "natLookupError": "AccessDenied"}
+
+    (action,) = remediation.plan_for(ARN, facts, state)
+
+    assert action.params["CarveOut"][0]["add"] == CARVED_24

@@ -57,7 +57,8 @@ class ApprovalHarness:
 
     def approvals_item(self) -> dict[str, Any]:
         ddb = boto3.client("dynamodb", region_name=self.app.region)
-        (item,) = ddb.scan(TableName=self.app.resource("ApprovalsTable"))["Items"]
+        items = ddb.scan(TableName=self.app.resource("ApprovalsTable"))["Items"]
+        (item,) = [i for i in items if "status" in i]  # not the execution's pointer
         return dict(item)
 
 

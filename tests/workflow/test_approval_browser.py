@@ -78,3 +78,69 @@ def test_a_human_in_chromium_approves_and_the_nat_ip_leaves_the_set(
     assert decision["status"] == {"S": "approved"}
     assert "Chrome" in decision["decidedUserAgent"]["S"]
     assert problems == []
+
+
+@pytest.mark.parameters({"ProtectedIpCidrs": ""})
+def test_a_form_on_another_site_cannot_decide_even_with_the_nonce(
+    approval_harness: ApprovalHarness,
+) -> None:
+    import html
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import sync_playwright
+
+    from trailwarden_local.approval_server import ApprovalClient
+
+    harness = approval_harness
+    sample = next(s for s in load_index().samples if s.scenario == "nat-ip-blocked")
+    prepared = DRIVERS["waf-protected-ip"](harness.app, sample)
+    execution = harness.start(fresh(prepared.event))
+    link = harness.link()
+    nonce = ApprovalClient().get(link).nonce  # say an unfurler's copy of the page leaked
+    assert nonce is not None
+    evil = (
+        f'<form method="post" action="{html.escape(link)}">'
+        f'<input type="hidden" name="nonce" value="{html.escape(nonce)}">'
+        '<button id="go" name="decision" value="approve">Win a prize</button></form>'
+    ).encode()
+
+    class Evil(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(evil)))
+            self.end_headers()
+            self.wfile.write(evil)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"http://localhost:{site.server_address[1]}/")  # another site
+                with page.expect_navigation() as navigation:
+                    page.click("#go")
+                refused = navigation.value
+                assert refused is not None
+                assert refused.status == 403
+                assert harness.status(execution) == "RUNNING"
+                assert harness.approvals_item()["status"] == {"S": "pending"}
+
+                page.goto(link)  # the human, on the page itself, still decides
+                page.get_by_role("button", name="Reject").click()
+                page.get_by_text("Rejected. Nothing will be changed").wait_for()
+            finally:
+                browser.close()
+    finally:
+        site.shutdown()
+        site.server_close()
+
+    assert harness.app.wait_for_execution(execution)["status"] == "SUCCEEDED"
+    assert harness.approvals_item()["status"] == {"S": "rejected"}
+    assert prepared.read_state() == {"addresses": ["192.0.2.44/32", "203.0.113.10/32"]}

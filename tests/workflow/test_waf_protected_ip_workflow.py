@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import ipaddress
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -76,8 +78,9 @@ def test_seed_incident_nat_ip_leaves_the_set_only_after_a_human_approves(
     assert record["decision"]["status"] == "approved"
     assert record["decision"]["sourceIp"] == "127.0.0.1"
     assert record["decision"]["userAgent"] == human.user_agent
-    assert record["before"]["addresses"] == [KEPT, "203.0.113.10/32"]
-    assert record["after"]["addresses"] == [KEPT]
+    assert record["before"]["addressCount"] == 2
+    assert record["before"]["protectedEntries"] == ["203.0.113.10/32"]
+    assert (record["after"]["addressCount"], record["after"]["removed"]) == (1, ["203.0.113.10/32"])
     assert "NAT gateway nat-" in record["reason"]
     emails = harness.base.inbox.drain()
     assert len(emails) == 2
@@ -189,9 +192,9 @@ def test_set_used_only_by_an_allow_rule_is_a_medium_alert_without_approval(
 
 @pytest.mark.parametrize(
     ("scenario", "verdict", "messages"),
-    [("wider-cidr", "alert", 1), ("near-miss", "ignore", 0)],
+    [("too-wide-cidr", "alert", 1), ("near-miss", "ignore", 0)],
 )
-def test_wider_cidr_is_reported_and_near_miss_ignored_both_unchanged(
+def test_too_wide_cidr_is_reported_and_near_miss_ignored_both_unchanged(
     approval_harness: ApprovalHarness, scenario: str, verdict: str, messages: int
 ) -> None:
     harness = approval_harness
@@ -204,6 +207,134 @@ def test_wider_cidr_is_reported_and_near_miss_ignored_both_unchanged(
     assert read_state() == before
     assert len(harness.base.discord_bodies()) == messages
     assert approval_links(harness.base.discord_bodies()) == []
+
+
+CARVED_24 = [
+    "203.0.113.0/29",
+    "203.0.113.8/31",
+    "203.0.113.11/32",
+    "203.0.113.12/30",
+    "203.0.113.16/28",
+    "203.0.113.32/27",
+    "203.0.113.64/26",
+    "203.0.113.128/25",
+]
+
+
+def blocks(addresses: list[str], address: str) -> bool:
+    return any(ipaddress.ip_address(address) in ipaddress.ip_network(a) for a in addresses)
+
+
+def test_approved_carve_out_unblocks_the_nat_ip_and_keeps_the_rest_of_the_24_blocked(
+    approval_harness: ApprovalHarness,
+) -> None:
+    harness = approval_harness
+    event, read_state = prepare(harness, "nat-ip-carved-out")
+
+    execution = harness.start(event)
+    link = harness.link()
+    client = ApprovalClient()
+    page = client.get(link)
+    still_blocked = read_state()["addresses"]
+    client.decide(link, page, "approve")
+    result = harness.app.wait_for_execution(execution)
+
+    after = read_state()["addresses"]
+    assert result["status"] == "SUCCEEDED"
+    assert still_blocked == [KEPT, "203.0.113.0/24"]
+    assert after == [KEPT, *CARVED_24]
+    assert not blocks(after, "203.0.113.10")
+    others = [str(a) for a in ipaddress.ip_network("203.0.113.0/24") if str(a) != "203.0.113.10"]
+    assert all(blocks(after, a) for a in others)
+    assert "replace 203.0.113.0/24 with 8 prefixes" in page.text
+    record = audit(harness, event)
+    assert record["status"] == "remediated"
+    assert (record["after"]["removed"], record["after"]["added"]) == (["203.0.113.0/24"], CARVED_24)
+
+
+def test_rejected_carve_out_leaves_the_covering_entry(approval_harness: ApprovalHarness) -> None:
+    harness = approval_harness
+    event, read_state = prepare(harness, "wider-cidr")
+    before = read_state()
+
+    execution = harness.start(event)
+    link = harness.link()
+    client = ApprovalClient()
+    client.decide(link, client.get(link), "reject")
+    harness.app.wait_for_execution(execution)
+
+    assert before == {"addresses": [KEPT, "203.0.113.0/24"]}
+    assert read_state() == before
+    assert "Remediate" not in harness.app.entered_states(execution)
+    assert titles(harness)[1].startswith("Rejected, nothing changed")
+
+
+def filler(count: int) -> list[str]:
+    return [f"10.{i // 256}.{i % 256}.1/32" for i in range(count)]
+
+
+def prepare_large(
+    harness: ApprovalHarness, existing: list[str], added: list[str]
+) -> tuple[dict[str, Any], Callable[[], Any]]:
+    """The wider-cidr sample on a set that already holds ``existing``."""
+    sample = SAMPLES["wider-cidr"]
+    raw = copy.deepcopy(sample.event)
+    raw["detail"]["requestParameters"]["addresses"] = [*existing, *added]
+    setup = {**sample.setup, "ipSet": {"name": "big-blocklist", "addresses": existing}}
+    large = Sample(**{**sample.__dict__, "event": raw, "setup": setup})
+    prepared = DRIVERS["waf-protected-ip"](harness.app, large)
+    return fresh(prepared.event), prepared.read_state
+
+
+def test_carve_out_past_the_ip_set_limit_only_alerts_and_changes_nothing(
+    approval_harness: ApprovalHarness,
+) -> None:
+    harness = approval_harness
+    event, read_state = prepare_large(harness, filler(9_995), ["203.0.113.0/24"])
+    before = read_state()
+
+    run = harness.base.send(event)
+
+    assert run.verdict == "alert"
+    assert run.findings[0]["severity"] == "critical"
+    assert "AWS WAF allows 10,000 per IP set" in run.findings[0]["reason"]
+    assert read_state() == before
+    assert approval_links(harness.base.discord_bodies()) == []
+
+
+def state_outputs(harness: ApprovalHarness, execution: str) -> dict[str, int]:
+    """Size in bytes of every state's output (and every task result) of an execution."""
+    sizes: dict[str, int] = {}
+    for event in harness.app.execution_history(execution):
+        for key, details in event.items():
+            if key.endswith("EventDetails") and isinstance(details, dict) and "output" in details:
+                name = details.get("name") or f"{event['type']}#{event['id']}"
+                sizes[name] = max(sizes.get(name, 0), len(details["output"].encode()))
+    return sizes
+
+
+def test_ten_thousand_address_set_never_carries_its_list_through_the_state_machine(
+    approval_harness: ApprovalHarness,
+) -> None:
+    harness = approval_harness
+    existing = filler(9_990)
+    event, read_state = prepare_large(harness, existing, ["203.0.113.0/24", "203.0.113.10/32"])
+
+    execution = harness.start(event)
+    link = harness.link()
+    client = ApprovalClient()
+    client.decide(link, client.get(link), "approve")
+    result = harness.app.wait_for_execution(execution, timeout=60)
+
+    sizes = state_outputs(harness, execution)
+    assert result["status"] == "SUCCEEDED"
+    assert read_state()["addresses"] == [*existing, *CARVED_24]
+    assert {"Assess", "RequestApproval", "Remediate", "ReportResult"} <= set(sizes)
+    assert max(sizes.values()) < 32_000, sizes
+    record = audit(harness, event)
+    assert record["before"]["addressCount"] == 9_992
+    assert record["after"]["addressCount"] == 9_998
+    assert len(json.dumps(record)) < 32_000
 
 
 @pytest.mark.parameters({"WafProtectedIpMode": "remediate"})

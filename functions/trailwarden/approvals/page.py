@@ -1,11 +1,15 @@
 """The approval pages: HTML with every event string escaped, served with strict headers.
 
 IP set names, descriptions, user agents and ARNs come from whoever made the API call,
-so every value from the stored summary goes through :func:`html.escape`. The pages
+so every value from the stored summary goes through :func:`trailwarden.notify.text.plain`
+(control, bidi and zero-width characters removed, continuation lines marked, the same
+as the email) and then :func:`html.escape`. The pages
 load nothing (no script, no images, no external CSS): the Content-Security-Policy
 allows only the one inline stylesheet (by hash) and forms posting back to this origin,
 and forbids framing. ``Cache-Control: no-store`` keeps the nonce out of caches and
-``Referrer-Policy: no-referrer`` keeps the link out of Referer headers.
+``Referrer-Policy: same-origin`` keeps the link out of Referer headers sent anywhere
+else (the pages load and link to nothing); unlike ``no-referrer`` it lets the page's
+own POST carry a real ``Origin`` header, which the decision checks (service.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from trailwarden.notify import text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,7 +50,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "X-Robots-Tag": "noindex, nofollow",
@@ -113,6 +119,32 @@ _TEXT: dict[str, dict[str, str]] = {
         "다시 결정해 주세요. 만료 전까지 아무도 결정하지 않으면 아무것도 변경되지 않습니다.",
     },
     "method": {"en": "Only GET and POST are accepted.", "ko": "GET과 POST만 허용됩니다."},
+    "superseded": {
+        "en": "A newer approval request replaced this one (the workflow asked again). Use "
+        "the newest link; this one can no longer change anything.",
+        "ko": "새 승인 요청이 이 요청을 대체했습니다(워크플로가 다시 요청함). 가장 최근 링크를 "
+        "사용하세요. 이 링크로는 더 이상 아무것도 변경할 수 없습니다.",
+    },
+    "unconfirmed.approved": {
+        "en": "Approval recorded; delivery to the workflow could not be confirmed",
+        "ko": "승인이 기록되었으나 워크플로 전달을 확인하지 못했습니다",
+    },
+    "unconfirmed.rejected": {
+        "en": "Rejection recorded; delivery to the workflow could not be confirmed",
+        "ko": "거부가 기록되었으나 워크플로 전달을 확인하지 못했습니다",
+    },
+    "unconfirmed.note": {
+        "en": "The decision may already have arrived. It is final: nobody can decide "
+        "differently. If it did not arrive, the request expires and nothing is changed. "
+        "The outcome is reported in Discord and by email.",
+        "ko": "결정이 이미 전달되었을 수 있습니다. 결정은 확정되었으며 다른 결정으로 바꿀 수 "
+        "없습니다. 전달되지 않았다면 요청이 만료되고 아무것도 변경되지 않습니다. 결과는 "
+        "Discord와 이메일로 알려드립니다.",
+    },
+    "redeliver": {
+        "en": "Deliver the recorded decision again",
+        "ko": "기록된 결정을 다시 전달",
+    },
 }
 
 
@@ -150,7 +182,7 @@ def _document(lang: str, title: str, body: str) -> str:
         "<!doctype html>\n"
         f'<html lang="{_e(lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
+        '<meta name="referrer" content="same-origin">'
         '<meta name="robots" content="noindex,nofollow">'
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
         f"<body>{body}</body></html>\n"
@@ -162,12 +194,14 @@ def _page(status: int, lang: str, title: str, body: str) -> Page:
 
 
 def _details(summary: Mapping[str, Any]) -> str:
+    """What happened: every string is untrusted, so it is made plain, then escaped."""
     rows = []
     for field in summary.get("fields") or ():
         if isinstance(field, list | tuple) and len(field) == 2:
-            rows.append(f"<tr><th>{_e(field[0])}</th><td>{_e(field[1])}</td></tr>")
-    heading = f"<h1>{_e(summary.get('title') or '')}</h1>"
-    what = f"<p>{_e(summary.get('summary') or '')}</p>"
+            name, value = text.plain(field[0]), text.plain_block(field[1])
+            rows.append(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>")
+    heading = f"<h1>{_e(text.plain(summary.get('title') or ''))}</h1>"
+    what = f"<p>{_e(text.plain(summary.get('summary') or ''))}</p>"
     return heading + what + (f"<table>{''.join(rows)}</table>" if rows else "")
 
 
@@ -191,15 +225,54 @@ def confirmation(
     return _page(200, lang, t("heading", lang), body)
 
 
+def _redeliver_form(nonce: str | None, lang: str) -> str:
+    if nonce is None:
+        return ""
+    return (
+        '<form method="post">'
+        f'<input type="hidden" name="nonce" value="{_e(nonce)}">'
+        '<div class="actions"><button type="submit" name="decision" value="redeliver">'
+        f"{_e(t('redeliver', lang))}</button></div></form>"
+    )
+
+
 def decided(
-    status: str, summary: Mapping[str, Any], at: int | None, ip: str, lang: str, zone: ZoneInfo
+    status: str,
+    summary: Mapping[str, Any],
+    at: int | None,
+    ip: str,
+    lang: str,
+    zone: ZoneInfo,
+    *,
+    unconfirmed: bool = False,
+    redeliver_nonce: str | None = None,
 ) -> Page:
+    """An already decided request; with ``unconfirmed``, its delivery was not confirmed
+    (and, before expiry, a form re-sends the recorded decision)."""
     line = t(f"decided.{status}", lang)
     if at is not None:
         line += f" ({t('at', lang)} {local_time(at, zone)}"
-        line += f", {t('from', lang)} {ip})" if ip else ")"
-    body = f'<p class="note">{_e(line)}.</p>' + _details(summary)
-    return _page(409, lang, line, body)
+        line += f", {t('from', lang)} {text.plain(ip)})" if ip else ")"
+    body = f'<p class="note">{_e(line)}.</p>'
+    if unconfirmed:
+        body += (
+            f'<p class="note">{_e(t(f"unconfirmed.{status}", lang))}. '
+            f"{_e(t('unconfirmed.note', lang))}</p>" + _redeliver_form(redeliver_nonce, lang)
+        )
+    return _page(409, lang, line, body + _details(summary))
+
+
+def unconfirmed(
+    status: str, summary: Mapping[str, Any], redeliver_nonce: str | None, lang: str
+) -> Page:
+    """The decision is recorded (final) but Step Functions never answered: say so."""
+    line = t(f"unconfirmed.{status}", lang)
+    body = (
+        f'<p class="note">{_e(line)}. {_e(t("unconfirmed.note", lang))}</p>'
+        + _redeliver_form(redeliver_nonce, lang)
+        + _details(summary)
+    )
+    return _page(202, lang, line, body)
 
 
 def done(status: str, summary: Mapping[str, Any], lang: str) -> Page:

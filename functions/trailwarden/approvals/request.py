@@ -3,7 +3,12 @@
 The state machine's ``RequestApproval`` task (``lambda:invoke.waitForTaskToken``) hands
 this function the task token with the Finding. The token goes to DynamoDB only; the
 message (Discord + email) carries one link, ``<endpoint>/approvals/<opaque id>``, whose
-id is 256 random bits. The id itself is not stored either: only its SHA-256.
+id is 256 random bits. The id itself is not stored either: only its SHA-256. Each
+request also gets its own random nonce key (kept in the item, never shown) from which
+its pages' nonces are derived (tokens.page_nonce).
+
+A retried RequestApproval (same execution) stores a new request and points the
+execution at it: the older link then reads as superseded and can decide nothing.
 
 The link expires when the workflow stops waiting. Step Functions' timer starts when
 the state is entered, so the link's end is computed from that same moment
@@ -132,6 +137,7 @@ def request_approval(
             created_at=int(now),
             expires_at=expires_at,
             purge_at=expires_at + settings.retention_seconds,
+            nonce_key=tokens.new_secret(),
         )
     )
     delivery = deliver(message, sns=sns, topic_arn=notify.topic_arn, discord=discord)

@@ -1,19 +1,25 @@
 """The approvals table: one item per approval request, keyed by SHA-256(opaque id).
 
-Item: ``pk`` (the id's hash), ``status`` (pending | approved | rejected | expired),
-``taskToken`` (removed once the decision is delivered), ``summary`` (what the page
+Item: ``pk`` (the id's hash), ``status`` (pending | approved | rejected | expired |
+superseded), ``taskToken`` (removed once the decision is delivered), ``nonceKey`` (the
+request's secret HMAC key for page nonces, see tokens.py), ``summary`` (what the page
 shows, JSON), ``expiresAt`` (the link's end), ``purgeAt`` (TTL: DynamoDB deletes the
-item a while after expiry), ``nonces`` (hash -> issued at, one per page render) and,
-once decided, ``decidedAt`` / ``decidedIp`` / ``decidedUserAgent``.
+item a while after expiry), ``executionId`` and, once decided, ``decidedAt`` /
+``decidedIp`` / ``decidedUserAgent``, then ``deliveredAt`` or ``deliveryUnknownAt``.
+
+One more item per execution, ``pk = "execution#" + SHA-256(execution id)``, names the
+execution's newest request (``current``): a retried RequestApproval writes a new request
+and moves the pointer, so the older link reads as superseded. It has no ``status``.
 
 Every state change is a conditional write, so a decision happens at most once however
-many requests race for it.
+many requests race for it. Reads for pages leave the task token out (a projection).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -30,11 +36,21 @@ PENDING = "pending"
 APPROVED = "approved"
 REJECTED = "rejected"
 EXPIRED = "expired"
+SUPERSEDED = "superseded"
 DECISIONS = {"approve": APPROVED, "reject": REJECTED}
-MAX_NONCES = 20  # page renders remembered per request; older ones are dropped past this
+EXECUTION_PREFIX = "execution#"
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _NAMES = {"#s": "status"}
+# Everything a page needs; never the task token.
+_PAGE_ATTRIBUTES = (
+    "pk, #s, summary, workflow, eventId, executionId, createdAt, expiresAt, nonceKey, "
+    "decidedAt, decidedIp, decidedUserAgent, deliveredAt, deliveryUnknownAt"
+)
+
+
+def execution_key(execution_id: str) -> str:
+    return EXECUTION_PREFIX + hashlib.sha256(execution_id.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class NewApproval:
     created_at: int
     expires_at: int
     purge_at: int
+    nonce_key: str
 
 
 @dataclass(frozen=True)
@@ -59,15 +76,35 @@ class ApprovalRecord:
     event_id: str
     created_at: int
     expires_at: int
+    execution_id: str = ""
+    nonce_key: str = ""
     task_token: str | None = None
     decided_at: int | None = None
     decided_ip: str = ""
     decided_user_agent: str = ""
-    nonce_count: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    delivered_at: int | None = None
+    delivery_unknown_at: int | None = None
 
     def expired(self, now: float) -> bool:
         return self.status == EXPIRED or (self.status == PENDING and now >= self.expires_at)
+
+    @property
+    def delivery_unknown(self) -> bool:
+        """Decided, but whether the workflow received the decision is not known."""
+        return (
+            self.status in (APPROVED, REJECTED)
+            and self.delivery_unknown_at is not None
+            and self.delivered_at is None
+        )
+
+    def decision_output(self) -> dict[str, Any]:
+        """What SendTaskSuccess hands the workflow (the same on a re-delivery)."""
+        return {
+            "status": self.status,
+            "decidedAt": self.decided_at,
+            "sourceIp": self.decided_ip,
+            "userAgent": self.decided_user_agent[:512],
+        }
 
 
 def _num(item: Mapping[str, Any], key: str) -> int | None:
@@ -92,11 +129,14 @@ def _record(item: Mapping[str, Any]) -> ApprovalRecord:
         event_id=_str(item, "eventId"),
         created_at=_num(item, "createdAt") or 0,
         expires_at=_num(item, "expiresAt") or 0,
+        execution_id=_str(item, "executionId"),
+        nonce_key=_str(item, "nonceKey"),
         task_token=_str(item, "taskToken") or None,
         decided_at=_num(item, "decidedAt"),
         decided_ip=_str(item, "decidedIp"),
         decided_user_agent=_str(item, "decidedUserAgent"),
-        nonce_count=len(item.get("nonces", {}).get("M", {})),
+        delivered_at=_num(item, "deliveredAt"),
+        delivery_unknown_at=_num(item, "deliveryUnknownAt"),
     )
 
 
@@ -118,9 +158,19 @@ class ApprovalStore:
             raise translate(err) from err
         return result
 
+    def _get(self, key: str, **kwargs: Any) -> dict[str, Any] | None:
+        try:
+            item: dict[str, Any] | None = self._ddb.get_item(
+                TableName=self._table, Key=self._key(key), ConsistentRead=True, **kwargs
+            ).get("Item")
+        except ClientError as err:
+            raise translate(err) from err
+        return item
+
     # ------------------------------------------------------------------ request side
 
     def create(self, new: NewApproval) -> None:
+        """Store the request, then point its execution at it (superseding older links)."""
         try:
             self._ddb.put_item(
                 TableName=self._table,
@@ -128,6 +178,7 @@ class ApprovalStore:
                     "pk": {"S": new.id_hash},
                     "status": {"S": PENDING},
                     "taskToken": {"S": new.task_token},
+                    "nonceKey": {"S": new.nonce_key},
                     "summary": {"S": json.dumps(new.summary, ensure_ascii=False, default=str)},
                     "workflow": {"S": new.workflow},
                     "eventId": {"S": new.event_id},
@@ -135,82 +186,93 @@ class ApprovalStore:
                     "createdAt": {"N": str(new.created_at)},
                     "expiresAt": {"N": str(new.expires_at)},
                     "purgeAt": {"N": str(new.purge_at)},
-                    "nonces": {"M": {}},
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
+            if new.execution_id:
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item={
+                        "pk": {"S": execution_key(new.execution_id)},
+                        "current": {"S": new.id_hash},
+                        "createdAt": {"N": str(new.created_at)},
+                        "purgeAt": {"N": str(new.purge_at)},
+                    },
+                )
         except ClientError as err:
             raise translate(err) from err
 
     # ------------------------------------------------------------------ decision side
 
     def get(self, id_hash: str) -> ApprovalRecord | None:
-        try:
-            item = self._ddb.get_item(
-                TableName=self._table, Key=self._key(id_hash), ConsistentRead=True
-            ).get("Item")
-        except ClientError as err:
-            raise translate(err) from err
-        return _record(item) if item else None
+        """The request as pages need it: without the task token."""
+        if id_hash.startswith(EXECUTION_PREFIX):
+            return None
+        item = self._get(
+            id_hash, ProjectionExpression=_PAGE_ATTRIBUTES, ExpressionAttributeNames=_NAMES
+        )
+        return _record(item) if item and "status" in item else None
 
-    def add_nonce(self, id_hash: str, nonce_hash: str, now: int) -> bool:
-        """Remember a page render's nonce. False when the request is no longer pending."""
-        values = {":pending": {"S": PENDING}, ":now": {"N": str(now)}}
-        pending = "#s = :pending AND expiresAt > :now"
-        added = self._update(
+    def task_token(self, id_hash: str) -> str | None:
+        """Only for re-delivering a decision whose first delivery was not confirmed."""
+        item = self._get(id_hash, ProjectionExpression="taskToken")
+        return (_str(item, "taskToken") or None) if item else None
+
+    def superseded(self, record: ApprovalRecord) -> bool:
+        """A later RequestApproval of the same execution replaced this request."""
+        if not record.execution_id:
+            return False
+        item = self._get(
+            execution_key(record.execution_id),
+            ProjectionExpression="#c",
+            ExpressionAttributeNames={"#c": "current"},
+        )
+        current = _str(item, "current") if item else ""
+        return bool(current) and current != record.id_hash
+
+    def ensure_nonce_key(self, id_hash: str, candidate: str, now: int) -> str | None:
+        """A request stored before nonce keys existed gets one (once); None if not pending."""
+        result = self._update(
             Key=self._key(id_hash),
-            UpdateExpression="SET nonces.#n = :now",
-            ConditionExpression=f"{pending} AND size(nonces) < :max",
-            ExpressionAttributeNames={**_NAMES, "#n": nonce_hash},
-            ExpressionAttributeValues={**values, ":max": {"N": str(MAX_NONCES)}},
+            UpdateExpression="SET nonceKey = if_not_exists(nonceKey, :key)",
+            ConditionExpression="#s = :pending AND expiresAt > :now",
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={
+                ":key": {"S": candidate},
+                ":pending": {"S": PENDING},
+                ":now": {"N": str(now)},
+            },
+            ReturnValues="UPDATED_NEW",
         )
-        if added is not None:
-            return True
-        # Full (or no longer pending): start a fresh set if it is still pending. Pages
-        # rendered before this one go stale and say "reload".
-        return (
-            self._update(
-                Key=self._key(id_hash),
-                UpdateExpression="SET nonces = :fresh",
-                ConditionExpression=pending,
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    **values,
-                    ":fresh": {"M": {nonce_hash: {"N": str(now)}}},
-                },
-            )
-            is not None
-        )
+        return (_str(result["Attributes"], "nonceKey") or None) if result else None
 
     def decide(
         self,
         id_hash: str,
-        nonce_hash: str,
+        nonce_key: str,
         status: str,
         *,
         now: int,
         source_ip: str,
         user_agent: str,
     ) -> ApprovalRecord | None:
-        """Pending + not expired + a nonce this request issued -> decided, exactly once.
+        """Pending + not expired + the key the nonce was checked against -> decided, once.
 
         Returns the decided record (with its task token), or None when the condition
-        failed: already decided, expired, unknown, or a nonce it never issued.
+        failed: already decided, expired, superseded or unknown.
         """
         result = self._update(
             Key=self._key(id_hash),
             UpdateExpression=(
-                "SET #s = :status, decidedAt = :now, decidedIp = :ip, "
-                "decidedUserAgent = :ua REMOVE nonces"
+                "SET #s = :status, decidedAt = :now, decidedIp = :ip, decidedUserAgent = :ua"
             ),
-            ConditionExpression=(
-                "#s = :pending AND expiresAt > :now AND attribute_exists(nonces.#n)"
-            ),
-            ExpressionAttributeNames={**_NAMES, "#n": nonce_hash},
+            ConditionExpression="#s = :pending AND expiresAt > :now AND nonceKey = :key",
+            ExpressionAttributeNames=_NAMES,
             ExpressionAttributeValues={
                 ":status": {"S": status},
                 ":pending": {"S": PENDING},
                 ":now": {"N": str(now)},
+                ":key": {"S": nonce_key},
                 ":ip": {"S": source_ip[:64]},
                 ":ua": {"S": user_agent[:512]},
             },
@@ -218,43 +280,74 @@ class ApprovalStore:
         )
         return _record(result["Attributes"]) if result else None
 
-    def delivered(self, id_hash: str, now: int) -> None:
-        """The workflow got the decision: the token is spent, so drop it."""
+    def delivered(self, id_hash: str, now: int, evidence: str = "accepted") -> None:
+        """The workflow got the decision (or its token is spent): drop the token."""
         self._update(
             Key=self._key(id_hash),
-            UpdateExpression="SET deliveredAt = :now REMOVE taskToken",
+            UpdateExpression="SET deliveredAt = :now, deliveryEvidence = :why REMOVE taskToken",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":now": {"N": str(now)}},
+            ExpressionAttributeValues={":now": {"N": str(now)}, ":why": {"S": evidence}},
+        )
+
+    def delivery_unknown(self, id_hash: str, now: int) -> None:
+        """SendTaskSuccess may or may not have arrived (timeout, connection dropped): the
+        decision stays recorded and the token is kept for a re-delivery."""
+        self._update(
+            Key=self._key(id_hash),
+            UpdateExpression="SET deliveryUnknownAt = :now",
+            ConditionExpression=(
+                "#s IN (:approved, :rejected) AND attribute_not_exists(deliveredAt)"
+            ),
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={
+                ":now": {"N": str(now)},
+                ":approved": {"S": APPROVED},
+                ":rejected": {"S": REJECTED},
+            },
         )
 
     def reopen(self, id_hash: str, status: str, now: int) -> None:
-        """The decision could not be handed to the workflow (throttled, 5xx): undo it, so
-        the approver can decide again from a fresh page. Only this decision is undone."""
+        """Step Functions answered with an error (throttled, 5xx): the decision surely did
+        not arrive, so undo it and let the approver decide again. Only this decision is
+        undone."""
         self._update(
             Key=self._key(id_hash),
-            UpdateExpression="SET #s = :pending, nonces = :none "
-            "REMOVE decidedAt, decidedIp, decidedUserAgent",
+            UpdateExpression="SET #s = :pending REMOVE decidedAt, decidedIp, decidedUserAgent",
             ConditionExpression="#s = :status AND decidedAt = :now",
             ExpressionAttributeNames=_NAMES,
             ExpressionAttributeValues={
                 ":pending": {"S": PENDING},
-                ":none": {"M": {}},
                 ":status": {"S": status},
                 ":now": {"N": str(now)},
             },
         )
 
-    def too_late(self, id_hash: str, status: str, now: int) -> None:
-        """The workflow had already stopped waiting (timed out): record it as expired."""
+    def too_late(self, id_hash: str, status: str, now: int, final: str = EXPIRED) -> None:
+        """The workflow had already stopped waiting for this token (timed out, or a retry
+        replaced the request): record the decision as late, ending ``final``."""
         self._update(
             Key=self._key(id_hash),
-            UpdateExpression="SET #s = :expired, lateDecision = :status, lateAt = :now "
+            UpdateExpression="SET #s = :final, lateDecision = :status, lateAt = :now "
             "REMOVE taskToken",
             ConditionExpression="#s = :status",
             ExpressionAttributeNames=_NAMES,
             ExpressionAttributeValues={
-                ":expired": {"S": EXPIRED},
+                ":final": {"S": final},
                 ":status": {"S": status},
+                ":now": {"N": str(now)},
+            },
+        )
+
+    def supersede(self, id_hash: str, now: int) -> None:
+        """A pending request replaced by a newer one: it can never be decided."""
+        self._update(
+            Key=self._key(id_hash),
+            UpdateExpression="SET #s = :superseded, supersededAt = :now REMOVE taskToken",
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={
+                ":superseded": {"S": SUPERSEDED},
+                ":pending": {"S": PENDING},
                 ":now": {"N": str(now)},
             },
         )

@@ -13,9 +13,15 @@ count and the set is assumed to block, which gives the stronger verdict.
 
 Addresses are compared as networks (``ipaddress``, ``strict=False``), never as strings:
 ``2001:DB8:0:0::10/128`` is ``2001:db8::10/128``. An entry that equals or lies inside a
-protected network is removable (it blocks nothing but protected addresses); a wider
-entry that merely covers a protected IP (a ``/24`` around the NAT's ``/32``) is reported
-for a human: splitting it is a judgement call, deleting it would unblock others.
+protected network is removable (it blocks nothing but protected addresses). A wider
+entry that covers a protected IP (a ``/24`` around the NAT's ``/32``) is *carved out*:
+replaced by the smallest set of prefixes that covers the same range minus the protected
+addresses (``address_exclude``), so the rest of the block keeps blocking. Deleting it
+would unblock others; leaving it keeps the service down. The carve-out is refused (a
+critical alert that says why) past the limits below.
+
+Large sets: nothing here carries a whole address list into a Finding. Facts hold counts
+and the entries that touch a protected network (at most ``MAX_LISTED_ENTRIES`` of them).
 """
 
 from __future__ import annotations
@@ -40,6 +46,22 @@ RESOURCE_TYPE = "AWS::WAFv2::IPSet"
 SCOPES = ("REGIONAL", "CLOUDFRONT")
 CLOUDFRONT_REGION = "us-east-1"  # CLOUDFRONT-scope WAF calls are made to us-east-1
 CONFIGURED = "ProtectedIpCidrs"
+
+# AWS WAF: "An IP set can hold up to 10,000 IP addresses or IP address ranges" (WAF
+# developer guide, IP set match statement; a quota that cannot be raised). A carve-out
+# that would push the set past it is refused: UpdateIPSet would fail anyway.
+MAX_IP_SET_ADDRESSES = 10_000
+# Our limit: the widest entry we split, per IP version. A /16 is an organisation-sized
+# IPv4 block (carving one address out of it adds 16 prefixes); a /48 is the IPv6 site
+# allocation (80 prefixes per address). Wider entries block whole providers: whoever
+# wrote one meant something a machine should not second-guess, so a human decides.
+WIDEST_CARVE_OUT_PREFIX = {4: 16, 6: 48}
+# Our limit: the prefixes one fix may add. Each one is listed in the plan, the approval
+# message and the audit record; past this the carve-out is too fragmented to review.
+MAX_CARVE_OUT_PREFIXES = 256
+# Entries listed in facts, plans and audit records; counts carry the rest (a state
+# machine's state is limited to 256 KB, and a set holds up to 10,000 entries).
+MAX_LISTED_ENTRIES = 50
 
 # Rule actions that stop a matching request. Captcha and Challenge count: the NAT's
 # callers are machines, which cannot solve either.
@@ -116,6 +138,159 @@ def classify(
         if covered is not None:
             covering.append(Hit(entry, network, covered, inside=False))
     return tuple(inside), tuple(covering)
+
+
+def _excluded(network: IpNetwork, protected: Sequence[ProtectedNetwork]) -> list[ProtectedNetwork]:
+    """The protected networks strictly inside ``network`` (the ones a carve-out leaves out)."""
+    return [
+        p
+        for p in protected
+        if p.network.version == network.version
+        and p.network != network
+        and p.network.subnet_of(network)  # type: ignore[arg-type]
+    ]
+
+
+def carve(network: IpNetwork, excluded: Iterable[IpNetwork]) -> tuple[IpNetwork, ...]:
+    """The smallest set of prefixes covering ``network`` minus every excluded network.
+
+    ``address_exclude`` removes one network; it is repeated for each excluded one (on
+    whichever remaining prefix holds it) and the result collapsed, so the answer is the
+    same whatever the order. ``203.0.113.0/24`` minus ``203.0.113.10`` is 8 prefixes.
+    """
+    remaining: list[IpNetwork] = [network]
+    for cut in ipaddress.collapse_addresses(list(excluded)):  # type: ignore[type-var]
+        kept: list[IpNetwork] = []
+        for prefix in remaining:
+            if prefix.version != cut.version or not prefix.overlaps(cut):
+                kept.append(prefix)
+            elif cut.subnet_of(prefix):  # type: ignore[arg-type]
+                kept.extend(prefix.address_exclude(cut))  # type: ignore[arg-type]
+            # else the prefix lies inside the cut: dropped
+        remaining = kept
+    return tuple(ipaddress.collapse_addresses(remaining))  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class CarveOut:
+    """A covering entry, the protected networks inside it and what replaces it."""
+
+    entries: tuple[str, ...]  # as written in the set (every spelling of this network)
+    network: IpNetwork
+    excluded: tuple[ProtectedNetwork, ...]
+    prefixes: tuple[IpNetwork, ...]
+    refused: str = ""  # why it is left as it is ("" = it is carved out)
+
+    @property
+    def entry(self) -> str:
+        return self.entries[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        raw: dict[str, Any] = {
+            "entry": self.entry,
+            "network": str(self.network),
+            "exclude": list(dict.fromkeys(str(p.network) for p in self.excluded)),
+            "sources": list(dict.fromkeys(p.source for p in self.excluded)),
+            "prefixCount": len(self.prefixes),
+        }
+        if self.refused:
+            raw["refused"] = self.refused
+        return raw
+
+    def leave_out(self) -> str:
+        """``203.0.113.10/32 (NAT gateway nat-1, ProtectedIpCidrs)``: each network once."""
+        sources: dict[IpNetwork, list[str]] = {}
+        for p in self.excluded:
+            sources.setdefault(p.network, [])
+            if p.source not in sources[p.network]:
+                sources[p.network].append(p.source)
+        return ", ".join(f"{n} ({', '.join(s)})" for n, s in sources.items())
+
+    def text(self) -> str:
+        return f"{self.entry} covers protected {self.leave_out()}"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What fixing a set means: entries to remove, entries to carve, entries refused."""
+
+    remove: tuple[Hit, ...]
+    carve: tuple[CarveOut, ...]
+    refused: tuple[CarveOut, ...]
+    address_count: int  # entries in the set now
+    address_count_after: int  # entries once the fix is applied
+
+    @property
+    def empty(self) -> bool:
+        return not self.remove and not self.carve
+
+
+def plan_changes(
+    addresses: Sequence[str],
+    protected: Sequence[ProtectedNetwork],
+    *,
+    address_count: int | None = None,
+    approved: Iterable[IpNetwork] | None = None,
+) -> Changes:
+    """Decide the fix for an address list (pure).
+
+    ``addresses`` may be only the entries that touch a protected network when
+    ``address_count`` gives the size of the whole set. ``approved`` (the covering
+    networks of the plan a human approved) limits which entries are carved; None means
+    every eligible one (the plan itself). Covering entries are refused when wider than
+    ``WIDEST_CARVE_OUT_PREFIX``, when the fix would add more than
+    ``MAX_CARVE_OUT_PREFIXES`` or when the set would pass ``MAX_IP_SET_ADDRESSES``.
+    """
+    inside, covering = classify(addresses, protected)
+    count = len(addresses) if address_count is None else address_count
+    removed = {h.entry for h in inside}
+    after = count - sum(1 for a in addresses if a in removed)
+    allowed = None if approved is None else set(approved)
+    spellings: dict[IpNetwork, list[str]] = {}
+    for hit in covering:
+        spellings.setdefault(hit.network, [])
+        if hit.entry not in spellings[hit.network]:
+            spellings[hit.network].append(hit.entry)
+    carved: list[CarveOut] = []
+    refused: list[CarveOut] = []
+    added = 0
+    for network, entries in spellings.items():
+        excluded = tuple(_excluded(network, protected))
+        widest = WIDEST_CARVE_OUT_PREFIX[network.version]
+        occurrences = sum(1 for a in addresses if a in entries)
+        if allowed is not None and network not in allowed:
+            why = "not part of the plan that was approved"
+            refused.append(CarveOut(tuple(entries), network, excluded, (), why))
+            continue
+        if network.prefixlen < widest:
+            why = f"wider than /{widest}, the widest entry trailwarden splits"
+            refused.append(CarveOut(tuple(entries), network, excluded, (), why))
+            continue
+        prefixes = carve(network, (p.network for p in excluded))
+        if added + len(prefixes) > MAX_CARVE_OUT_PREFIXES:
+            why = (
+                f"the fix would add {added + len(prefixes)} prefixes, more than the "
+                f"{MAX_CARVE_OUT_PREFIXES} trailwarden adds in one change"
+            )
+            refused.append(CarveOut(tuple(entries), network, excluded, prefixes, why))
+            continue
+        size = after - occurrences + len(prefixes)
+        if size > MAX_IP_SET_ADDRESSES:
+            why = (
+                f"the set would hold {size} entries; AWS WAF allows "
+                f"{MAX_IP_SET_ADDRESSES:,} per IP set"
+            )
+            refused.append(CarveOut(tuple(entries), network, excluded, prefixes, why))
+            continue
+        carved.append(CarveOut(tuple(entries), network, excluded, prefixes))
+        added += len(prefixes)
+        after = size
+    return Changes(inside, tuple(carved), tuple(refused), count, after)
+
+
+def listed(items: Sequence[Any]) -> list[Any]:
+    """At most MAX_LISTED_ENTRIES of a list that travels through the state machine."""
+    return list(items[:MAX_LISTED_ENTRIES])
 
 
 # ------------------------------------------------------------------ web ACL usage
@@ -363,10 +538,47 @@ def _list(items: Iterable[str]) -> str:
     return ", ".join(items) or "-"
 
 
+def _some(items: Sequence[str], shown: int = 10) -> str:
+    """A readable list of at most ``shown`` items ("..., and 9,990 more")."""
+    text = _list(items[:shown])
+    return f"{text}, and {len(items) - shown:,} more" if len(items) > shown else text
+
+
 def _hit_text(hit: Hit) -> str:
     if hit.network == hit.protected.network:
         return f"{hit.network} ({hit.protected.source})"
     return f"{hit.network} (inside protected {hit.protected.network}, {hit.protected.source})"
+
+
+def _change_facts(changes: Changes) -> dict[str, Any]:
+    """Counts and the entries that touch a protected network: never the whole list."""
+    facts: dict[str, Any] = {
+        "addressCount": changes.address_count,
+        "inside": listed([h.to_dict() for h in changes.remove]),
+        "covering": listed([c.to_dict() for c in (*changes.carve, *changes.refused)]),
+    }
+    if len(changes.remove) > MAX_LISTED_ENTRIES:
+        facts["insideCount"] = len(changes.remove)
+    if changes.carve or changes.refused:
+        # The covering entries the fix carves: the approved plan names them by network.
+        facts["carveOut"] = [c.to_dict() for c in changes.carve]
+    if changes.carve:
+        facts["addressCountAfter"] = changes.address_count_after
+    return facts
+
+
+def _carve_out_text(changes: Changes) -> str:
+    text = ""
+    if changes.carve:
+        text += ". The fix replaces " + _list(
+            f"{c.entry} with the {len(c.prefixes)} prefixes that block the rest of it"
+            for c in changes.carve
+        )
+    if changes.refused:
+        text += ". Not carved out automatically, a human must decide: " + _list(
+            f"{c.entry} ({c.refused})" for c in changes.refused
+        )
+    return text
 
 
 def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafContext) -> Detection:
@@ -407,20 +619,17 @@ def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafCo
         if context.nat_lookup_error and addresses:
             return result(Outcome.ALERT, Severity.HIGH, unchecked)
         return result(Outcome.IGNORE, Severity.INFO, "no protected IPs configured or found")
-    inside, covering = classify(addresses, protected)
-    facts["inside"] = [h.to_dict() for h in inside]
-    facts["covering"] = [h.to_dict() for h in covering]
+    changes = plan_changes(addresses, protected)
+    inside = changes.remove
+    covering = (*changes.carve, *changes.refused)
+    facts.update(_change_facts(changes))
     if not inside and not covering:
         if context.nat_lookup_error and addresses:
             return result(Outcome.ALERT, Severity.HIGH, unchecked)
         return result(Outcome.IGNORE, Severity.INFO, "no protected IP in the new address list")
 
-    blocked = _list(dict.fromkeys(_hit_text(h) for h in inside))
-    covered = _list(
-        dict.fromkeys(
-            f"{h.entry} covers {h.protected.network} ({h.protected.source})" for h in covering
-        )
-    )
+    blocked = _some(list(dict.fromkeys(_hit_text(h) for h in inside)))
+    covered = _some([c.text() for c in covering])
     what = (
         f"{_actor_name(event)} changed WAF IP set {change.name} ({change.scope}, {change.region}): "
     )
@@ -453,14 +662,10 @@ def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafCo
         usage = f"used by {usage}"
     if context.nat_lookup_error:
         usage += f"; NAT gateway lookup failed ({context.nat_lookup_error})"
-    if not inside:
-        return result(
-            Outcome.ALERT,
-            Severity.CRITICAL,
-            f"{what}; {usage}. A wider entry is not split or removed automatically: "
-            "a human must decide",
-        )
-    return result(Outcome.ACT, Severity.CRITICAL, f"{what}; {usage}")
+    reason = f"{what}; {usage}{_carve_out_text(changes)}"
+    if changes.empty:
+        return result(Outcome.ALERT, Severity.CRITICAL, reason)
+    return result(Outcome.ACT, Severity.CRITICAL, reason)
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:

@@ -13,6 +13,11 @@ Behaviour follows Discord's developer docs:
   A timeout may hide a message Discord did save, so a retry can duplicate an
   alert; for alerting, a duplicate beats a lost message.
 * Redirects are not followed.
+* Time is bounded, not only per socket read (a response trickled one byte a second
+  never trips a per-read timeout): every attempt has a total deadline, ``timeout``
+  seconds from its start, checked before every read and write of the connection; and
+  the whole send has an optional ``deadline`` (the caller's clock, e.g. the Lambda's
+  remaining time minus a margin) that caps attempts and back-off waits alike.
 
 The webhook URL embeds its token, so it is a secret: it never appears in log
 records, exception messages or ``repr``.
@@ -21,9 +26,11 @@ records, exception messages or ``repr``.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import math
 import random
+import socket
 import ssl
 import time
 import urllib.error
@@ -76,6 +83,94 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         newurl: str,
     ) -> urllib.request.Request | None:
         return None
+
+
+class _DeadlineSocket:
+    """A connected socket whose every read and write must finish by ``deadline``.
+
+    Before each ``recv_into``/``sendall`` the socket's timeout is set to the time left,
+    and once none is left it raises ``TimeoutError``: a total deadline, where the
+    socket's own timeout only bounds each single read. ``close`` waits for the
+    response's file objects, as a real socket does (urllib closes the connection while
+    the response is still being read).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float, clock: Callable[[], float]):
+        self._sock = sock
+        self._deadline = deadline
+        self._clock = clock
+        self._io_refs = 0
+        self._closed = False
+
+    def _arm(self) -> None:
+        left = self._deadline - self._clock()
+        if left <= 0:
+            raise TimeoutError("attempt deadline reached")
+        self._sock.settimeout(left)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._arm()
+        if nbytes or flags:
+            return self._sock.recv_into(buffer, nbytes, flags)
+        return self._sock.recv_into(buffer)  # what SocketIO calls (TLS sockets included)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._arm()
+        self._sock.sendall(data, flags)
+
+    def makefile(self, mode: str = "rb", *_args: Any, **_kwargs: Any) -> IO[bytes]:
+        if mode != "rb":
+            raise ValueError("only 'rb' is supported")
+        self._io_refs += 1
+        return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
+
+    def _decref_socketios(self) -> None:
+        self._io_refs -= 1
+        if self._closed and self._io_refs <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._io_refs <= 0:
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _deadline_connection(
+    base: type[http.client.HTTPConnection],
+    deadline: Callable[[], float],
+    clock: Callable[[], float],
+) -> Any:
+    """``base`` whose socket, once connected (TLS included), keeps ``deadline()``."""
+
+    class DeadlineConnection(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            super().connect()
+            connected: Any = self.sock  # type: ignore[has-type]
+            self.sock = _DeadlineSocket(connected, deadline(), clock)
+
+    return DeadlineConnection
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: Callable[[], float], clock: Callable[[], float]) -> None:
+        super().__init__()
+        self._connection = _deadline_connection(http.client.HTTPConnection, deadline, clock)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: Callable[[], float], clock: Callable[[], float]) -> None:
+        self._tls = ssl.create_default_context()  # certificate and hostname checks on
+        super().__init__(context=self._tls)
+        self._connection = _deadline_connection(http.client.HTTPSConnection, deadline, clock)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req, context=self._tls)
 
 
 def _validated_split(url: str) -> urllib.parse.SplitResult:
@@ -149,7 +244,11 @@ class DiscordWebhook:
         backoff_seconds: float = 1.0,
         max_retry_after: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``timeout``: seconds one attempt may take in total (connect, send, the whole
+        response). ``deadline``: a ``clock()`` time by which the whole send must end."""
         parts = _validated_split(url)
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -165,9 +264,14 @@ class DiscordWebhook:
         self._backoff = backoff_seconds
         self._max_retry_after = max_retry_after
         self._sleep = sleep
-        handlers: list[urllib.request.BaseHandler] = [_RefuseRedirects()]
-        if parts.scheme == "https":  # certificate and hostname verification on
-            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+        self._deadline = deadline
+        self._clock = clock
+        self._attempt_deadline = 0.0
+        handlers: list[urllib.request.BaseHandler] = [
+            _RefuseRedirects(),
+            _DeadlineHTTPHandler(lambda: self._attempt_deadline, clock),
+            _DeadlineHTTPSHandler(lambda: self._attempt_deadline, clock),
+        ]
         if self._host in _LOCAL_HOSTS:  # never send loopback traffic to an env proxy
             handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)
@@ -182,7 +286,12 @@ class DiscordWebhook:
         reason = "no attempt made"
         status: int | None = None
         for attempt in range(1, self._max_attempts + 1):
-            outcome = self._send(body)
+            budget = self._time_left(self._timeout)
+            if budget <= 0:
+                raise self._failure(
+                    f"{reason}; no time left before the deadline", status, attempt - 1
+                )
+            outcome = self._send(body, budget)
             status = outcome.status
             if status is not None and 200 <= status < 300:
                 message_id = _json(outcome.body)
@@ -207,6 +316,9 @@ class DiscordWebhook:
             else:
                 raise self._failure(self._final_reason(outcome), status, attempt)
             if attempt < self._max_attempts:
+                if self._time_left(delay) < delay:
+                    reason += "; no time left for another attempt before the deadline"
+                    raise self._failure(reason, status, attempt)
                 logger.warning(
                     "Discord delivery failed, retrying",
                     extra={"reason": reason, "attempt": attempt, "retry_in_s": round(delay, 3)},
@@ -214,11 +326,19 @@ class DiscordWebhook:
                 self._sleep(delay)
         raise self._failure(reason, status, self._max_attempts)
 
+    def _time_left(self, wanted: float) -> float:
+        """``wanted`` seconds, or less if the whole send's deadline comes first."""
+        if self._deadline is None:
+            return wanted
+        return min(wanted, self._deadline - self._clock())
+
     def _backoff_delay(self, attempt: int) -> float:
         base = self._backoff * 2.0 ** (attempt - 1)
         return min(base + _jitter.uniform(0, self._backoff), self._max_retry_after)
 
-    def _send(self, body: bytes) -> _Outcome:
+    def _send(self, body: bytes, budget: float) -> _Outcome:
+        """One attempt, over by ``budget`` seconds from now whatever the server does."""
+        self._attempt_deadline = self._clock() + budget
         request = urllib.request.Request(  # noqa: S310 - scheme validated in __init__
             self._url,
             data=body,
@@ -226,7 +346,7 @@ class DiscordWebhook:
             headers={"Content-Type": "application/json", "User-Agent": self._user_agent},
         )
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
+            with self._opener.open(request, timeout=budget) as response:
                 return _Outcome(response.status, response.read(_MAX_RESPONSE_BYTES))
         except urllib.error.HTTPError as err:
             try:

@@ -1,8 +1,15 @@
-"""SNS email: readable plain text (SNS email is not HTML)."""
+"""SNS email: readable plain text (SNS email is not HTML).
+
+Every string goes through :mod:`trailwarden.notify.text`'s plain-text neutraliser (the
+one the approval page uses): no control, bidi or zero-width characters, and a value's
+extra lines are indented and marked, so they cannot pass for fields of their own.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from trailwarden.notify import text
 
 if TYPE_CHECKING:
     from trailwarden.notify.messages import Message
@@ -22,13 +29,14 @@ def subject(message: Message) -> str:
 
 
 def body(message: Message) -> str:
-    lines = [message.title, "=" * min(len(message.title), 72), "", message.summary, ""]
-    width = max((len(name) for name, _ in message.fields), default=0)
-    for name, value in message.fields:
-        value_lines = str(value).splitlines() or ["-"]
-        lines.append(f"{name.ljust(width)} : {value_lines[0]}")
-        lines += [" " * (width + 3) + extra for extra in value_lines[1:]]
-    for label, url in message.links:
+    title = text.plain(message.title)
+    lines = [title, "=" * min(len(title), 72), "", text.plain(message.summary), ""]
+    fields = [(text.plain(name), text.plain_lines(value)) for name, value in message.fields]
+    width = max((len(name) for name, _ in fields), default=0)
+    for name, (first, *rest) in fields:
+        lines.append(f"{name.ljust(width)} : {first or '-'}")
+        lines += [" " * (width + 3) + text.CONTINUATION + extra for extra in rest]
+    for label, url in message.links:  # our own: the approval link
         lines += ["", f"{label}:", url]
-    lines += ["", "--", message.footer]
+    lines += ["", "--", text.plain(message.footer)]
     return "\n".join(lines) + "\n"

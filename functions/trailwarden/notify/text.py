@@ -1,11 +1,17 @@
-"""Make attacker-controlled text safe and small enough for a Discord webhook.
+"""Make attacker-controlled text safe: plain text for email and the approval page,
+inert markdown for Discord, and small enough for a Discord webhook.
 
 Everything an alert quotes from CloudTrail (user names, role session names,
 resource tags, user agents, error messages) is chosen by whoever made the API
-call, so it is treated as hostile: :func:`neutralize` makes it render as plain
-text, and :func:`clamp_message` keeps a webhook payload inside Discord's
-documented message and embed limits so a long value cannot make Discord reject
-the whole alert with a 400.
+call, so it is treated as hostile. :func:`plain_lines` (with :func:`plain` and
+:func:`plain_block`) is the one neutraliser of the plain-text channels, the SNS
+email and the approval page: it drops control, bidi, zero-width and other
+invisible characters, collapses whitespace, and lets a value's extra lines never
+pass for lines of our own (they are marked as continuations, so an injected
+``"\nDecision : approved"`` reads as part of the value it came in). For Discord,
+:func:`neutralize` makes it render as plain text, and :func:`clamp_message` keeps
+a webhook payload inside Discord's documented message and embed limits so a long
+value cannot make Discord reject the whole alert with a 400.
 
 Lengths are counted in Python ``str`` characters (code points). Stdlib only.
 """
@@ -83,6 +89,41 @@ def neutralize(s: str) -> str:
     s = _MARKDOWN.sub(r"\\\1", s)
     s = _AUTOLINK.sub(r"\\:", s)
     return _LIST_MARKER.sub(r"\\-", s)
+
+
+# Hangul fillers render as nothing: favourite "invisible" names. Not used in real text.
+_BLANK_LETTERS = dict.fromkeys([0x115F, 0x1160, 0x3164, 0xFFA0])
+CONTINUATION = "\u21b3 "  # "↳ ": marks a value's second and later lines
+LINE_JOIN = " \u23ce "  # " ⏎ ": where a one-line rendering folded a line break
+
+
+def _printable(ch: str) -> bool:
+    # Cc: C0/C1 controls (ESC sequences, NUL, DEL...); Cf: format characters, which
+    # include every bidi control (U+202A-202E, U+2066-2069, LRM/RLM/ALM), zero-width
+    # space/joiners, word joiner, soft hyphen, BOM and tag characters; Co/Cs/Cn:
+    # private use, surrogates, unassigned.
+    return ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Co", "Cs", "Cn")
+
+
+def plain_lines(value: object) -> list[str]:
+    """``value`` as the lines a human should see: invisible characters dropped, every
+    run of whitespace one space, no blank lines. Always at least one (maybe empty)."""
+    s = _text(value)
+    s = _HSPACE.sub(" ", _NEWLINES.sub("\n", s)).translate(_BLANK_LETTERS)
+    s = "".join(ch for ch in s if _printable(ch))
+    lines = [" ".join(line.split()) for line in s.split("\n")]
+    return [line for line in lines if line] or [""]
+
+
+def plain(value: object) -> str:
+    """One line of plain text (a title, a label, an address); line breaks shown as ⏎."""
+    return LINE_JOIN.join(plain_lines(value))
+
+
+def plain_block(value: object) -> str:
+    """Plain text whose second and later lines start with ``CONTINUATION``."""
+    first, *rest = plain_lines(value)
+    return "".join([first, *(f"\n{CONTINUATION}{line}" for line in rest)])
 
 
 def truncate(s: str, limit: int) -> str:

@@ -11,8 +11,15 @@ with ``GetIPSet`` -> edit -> ``UpdateIPSet`` (the lock token and the unchanged
 description sent back: UpdateIPSet replaces the whole mutable spec). A stale lock token
 (``WAFOptimisticLockException``: someone else changed the set in between) means read
 again and retry, a bounded number of times with jittered backoff. A wider entry that
-only covers a protected IP is reported for a human, never split or deleted. The result
-is verified by reading the set again.
+covers a protected IP is carved out when the plan (and so the human) named it and it is
+still there: replaced by the prefixes that cover the rest of it, in its place in the
+list. The result is verified by reading the set again: no entry holds a protected
+address (except covering entries deliberately left for a human) and every other
+address of a carved entry is still blocked.
+
+Nothing here returns a whole address list: before/after are counts and the entries
+removed, added or touching a protected network, so a 10,000-entry set stays far below
+the state machine's 256 KB state limit.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from trailwarden.remediations.base import ClientFactory, RemediationResult
 if TYPE_CHECKING:
     from trailwarden.events import CloudTrailEvent
     from trailwarden.findings import Detection
-    from trailwarden.settings import DetectionSettings
+    from trailwarden.settings import DetectionSettings, IpNetwork
 
 logger = Logger(child=True)
 
@@ -163,13 +170,22 @@ class IpSet:
     description: str
     lock_token: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def summary(self, protected: Sequence[waf.ProtectedNetwork]) -> dict[str, Any]:
+        """What travels through the state machine: a count and the entries that touch a
+        protected network, never the whole list (a set holds up to 10,000 entries)."""
+        inside, covering = waf.classify(self.addresses, protected)
+        hits = {h.entry for h in (*inside, *covering)}
+        touching = [a for a in self.addresses if a in hits]
+        raw: dict[str, Any] = {
             "name": self.name,
             "id": self.id,
             "scope": self.scope,
-            "addresses": list(self.addresses),
+            "addressCount": len(self.addresses),
+            "protectedEntries": waf.listed(touching),
         }
+        if len(touching) > waf.MAX_LISTED_ENTRIES:
+            raw["protectedEntryCount"] = len(touching)
+        return raw
 
 
 def read_ip_set(wafv2: Any, arn: str) -> IpSet:
@@ -190,9 +206,23 @@ def read_ip_set(wafv2: Any, arn: str) -> IpSet:
     )
 
 
-def live_state(resource_id: str, clients: ClientFactory) -> dict[str, Any]:
+def live_state(
+    resource_id: str, clients: ClientFactory, settings: DetectionSettings
+) -> dict[str, Any]:
+    """The set's summary against the protected networks as they are now (configured +
+    NAT EIPs). A failed NAT lookup is named; the plan then also trusts the event."""
     _name, _id, _scope, region = waf.parse_arn(resource_id)
-    return read_ip_set(clients("wafv2", region), resource_id).to_dict()
+    ip_set = read_ip_set(clients("wafv2", region), resource_id)
+    nat: tuple[waf.ProtectedNetwork, ...] = ()
+    error: str | None = None
+    try:
+        nat = nat_gateway_networks(clients("ec2", None))
+    except (ClientError, BotoCoreError) as err:
+        error = _lookup_error(err)
+    summary = ip_set.summary((*nat, *waf.configured_networks(settings)))
+    if error:
+        summary["natLookupError"] = error
+    return summary
 
 
 def protected_from_facts(facts: Mapping[str, Any]) -> tuple[waf.ProtectedNetwork, ...]:
@@ -207,44 +237,103 @@ def protected_from_facts(facts: Mapping[str, Any]) -> tuple[waf.ProtectedNetwork
     return tuple(out)
 
 
-def plan(
-    resource_id: str, addresses: Sequence[str], protected: Sequence[waf.ProtectedNetwork]
-) -> tuple[PlannedAction, ...]:
-    """Remove the entries inside a protected network (pure). Wider entries stay."""
-    inside, _covering = waf.classify(addresses, protected)
-    if not inside:
+def approved_carve_outs(facts: Mapping[str, Any]) -> tuple[IpNetwork, ...]:
+    """The covering networks the detection planned to carve (what a human approved)."""
+    out = []
+    for raw in facts.get("carveOut") or ():
+        network = (
+            waf.parse_network(str(raw.get("network", ""))) if isinstance(raw, Mapping) else None
+        )
+        if network is not None:
+            out.append(network)
+    return tuple(out)
+
+
+def _shown(items: Sequence[str], shown: int = 8) -> str:
+    text = ", ".join(items[:shown])
+    return f"{text} and {len(items) - shown} more" if len(items) > shown else text
+
+
+def actions_for(resource_id: str, changes: waf.Changes) -> tuple[PlannedAction, ...]:
+    """The plan (pure): one UpdateIPSet that removes and carves. Lists are capped."""
+    if changes.empty:
         return ()
     name, ip_set_id, scope, _region = waf.parse_arn(resource_id)
-    entries = list(dict.fromkeys(h.entry for h in inside))
-    why = ", ".join(dict.fromkeys(f"{h.entry} ({h.protected.source})" for h in inside))
+    steps: list[str] = []
+    if changes.remove:
+        why = ", ".join(
+            dict.fromkeys(f"{h.entry} ({h.protected.source})" for h in changes.remove[:10])
+        )
+        more = len(changes.remove) - 10
+        steps.append(f"remove {why}" + (f" and {more} more" if more > 0 else ""))
+    for c in changes.carve:
+        prefixes = [str(p) for p in c.prefixes]
+        steps.append(
+            f"replace {c.entry} with {len(prefixes)} prefixes that leave out {c.leave_out()}"
+            f" and keep blocking the rest: {_shown(prefixes)}"
+        )
+    entries = list(dict.fromkeys(h.entry for h in changes.remove))
     return (
         PlannedAction(
             action="wafv2:UpdateIPSet",
             resource=resource_id,
-            description=f"remove {why} from IP set {name} ({scope})",
+            description=f"in IP set {name} ({scope}): " + "; ".join(steps),
             params={
                 "Name": name,
                 "Id": ip_set_id,
                 "Scope": scope,
-                "RemoveAddresses": entries,
-                "RemoveNetworks": sorted({str(h.network) for h in inside}),
+                "RemoveAddresses": waf.listed(entries),
+                "RemoveNetworks": waf.listed(sorted({str(h.network) for h in changes.remove})),
+                "CarveOut": [
+                    {
+                        "entry": c.entry,
+                        "network": str(c.network),
+                        "exclude": list(dict.fromkeys(str(p.network) for p in c.excluded)),
+                        "add": [str(p) for p in c.prefixes],
+                    }
+                    for c in changes.carve
+                ],
+                "AddressCount": changes.address_count,
+                "AddressCountAfter": changes.address_count_after,
             },
         ),
     )
 
 
+def plan(
+    resource_id: str,
+    addresses: Sequence[str],
+    protected: Sequence[waf.ProtectedNetwork],
+    *,
+    address_count: int | None = None,
+) -> tuple[PlannedAction, ...]:
+    """Remove the entries inside a protected network and carve the covering ones (pure)."""
+    changes = waf.plan_changes(addresses, protected, address_count=address_count)
+    return actions_for(resource_id, changes)
+
+
 def plan_for(
     resource_id: str, facts: Mapping[str, Any], state: Mapping[str, Any] | None
 ) -> tuple[PlannedAction, ...]:
-    """Plan from the live set, or (offline, for replay) from the entries the event added."""
+    """Plan from the live summary, or (offline, for replay) from the entries the event
+    added. The live summary lists only the entries that touch a protected network."""
     protected = protected_from_facts(facts)
+    from_event = [
+        str(h.get("entry"))
+        for key in ("inside", "carveOut")
+        for h in facts.get(key) or ()
+        if isinstance(h, Mapping)
+    ]
     if state is None:
-        addresses = [
-            str(h.get("entry")) for h in facts.get("inside") or () if isinstance(h, Mapping)
-        ]
+        entries, count = from_event, facts.get("addressCount")
     else:
-        addresses = [str(a) for a in state.get("addresses") or ()]
-    return plan(resource_id, addresses, protected)
+        entries = [str(a) for a in state.get("protectedEntries") or ()]
+        if state.get("natLookupError"):  # the NAT entries may be missing from the summary
+            entries += [e for e in from_event if e not in entries]
+        count = state.get("addressCount")
+    return plan(
+        resource_id, entries, protected, address_count=count if isinstance(count, int) else None
+    )
 
 
 # ------------------------------------------------------------------ apply
@@ -263,17 +352,58 @@ class LockRetry:
         return _jitter.uniform(0, min(self.max_seconds, self.base_seconds * 2**attempt))
 
 
-def _covering_notes(
-    addresses: Sequence[str], protected: Sequence[waf.ProtectedNetwork]
-) -> tuple[str, ...]:
-    _inside, covering = waf.classify(addresses, protected)
-    return tuple(
-        dict.fromkeys(
-            f"left for a human: {h.entry} covers protected {h.protected.network} "
-            f"({h.protected.source}); it was not split or removed"
-            for h in covering
-        )
-    )
+def edit(addresses: Sequence[str], changes: waf.Changes) -> tuple[list[str], list[str]]:
+    """The new address list and the prefixes added. A carved entry's prefixes take its
+    place; a prefix the set already holds is not added twice."""
+    removed = {h.entry for h in changes.remove}
+    carved = {entry: c for c in changes.carve for entry in c.entries}
+    removed |= set(carved)
+    present = {waf.parse_network(a) for a in addresses if a not in removed} - {None}
+    out: list[str] = []
+    added: list[str] = []
+    for address in addresses:
+        if address not in removed:
+            out.append(address)
+            continue
+        carve_out = carved.get(address)
+        for prefix in carve_out.prefixes if carve_out else ():
+            if prefix not in present:
+                present.add(prefix)
+                out.append(str(prefix))
+                added.append(str(prefix))
+    return out, added
+
+
+def _still_covered(prefix: IpNetwork, networks: set[IpNetwork]) -> bool:
+    return any(prefix.supernet(new_prefix=k) in networks for k in range(prefix.prefixlen, -1, -1))
+
+
+def verify(
+    arn: str,
+    after: IpSet,
+    protected: Sequence[waf.ProtectedNetwork],
+    applied: waf.Changes | None,
+    left: Sequence[waf.CarveOut],
+) -> None:
+    """No entry holds a protected address, except the covering entries deliberately
+    left for a human; every other address of a carved entry is still blocked."""
+    inside, covering = waf.classify(after.addresses, protected)
+    if inside:
+        entries = ", ".join(h.entry for h in inside[:10])
+        raise RemediationFailed(f"{arn} still holds protected entries after removal: {entries}")
+    kept = {c.network for c in left}
+    still = [h.entry for h in covering if h.network not in kept]
+    if still:
+        raise RemediationFailed(f"{arn} still covers protected addresses: {', '.join(still)}")
+    if applied is None:
+        return
+    networks = {n for n in (waf.parse_network(a) for a in after.addresses) if n is not None}
+    for c in applied.carve:
+        lost = [str(p) for p in c.prefixes if not _still_covered(p, networks)]
+        if lost:
+            raise RemediationFailed(
+                f"{arn}: the carve-out of {c.entry} no longer blocks {', '.join(lost[:10])}"
+            )
 
 
 def apply(
@@ -281,30 +411,36 @@ def apply(
     arn: str,
     protected: Sequence[waf.ProtectedNetwork],
     retry: LockRetry | None = None,
+    carve_out: Sequence[IpNetwork] = (),
 ) -> RemediationResult:
-    """Idempotent: re-read, remove the protected entries there now, verify.
+    """Idempotent: re-read, remove the protected entries there now, carve the approved
+    covering entries still there (``carve_out``), verify.
 
-    Nothing to remove is success ("already-clean"). A lock conflict re-reads and tries
-    again; after ``retry.attempts`` conflicts it raises TransientAwsError so the state
-    machine's Retry runs the step again later.
+    Nothing to do is success ("already-clean"). A covering entry not in ``carve_out``, or
+    one whose carve-out would now pass a limit, is left with a note; when nothing else
+    could be done that is a RemediationRefused. A lock conflict re-reads and tries again;
+    after ``retry.attempts`` conflicts it raises TransientAwsError so the state machine's
+    Retry runs the step again later.
     """
     retry = retry or LockRetry()
     if not protected:
         raise RemediationRefused(f"{arn}: no protected networks to remove")
     first: IpSet | None = None
-    removed: tuple[PlannedAction, ...] = ()
+    applied: waf.Changes | None = None
+    changes: waf.Changes | None = None
+    added: list[str] = []
     for attempt in range(retry.attempts):
         current = read_ip_set(wafv2, arn)
         first = first or current
-        actions = plan(arn, current.addresses, protected)
-        if not actions:
+        changes = waf.plan_changes(current.addresses, protected, approved=carve_out)
+        if changes.empty:
             break
-        remove = set(actions[0].params["RemoveAddresses"])
+        addresses, added = edit(current.addresses, changes)
         kwargs: dict[str, Any] = {
             "Name": current.name,
             "Scope": current.scope,
             "Id": current.id,
-            "Addresses": [a for a in current.addresses if a not in remove],
+            "Addresses": addresses,
             "LockToken": current.lock_token,
         }
         if current.description:  # UpdateIPSet replaces the description too: send it back
@@ -320,19 +456,38 @@ def apply(
             if error_code(err) == _LOCK:
                 raise TransientAwsError(f"{_LOCK} {retry.attempts} times on {arn}") from err
             raise translate(err, gone_codes=_GONE) from err
-        removed = actions
+        applied = changes
         break
     else:  # pragma: no cover - the loop always breaks or raises
         raise TransientAwsError(f"{_LOCK} on {arn}")
-    assert first is not None
+    assert first is not None and changes is not None
+    left = changes.refused
+    refused_now = [c for c in left if c.network in set(carve_out)]
+    if applied is None and refused_now:
+        raise RemediationRefused(
+            f"{arn}: nothing changed; not carved out: "
+            + "; ".join(f"{c.entry} ({c.refused})" for c in refused_now)
+        )
     after = read_ip_set(wafv2, arn)
-    still = waf.classify(after.addresses, protected)[0]
-    if still:
-        left = ", ".join(h.entry for h in still)
-        raise RemediationFailed(f"{arn} still holds protected entries after removal: {left}")
-    notes = _covering_notes(after.addresses, protected)
-    status = "remediated" if removed else "already-clean"
-    return RemediationResult(status, first.to_dict(), after.to_dict(), removed, notes)
+    verify(arn, after, protected, applied, left)
+    notes = tuple(
+        dict.fromkeys(f"left for a human: {c.text()}; not carved out: {c.refused}" for c in left)
+    )
+    after_summary = after.summary(protected)
+    if applied is not None:
+        after_summary["removed"] = waf.listed(
+            [
+                *dict.fromkeys(h.entry for h in applied.remove),
+                *(e for c in applied.carve for e in c.entries),
+            ]
+        )
+        after_summary["added"] = added
+    if applied is None:
+        status = "already-clean"
+    else:
+        status = "partially-remediated" if refused_now else "remediated"
+    actions = actions_for(arn, applied) if applied is not None else ()
+    return RemediationResult(status, first.summary(protected), after_summary, actions, notes)
 
 
 def remediate(
@@ -342,7 +497,8 @@ def remediate(
     settings: DetectionSettings,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RemediationResult:
-    """The fix for an approved finding: the protected networks Assess saw, live set."""
+    """The fix for an approved finding: the protected networks Assess saw and the
+    covering entries it planned to carve, applied to the live set."""
     try:
         _name, _id, _scope, region = waf.parse_arn(resource_id)
     except ValueError as err:
@@ -352,4 +508,10 @@ def remediate(
         base_seconds=settings.lock_retry_base_seconds,
         sleep=sleep,
     )
-    return apply(clients("wafv2", region), resource_id, protected_from_facts(facts), retry)
+    return apply(
+        clients("wafv2", region),
+        resource_id,
+        protected_from_facts(facts),
+        retry,
+        carve_out=approved_carve_outs(facts),
+    )

@@ -10,6 +10,10 @@
   (moto allocates the exact address), so Assess finds it live.
 * ``approval``: what the human does with the link (``approve``, ``reject``, or
   ``expire``: nobody decides); the demo drives it over HTTP.
+* ``probe``: addresses to test against the set read back: ``read_state`` then adds
+  ``"blocks": {address: bool}`` (is the address inside any entry?), computed here with
+  ``ipaddress`` from the plain ``GetIPSet`` answer, never with the code under test. A
+  carve-out shows as the NAT IP ``false`` and its neighbours ``true``.
 
 The driver then makes the call the event records (UpdateIPSet with the event's address
 list, unless the call failed) and ``read_state`` returns ``{"addresses": [...]}``.
@@ -18,13 +22,14 @@ list, unless the call failed) and ``read_state`` returns ``{"addresses": [...]}`
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.detections.waf_protected_ip import CLOUDFRONT_REGION
 from trailwarden_local.drivers.base import Prepared, own_role_arn, rewrite_issuer
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from trailwarden_local.engine import LocalApp
     from trailwarden_local.samples import Sample
@@ -78,9 +83,18 @@ def add_web_acl(wafv2: Any, ip_set_arn: str, scope: str, spec: Mapping[str, Any]
     return str(summary["ARN"])
 
 
-def read_addresses(wafv2: Any, name: str, scope: str, ip_set_id: str) -> dict[str, Any]:
+def read_addresses(
+    wafv2: Any, name: str, scope: str, ip_set_id: str, probe: Sequence[str] = ()
+) -> dict[str, Any]:
     body = wafv2.get_ip_set(Name=name, Scope=scope, Id=ip_set_id)["IPSet"]
-    return {"addresses": list(body.get("Addresses", []))}
+    addresses = list(body.get("Addresses", []))
+    state: dict[str, Any] = {"addresses": addresses}
+    if probe:
+        networks = [ipaddress.ip_network(a, strict=False) for a in addresses]
+        state["blocks"] = {
+            address: any(ipaddress.ip_address(address) in n for n in networks) for address in probe
+        }
+    return state
 
 
 def prepare(app: LocalApp, sample: Sample) -> Prepared:
@@ -123,4 +137,7 @@ def prepare(app: LocalApp, sample: Sample) -> Prepared:
             update["Description"] = str(spec["description"])
         request["lockToken"] = lock
         wafv2.update_ip_set(**update)
-    return Prepared(event=event, read_state=lambda: read_addresses(wafv2, name, scope, ip_set_id))
+    probe = [str(a) for a in setup.get("probe", [])]
+    return Prepared(
+        event=event, read_state=lambda: read_addresses(wafv2, name, scope, ip_set_id, probe)
+    )

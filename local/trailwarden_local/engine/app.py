@@ -237,6 +237,30 @@ def _input_transform(transformer: Mapping[str, Any], event: Any, rule: Mapping[s
         return text
 
 
+def _memoise_asl_validation() -> None:
+    """Validate each distinct state-machine definition once per process.
+
+    moto parses every definition with its ANTLR grammar on create (about a quarter of a
+    second each); the validation is a pure function of the text, and every app the tests
+    and the demo provision creates the same few definitions again. Only successes are
+    remembered, so an invalid definition still fails every time.
+    """
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    validate = StepFunctionsParserBackend._validate_definition
+    if getattr(validate, "_trailwarden_memoised", False):
+        return
+    valid: set[str] = set()
+
+    def memoised(definition: str) -> None:
+        if definition not in valid:
+            validate(definition=definition)
+            valid.add(definition)
+
+    memoised._trailwarden_memoised = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend._validate_definition = staticmethod(memoised)  # type: ignore[method-assign]
+
+
 class LocalApp:
     """The app of ``template_path`` provisioned in moto; see the module docstring."""
 
@@ -378,6 +402,7 @@ class LocalApp:
                 code_root=self.code_root,
             )
             self._runtime.install(self._loaded.code_dirs)
+            _memoise_asl_validation()
             self._provision()
         except BaseException:
             self.stop()

@@ -12,10 +12,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from handlers._store import build_incident_store
-from trailwarden.alert import alert
 from trailwarden.backstop import Backstop
 from trailwarden.clients import make_client
-from trailwarden.registry import BY_ID
 from trailwarden.settings import BackstopSettings, DetectionSettings
 from trailwarden.workflows import APP_TAMPER
 
@@ -50,6 +48,11 @@ def _deps() -> Deps:
 
 def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]:
     def raise_alert(synthetic: dict[str, Any]) -> dict[str, Any]:
+        # Only when a trail is found not logging: the alert path and the registry of
+        # every workflow stay off the scheduled runs' cold starts.
+        from trailwarden.alert import alert
+        from trailwarden.registry import BY_ID
+
         return alert(
             synthetic,
             BY_ID[APP_TAMPER],

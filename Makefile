@@ -14,8 +14,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # A python3.13 for `sam build` (the Lambda runtime's version; the Makefiles under
 # functions/ and layer/ compile bytecode with it): on PATH, else under pyenv.
-PYTHON313 ?= $(shell for p in python3.13 "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13; do \
+ifeq ($(origin PYTHON313),undefined)
+PYTHON313 := $(shell for p in python3.13 "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13; do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { command -v "$$p"; break; }; done)
+endif
 export PYTHON313
 
 $(STAMP): requirements-dev.txt layer/requirements.txt pyproject.toml
@@ -52,7 +54,7 @@ test: lint typecheck validate unit
 
 # Plain `sam build` (what users run): the shared layer and every function, compiled.
 build: $(SAM_STAMP)
-	@test -n "$(PYTHON313)" || { echo "make build: no python3.13 interpreter found on PATH or under pyenv (\$$(pyenv root)/versions/3.13.*); install Python 3.13 or pass PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	@"$(PYTHON313)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || { echo "make build: no python3.13 interpreter found on PATH or under pyenv (\$$(pyenv root)/versions/3.13.*); install Python 3.13 or pass PYTHON313=/path/to/python3.13" >&2; exit 1; }
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
 
 # Cold import of each handler from the built artifact (builds it when stale) and the

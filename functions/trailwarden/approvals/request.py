@@ -134,5 +134,7 @@ def request_approval(
             purge_at=expires_at + settings.retention_seconds,
         )
     )
-    delivery = deliver(message, sns=sns, topic_arn=notify.topic_arn, discord=discord)
+    delivery = deliver(
+        message, sns=sns, topic_arn=notify.topic_arn, discord=discord, warnings=notify.warnings
+    )
     return {"status": "requested", "expiresAt": expires_at, "delivery": delivery.to_dict()}

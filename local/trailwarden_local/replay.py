@@ -195,6 +195,8 @@ def run(
         return _usage_error(err, f"cannot use the template: {exc}")
     for note in ruleset.notes:
         err.write(f"{PROG}: note: {note}\n")
+    for warning in ruleset.settings.warnings:  # skipped as the deployed app skips them
+        err.write(f"{PROG}: warning: {warning}\n")
 
     replayer = Replayer(ruleset, only_matches=only_matches, shortcuts=shortcuts)
     sources = iter_sources(paths, DateRange(since, until), s3_client or default_s3_client)

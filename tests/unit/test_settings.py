@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
+import json
 import logging
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -215,3 +219,48 @@ def test_settings_warning_survives_a_message_with_every_field_used() -> None:
 
 def test_no_warning_leaves_the_message_alone() -> None:
     assert with_settings_warnings(_message(), ()) == _message()
+
+
+def test_replay_decides_as_the_app_and_prints_the_settings_warning() -> None:
+    from tests.conftest import EVENTS
+    from trailwarden_local.replay import run
+
+    out, err = io.StringIO(), io.StringIO()
+
+    status = run(
+        [str(EVENTS / "sg-open-ingress" / "ssh-world-nested.json")],
+        overrides=["AllowedPublicPorts=80,443,99999", "ProtectedIpCidrs=10.0.0.0/7"],
+        out=out,
+        err=err,
+        threads=False,
+    )
+
+    assert status == 0
+    assert json.loads(out.getvalue())["verdict"] == "remediate"
+    assert "warning: AllowedPublicPorts: skipped '99999'" in err.getvalue()
+    assert "warning: ProtectedIpCidrs: skipped '10.0.0.0/7'" in err.getvalue()
+
+
+class _NoCalls:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"{name} was called")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_unusable_approver_cidrs_answer_403_before_reading_anything(method: str) -> None:
+    from trailwarden.approvals import tokens
+    from trailwarden.approvals.service import ApprovalService, HttpRequest
+
+    service = ApprovalService(
+        store=_NoCalls(),  # type: ignore[arg-type]
+        sfn=_NoCalls(),
+        settings=ApprovalSettings.from_env({"APPROVER_CIDRS": "0.0.0.0/0"}),
+        language="en",
+        zone=ZoneInfo("UTC"),
+    )
+    request = HttpRequest(method, tokens.new_secret(), "192.0.2.1", "a browser")
+
+    response = service.handle(request)
+
+    assert response.status == 403
+    assert "approver network setting is invalid" in response.to_http_api()["body"]

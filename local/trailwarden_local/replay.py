@@ -103,6 +103,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the deployed stack's region, for patterns that use AWS::Region "
         "(default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the cached rules (kept in $XDG_CACHE_HOME/trailwarden "
+        "or ~/.cache/trailwarden, keyed by the template, the parameters and the code)",
+    )
     # The benchmark's reference run: every record parsed and matched in full.
     parser.add_argument("--no-shortcuts", action="store_true", help=argparse.SUPPRESS)
 
@@ -119,7 +125,14 @@ def main(args: argparse.Namespace) -> int:
         stack_name=args.stack_name,
         region=args.region,
         shortcuts=not args.no_shortcuts,
+        rules_cache=None if args.no_cache else default_cache_dir(),
     )
+
+
+def default_cache_dir() -> Path:
+    """Where the command keeps its cached rules: ``$XDG_CACHE_HOME/trailwarden``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "trailwarden"
 
 
 def _usage_error(err: TextIO, message: str) -> int:
@@ -143,11 +156,13 @@ def run(
     out: TextIO | None = None,
     err: TextIO | None = None,
     s3_client: Callable[[], Any] | None = None,
+    rules_cache: Path | None = None,
 ) -> int:
     """The whole command; returns the exit status.
 
     ``shortcuts=False`` parses and matches every record in full (the benchmark's
-    reference); ``threads=False`` reads inputs on the calling thread.
+    reference); ``threads=False`` reads inputs on the calling thread; ``rules_cache`` is
+    the folder of cached rule sets (none: the template is expanded every time).
     """
     from trailwarden_local.replay_core import Replayer, Stats
     from trailwarden_local.replay_inputs import (
@@ -188,6 +203,7 @@ def run(
             or os.environ.get("AWS_DEFAULT_REGION")
             or "us-east-1",
             stack_name=stack_name,
+            cache_dir=rules_cache,
         )
     except (InputUsageError, ParameterError) as exc:
         return _usage_error(err, str(exc))

@@ -37,6 +37,7 @@ from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, wrap_cloudtrail_record
 from trailwarden.findings import Mode, Outcome, Verdict
 from trailwarden.registry import BY_ID, workflow_for_call, workflow_for_envelope
 from trailwarden_local.replay_inputs import Loaded, UnreadableInput, parse_json
+from trailwarden_local.replay_rules import may_take, pattern_calls
 
 if TYPE_CHECKING:
     from trailwarden.registry import Workflow
@@ -55,39 +56,45 @@ _LOG_HEAD: Final = b'{"Records":['
 _LOG_TAIL: Final = b"]}"
 _RECORD_START: Final = b'{"eventVersion":'
 _RECORD_SEPARATOR: Final = b'},{"eventVersion":'
-_VERSION_KEY: Final = b'"eventVersion":'
-_CALL_FIELDS: Final = re.compile(rb'"eventSource":"([^"\\]*)","eventName":"([^"\\]*)"')
-_ID_FIELD: Final = re.compile(rb'"eventID":"([^"\\]*)"')
+_SEPARATORS: Final = re.compile(re.escape(_RECORD_SEPARATOR))
+# One pass reads, in order, every record's call (eventSource + eventName, adjacent as
+# CloudTrail writes them) and its eventID: (source, name, b"") and (b"", b"", id) tuples.
+# Strings with an escape or a control character do not match (the file is parsed).
+_FIELDS: Final = re.compile(
+    rb'"event(?:Source":"([^"\\\x00-\x1f]+)","eventName":"([^"\\\x00-\x1f]+)"'
+    rb'|ID":"([^"\\\x00-\x1f]+)")'
+)
 _CLOSE: Final = ord("}")
-# The call filter as bytes, for the scan: pairs, names, sources, name prefixes by
-# source (those for any source included), name prefixes for any source.
-_ScanFilter = tuple[
-    frozenset[tuple[bytes, bytes]],
-    frozenset[bytes],
-    frozenset[bytes],
-    dict[bytes, tuple[bytes, ...]],
-    tuple[bytes, ...],
-]
+# What the scan does with a call (the regex's tuple): None when a rule may take it (the
+# record is parsed and decided), else the tail of its line after the eventID's text.
+_ScanMemo = dict[tuple[bytes, bytes, bytes], str | None]
 # The line of a record no rule can match, after its eventID and eventName.
 _UNMATCHED_TAIL: Final = (
     ',"workflow":null,"verdict":"ignore","reason":"' + NO_RULE_MATCHES + '","actions":[],'
     '"rule":null}'
 )
+_LINE_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
-def _record_at(data: bytes, low: int, high: int, event_id: bytes) -> Any:
-    """The record of a scanned log file holding this (unique) eventID, parsed; else None."""
-    needle = b'"eventID":"' + event_id + b'"'
-    at = data.find(needle, low, high)
-    if at < 0 or data.find(needle, at + 1, high) >= 0:
-        return None
-    start = data.rfind(_RECORD_SEPARATOR, low, at)
-    start = low if start < 0 else start + 2
-    end = data.find(_RECORD_SEPARATOR, at, high) + 1 or high
+def _match_start(match: re.Match[bytes]) -> int:
+    return match.start()
+
+
+def _parse_record(text: bytes, call: tuple[bytes, bytes, bytes], event_id: bytes) -> Any:
+    """One record cut out of a scanned log, parsed; None unless it is the record whose
+    fields the scan read there."""
     try:
-        return json.loads(data[start:end])
-    except ValueError:
-        return None
+        record = json.loads(text)
+        if (
+            type(record) is dict
+            and record.get("eventID") == event_id.decode()
+            and record.get("eventSource") == call[0].decode()
+            and record.get("eventName") == call[1].decode()
+        ):
+            return record
+    except ValueError:  # UnicodeDecodeError included
+        pass
+    return None
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -141,7 +148,7 @@ class _Outcome:
 
 def line(event_id: str | None, event_name: str | None, outcome: _Outcome) -> str:
     """One output line (compact JSON, the contract's fields plus the matched ``rule``)."""
-    return json.dumps(
+    return _LINE_ENCODER.encode(
         {
             "eventID": event_id,
             "eventName": event_name,
@@ -150,9 +157,7 @@ def line(event_id: str | None, event_name: str | None, outcome: _Outcome) -> str
             "reason": outcome.reason,
             "actions": list(outcome.actions),
             "rule": outcome.rule,
-        },
-        separators=(",", ":"),
-        default=str,
+        }
     )
 
 
@@ -165,21 +170,11 @@ class Replayer:
         self.shortcuts = shortcuts  # False: parse and match every record in full
         self._rules: tuple[ReplayRule, ...] = ruleset.rules
         self._settings = ruleset.settings
-        self._scan: _ScanFilter | None = None
-        call_filter = ruleset.call_filter
-        if shortcuts and not call_filter.any_call:
-            any_prefixes = tuple(p.encode() for p in call_filter.name_prefixes.get("", ()))
-            self._scan = (
-                frozenset((s.encode(), n.encode()) for s, n in call_filter.pairs),
-                frozenset(n.encode() for n in call_filter.names_any_source),
-                frozenset(s.encode() for s in call_filter.sources_any_name),
-                {
-                    s.encode(): tuple(p.encode() for p in ps) + any_prefixes
-                    for s, ps in call_filter.name_prefixes.items()
-                    if s
-                },
-                any_prefixes,
-            )
+        self._scan = shortcuts and not ruleset.call_filter.any_call
+        self._scan_memo: _ScanMemo = {}
+        # (source, name) -> the rules whose pattern allows that call (a sound superset)
+        self._rule_calls = tuple((rule, pattern_calls(rule.pattern)) for rule in self._rules)
+        self._rules_by_call: dict[tuple[str, str], tuple[ReplayRule, ...]] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -222,76 +217,79 @@ class Replayer:
 
         CloudTrail writes compact JSON, ``{"Records":[{"eventVersion":...,"eventSource":
         "...","eventName":"...",...,"eventID":"...",...},...]}``, and gzip's CRC proves the
-        bytes are what it wrote. For such a file two regular-expression passes read every
-        record's ``eventSource`` + ``eventName`` and ``eventID``; they line up record by
-        record when the file holds exactly as many of each as it holds ``"eventVersion":``
-        keys (a nested or escaped key changes a count and the file is parsed instead). A
-        record the rules may match is located by its unique eventID, parsed and decided
-        in full. Anything unexpected returns None and the caller parses the whole file:
-        the output is the same either way (``--no-shortcuts`` and the benchmark check it).
+        bytes are what it wrote. For such a file one regular-expression pass reads every
+        record's ``eventSource`` + ``eventName`` and ``eventID`` in order, and another
+        finds where records end (``},{"eventVersion":``). They line up record by record
+        when calls and IDs alternate and there are as many of each as records (a nested
+        or escaped key breaks the count or the alternation, and the file is parsed
+        instead). A record the rules may take is cut out at its bounds, parsed, checked
+        against the scanned fields and decided in full. Anything unexpected returns None
+        and the caller parses the whole file: the output is the same either way
+        (``--no-shortcuts`` and the benchmark check it).
         """
-        scan = self._scan
-        if scan is None or not data.startswith(_LOG_HEAD):
+        if not self._scan or not data.startswith(_LOG_HEAD):
             return None
         low, high = len(_LOG_HEAD), len(data.rstrip()) - len(_LOG_TAIL)
         if high <= low or not data.startswith(_LOG_TAIL, high) or data[high - 1] != _CLOSE:
             return None
         if not data.startswith(_RECORD_START, low):
             return None
-        calls = _CALL_FIELDS.findall(data, low, high)
-        event_ids = _ID_FIELD.findall(data, low, high)
-        total = len(calls)
-        if len(event_ids) != total or data.count(_VERSION_KEY, low, high) != total:
+        fields = _FIELDS.findall(data, low, high)
+        ends = [at + 1 for at in map(_match_start, _SEPARATORS.finditer(data, low, high))]
+        ends.append(high)
+        total = len(ends)
+        if len(fields) != 2 * total:
             return None
-        pairs, names_any_source, sources_any_name, prefixes, any_prefixes = scan
+        memo = self._scan_memo
         stats = Stats(inputs=1)
         lines: list[str] = []
         append = lines.append
         print_unmatched = not self.only_matches
-        unmatched = 0
-        for index, ((source, name), event_id) in enumerate(zip(calls, event_ids, strict=True)):
-            if (
-                (source, name) in pairs
-                or name in names_any_source
-                or source in sources_any_name
-                or (source in prefixes and name.startswith(prefixes[source]))
-                or (any_prefixes and name.startswith(any_prefixes))
-            ):
-                record = _record_at(data, low, high, event_id)
-                if record is None or (record.get("eventSource"), record.get("eventName")) != (
-                    source.decode(errors="replace"),
-                    name.decode(errors="replace"),
-                ):
+        start = low
+        for index, (call, (no_source, _, event_id)) in enumerate(
+            zip(fields[0::2], fields[1::2], strict=True)
+        ):
+            end = ends[index]
+            tail = memo[call] if call in memo else self._scan_tail(call)
+            if no_source or not event_id or not call[0]:  # not alternating: no line-up
+                return None
+            if tail is None:  # a rule may take it: parse the record and decide
+                record = _parse_record(data[start:end], call, event_id)
+                if record is None:
                     return None
                 self._emit(self._record_line(record, label, index), lines, stats)
-                continue
-            unmatched += 1
-            if not print_unmatched:
-                continue
-            if event_id.isascii() and name.isascii():  # the JSON text as written
-                append(
-                    '{"eventID":"'
-                    + event_id.decode()
-                    + '","eventName":"'
-                    + name.decode()
-                    + '"'
-                    + _UNMATCHED_TAIL
-                )
-                continue
-            try:
-                text_id, text_name = event_id.decode(), name.decode()
-            except UnicodeDecodeError:
-                return None
-            append(
-                '{"eventID":'
-                + encode_basestring_ascii(text_id)
-                + ',"eventName":'
-                + encode_basestring_ascii(text_name)
-                + _UNMATCHED_TAIL
-            )
-        stats.records += unmatched
+            elif print_unmatched:
+                if event_id.isascii():
+                    append('{"eventID":"' + event_id.decode() + tail)
+                else:
+                    try:
+                        text_id = event_id.decode()
+                    except UnicodeDecodeError:
+                        return None
+                    append('{"eventID":' + encode_basestring_ascii(text_id)[:-1] + tail)
+            start = end + 1
+        unmatched = total - stats.records
+        stats.records = total
         stats.counts[(NO_WORKFLOW, _IGNORE)] += unmatched
         return Result(lines, stats)
+
+    def _scan_tail(self, call: tuple[bytes, bytes, bytes]) -> str | None:
+        """Memoised: None if a rule may take this call, else its line after the eventID.
+
+        Raises nothing: a name that is not UTF-8 is treated as "may match" (the record
+        is parsed, and a record that does not parse sends the file to the full path).
+        """
+        source, name, _ = call
+        try:
+            text_source, text_name = source.decode(), name.decode()
+        except UnicodeDecodeError:
+            self._scan_memo[call] = None
+            return None
+        tail: str | None = None
+        if not self.ruleset.call_filter.may_match(text_source, text_name):
+            tail = '","eventName":' + encode_basestring_ascii(text_name) + _UNMATCHED_TAIL
+        self._scan_memo[call] = tail
+        return tail
 
     def _unreadable(self, label: str, why: str, stats: Stats) -> Result:
         stats.unreadable.append(f"{label}: {why}")
@@ -373,7 +371,7 @@ class Replayer:
 
     def outcome(self, event: Mapping[str, Any]) -> _Outcome:
         """What the deployed app would do with one EventBridge event."""
-        matched = [rule for rule in self._rules if rule.accepts(event)]
+        matched = [rule for rule in self._candidates(event) if rule.accepts(event)]
         if not matched:
             return self._unmatched(event)
         outcomes = [self._decide(event, rule) for rule in matched]
@@ -391,6 +389,23 @@ class Replayer:
             matched=tuple(rule.logical_id for rule in matched),
             error=any(o.error for o in outcomes),
         )
+
+    def _candidates(self, event: Mapping[str, Any]) -> tuple[ReplayRule, ...]:
+        """The rules that may match: for a CloudTrail call, those whose pattern allows its
+        eventSource and eventName (memoised by call); for anything else, every rule."""
+        detail = event.get("detail")
+        if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or type(detail) is not dict:
+            return self._rules
+        call = (detail.get("eventSource"), detail.get("eventName"))
+        if type(call[0]) is not str or type(call[1]) is not str:
+            return self._rules
+        rules = self._rules_by_call.get(call)  # type: ignore[arg-type]
+        if rules is None:
+            rules = tuple(
+                rule for rule, calls in self._rule_calls if may_take(calls, call[0], call[1])
+            )
+            self._rules_by_call[call] = rules  # type: ignore[index]
+        return rules
 
     def _workflow(self, rule: ReplayRule, event: Mapping[str, Any]) -> Workflow:
         """The rule's workflow; a rule that runs several picks the one the call triggers."""

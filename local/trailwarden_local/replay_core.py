@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from trailwarden.decide import decide
@@ -61,19 +62,28 @@ _SEPARATORS: Final = re.compile(re.escape(_RECORD_SEPARATOR))
 # CloudTrail writes them) and its eventID: (source, name, b"") and (b"", b"", id) tuples.
 # Strings with an escape or a control character do not match (the file is parsed).
 _FIELDS: Final = re.compile(
-    rb'"event(?:Source":"([^"\\\x00-\x1f]+)","eventName":"([^"\\\x00-\x1f]+)"'
-    rb'|ID":"([^"\\\x00-\x1f]+)")'
+    rb'"event(?:Source":"([^"\\\x00-\x1f\x7f]+)","eventName":"([^"\\\x00-\x1f\x7f]+)"'
+    rb'|ID":"([^"\\\x00-\x1f\x7f]+)")'
 )
 _CLOSE: Final = ord("}")
-# What the scan does with a call (the regex's tuple): None when a rule may take it (the
+# What the scan does with a call (the regex's tuple): "" when a rule may take it (the
 # record is parsed and decided), else the tail of its line after the eventID's text.
-_ScanMemo = dict[tuple[bytes, bytes, bytes], str | None]
+_ScanMemo = dict[tuple[bytes, bytes, bytes], str]
+_first: Final = itemgetter(0)
+_third: Final = itemgetter(2)
 # The line of a record no rule can match, after its eventID and eventName.
 _UNMATCHED_TAIL: Final = (
     ',"workflow":null,"verdict":"ignore","reason":"' + NO_RULE_MATCHES + '","actions":[],'
     '"rule":null}'
 )
 _LINE_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), default=str)
+# An upper bound of the JSON size (json.dumps, as parse_envelope measures it) of the
+# EventBridge envelope wrapped around a record parsed from N bytes of JSON text: the
+# detail takes at most 6 characters per byte (", " / ": " for "," / ":", \uXXXX for
+# UTF-8, 4.5 for a float such as 1e15 -> 1000000000000000.0) and the envelope repeats
+# a few of its strings (eventID, time, region, account, source) once more.
+_ENVELOPE_PER_BYTE: Final = 12
+_ENVELOPE_OVERHEAD: Final = 512
 
 
 def _match_start(match: re.Match[bytes]) -> int:
@@ -240,41 +250,50 @@ class Replayer:
         total = len(ends)
         if len(fields) != 2 * total:
             return None
+        calls, found_ids = fields[0::2], fields[1::2]
+        # Calls and IDs alternate: a call has a source, an ID tuple has none.
+        if not all(map(_first, calls)) or any(map(_first, found_ids)):
+            return None
         memo = self._scan_memo
+        for call in set(calls).difference(memo):
+            self._scan_tail(call)
+        tails = list(map(memo.__getitem__, calls))
+        ids = list(map(_third, found_ids))
+        try:
+            id_texts = b"\n".join(ids).decode().split("\n")  # no raw newline in a match
+        except UnicodeDecodeError:
+            return None
         stats = Stats(inputs=1)
         lines: list[str] = []
-        append = lines.append
-        print_unmatched = not self.only_matches
-        start = low
-        for index, (call, (no_source, _, event_id)) in enumerate(
-            zip(fields[0::2], fields[1::2], strict=True)
-        ):
-            end = ends[index]
-            tail = memo[call] if call in memo else self._scan_tail(call)
-            if no_source or not event_id or not call[0]:  # not alternating: no line-up
+        if not self.only_matches:
+            if all(map(str.isascii, id_texts)):  # the JSON text as written
+                lines = [
+                    '{"eventID":"' + text + tail for text, tail in zip(id_texts, tails, strict=True)
+                ]
+            else:
+                lines = [
+                    '{"eventID":' + encode_basestring_ascii(text)[:-1] + tail
+                    for text, tail in zip(id_texts, tails, strict=True)
+                ]
+        decided: list[str] = []
+        for index in [at for at, tail in enumerate(tails) if not tail]:
+            # A rule may take it: parse the record and decide it in full.
+            start = low if index == 0 else ends[index - 1] + 1
+            record = _parse_record(data[start : ends[index]], calls[index], ids[index])
+            if record is None:
                 return None
-            if tail is None:  # a rule may take it: parse the record and decide
-                record = _parse_record(data[start:end], call, event_id)
-                if record is None:
-                    return None
-                self._emit(self._record_line(record, label, index), lines, stats)
-            elif print_unmatched:
-                if event_id.isascii():
-                    append('{"eventID":"' + event_id.decode() + tail)
-                else:
-                    try:
-                        text_id = event_id.decode()
-                    except UnicodeDecodeError:
-                        return None
-                    append('{"eventID":' + encode_basestring_ascii(text_id)[:-1] + tail)
-            start = end + 1
-        unmatched = total - stats.records
+            bound = _ENVELOPE_PER_BYTE * (ends[index] - start) + _ENVELOPE_OVERHEAD
+            self._emit(self._record_line(record, label, index, bound), decided, stats)
+            if not self.only_matches:
+                lines[index] = decided.pop()
+        if self.only_matches:
+            lines = decided
+        stats.counts[(NO_WORKFLOW, _IGNORE)] += total - stats.records
         stats.records = total
-        stats.counts[(NO_WORKFLOW, _IGNORE)] += unmatched
         return Result(lines, stats)
 
-    def _scan_tail(self, call: tuple[bytes, bytes, bytes]) -> str | None:
-        """Memoised: None if a rule may take this call, else its line after the eventID.
+    def _scan_tail(self, call: tuple[bytes, bytes, bytes]) -> str:
+        """Memoised: "" if a rule may take this call, else its line after the eventID.
 
         Raises nothing: a name that is not UTF-8 is treated as "may match" (the record
         is parsed, and a record that does not parse sends the file to the full path).
@@ -283,9 +302,9 @@ class Replayer:
         try:
             text_source, text_name = source.decode(), name.decode()
         except UnicodeDecodeError:
-            self._scan_memo[call] = None
-            return None
-        tail: str | None = None
+            self._scan_memo[call] = ""
+            return ""
+        tail = ""
         if not self.ruleset.call_filter.may_match(text_source, text_name):
             tail = '","eventName":' + encode_basestring_ascii(text_name) + _UNMATCHED_TAIL
         self._scan_memo[call] = tail
@@ -348,14 +367,14 @@ class Replayer:
         stats.counts[(NO_WORKFLOW, _IGNORE)] += unmatched
 
     def _record_line(
-        self, record: Any, label: str, index: int
+        self, record: Any, label: str, index: int, size_bound: int | None = None
     ) -> tuple[str | None, str | None, _Outcome]:
         if not isinstance(record, Mapping):
             why = f"{label}: record {index} is a {type(record).__name__}, not an object"
             return None, None, _Outcome(None, _IGNORE, why)
         event_id = _text_or_none(record.get("eventID"))
         event_name = _text_or_none(record.get("eventName"))
-        return event_id, event_name, self.outcome(wrap_cloudtrail_record(record))
+        return event_id, event_name, self.outcome(wrap_cloudtrail_record(record), size_bound)
 
     def _event_line(self, event: Mapping[str, Any]) -> tuple[str | None, str | None, _Outcome]:
         detail = event.get("detail")
@@ -369,12 +388,16 @@ class Replayer:
 
     # ------------------------------------------------------------------ deciding
 
-    def outcome(self, event: Mapping[str, Any]) -> _Outcome:
-        """What the deployed app would do with one EventBridge event."""
+    def outcome(self, event: Mapping[str, Any], size_bound: int | None = None) -> _Outcome:
+        """What the deployed app would do with one EventBridge event (``size_bound``: an
+        upper bound of its JSON size, see :func:`trailwarden.events.parse_envelope`)."""
         matched = [rule for rule in self._candidates(event) if rule.accepts(event)]
         if not matched:
             return self._unmatched(event)
-        outcomes = [self._decide(event, rule) for rule in matched]
+        outcomes = [
+            self._run(event, self._workflow(rule, event), rule.logical_id, size_bound)
+            for rule in matched
+        ]
         best = max(outcomes, key=lambda o: _STRENGTH.get(o.verdict, 0))
         others = [o for o in outcomes if o is not best]
         reason = best.reason
@@ -418,14 +441,17 @@ class Replayer:
                         return BY_ID[workflow_id]
         return BY_ID[rule.workflows[0]]
 
-    def _decide(self, event: Mapping[str, Any], rule: ReplayRule) -> _Outcome:
-        return self._run(event, self._workflow(rule, event), rule.logical_id)
-
-    def _run(self, event: Mapping[str, Any], workflow: Workflow, rule: str | None) -> _Outcome:
+    def _run(
+        self,
+        event: Mapping[str, Any],
+        workflow: Workflow,
+        rule: str | None,
+        size_bound: int | None = None,
+    ) -> _Outcome:
         """The workflow's own decision (``decide``) and, when it acts, its dry-run plan."""
         settings = self._settings
         try:
-            decision = decide(event, workflow, settings)
+            decision = decide(event, workflow, settings, size_bound=size_bound)
         except InvalidEvent as exc:
             return _Outcome(workflow.id, _IGNORE, f"invalid event: {exc}", rule=rule)
         except Exception as exc:  # a detection bug must not stop a month-long replay

@@ -321,7 +321,8 @@ class Replayer:
         event_id, event_name, outcome = produced
         stats.records += 1
         stats.counts[(outcome.workflow or NO_WORKFLOW, outcome.verdict)] += 1
-        stats.started.update(outcome.matched)
+        for rule in outcome.matched:
+            stats.started[rule] += 1
         stats.errors += outcome.error
         if not (self.only_matches and outcome.verdict == _IGNORE):
             lines.append(line(event_id, event_name, outcome))
@@ -398,6 +399,17 @@ class Replayer:
             self._run(event, self._workflow(rule, event), rule.logical_id, size_bound)
             for rule in matched
         ]
+        if len(outcomes) == 1:  # the common case
+            (one,) = outcomes
+            return _Outcome(
+                one.workflow,
+                one.verdict,
+                one.reason,
+                one.actions,
+                one.rule,
+                matched=(matched[0].logical_id,),
+                error=one.error,
+            )
         best = max(outcomes, key=lambda o: _STRENGTH.get(o.verdict, 0))
         others = [o for o in outcomes if o is not best]
         reason = best.reason

@@ -662,6 +662,35 @@ def test_an_unreadable_rules_cache_is_ignored(
     assert replay([EVENTS], rules_cache=cache)[:2] == expected[:2]
 
 
+def test_jobs_print_the_same_lines_and_summary_in_input_order(tmp_path: Path) -> None:
+    for number in range(7):
+        write_log(tmp_path / f"{number}.json.gz", RECORDS[number::7])
+    (tmp_path / "8-broken.json.gz").write_bytes(gzip.compress(b'{"Records":[')[:-4])
+    (tmp_path / "9-event.json").write_text(json.dumps(sample("ec2-keypair/compliant.json")))
+
+    alone = replay([tmp_path])
+    parallel = replay([tmp_path], jobs=3)
+
+    assert parallel[:2] == alone[:2]
+    assert alone[0] == 1  # the broken file is reported
+    assert _summary_table(parallel[2]) == _summary_table(alone[2])
+
+
+def _summary_table(stderr: str) -> list[str]:
+    """stderr without the timing of the run."""
+    return [line for line in stderr.splitlines() if "records/s" not in line]
+
+
+def test_jobs_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]) -> None:
+    from trailwarden_local.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", "--jobs", "0", "events/"])
+
+    assert exited.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
+
+
 def test_reading_on_the_calling_thread_prints_the_same(tmp_path: Path) -> None:
     for number in range(5):
         write_log(tmp_path / f"{number}.json.gz", RECORDS[number::5])

@@ -692,6 +692,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 records in 8 files")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs each; best wall kept")
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=2, help="also time replay --jobs N (1: do not)")
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--jq", default=shutil.which("jq") or "/usr/bin/jq")
     args = parser.parse_args(argv)
@@ -737,13 +738,22 @@ def main(argv: list[str] | None = None) -> int:
         empty_args = [str(work / "empty"), *replay_args[1:]]
         # The first run expands template.yaml and caches its rules; later runs read them.
         first = run_replay(empty_args, work / "empty.jsonl", work / "empty.err", cache)
-        replay_runs, jq_runs, startups = [], [], []
+        replay_runs, jq_runs, startups, jobs_runs = [], [], [], []
         for _ in range(max(1, args.repeat)):
             startups.append(run_replay(empty_args, work / "empty.jsonl", work / "empty.err", cache))
             replay_runs.append(
                 run_replay(replay_args, work / "replay.jsonl", work / "replay.err", cache)
             )
             jq_runs.append(run_jq(args.jq, files, names, work / "jq.jsonl"))
+            if args.jobs > 1:
+                jobs_runs.append(
+                    run_replay(
+                        [*replay_args, "--jobs", str(args.jobs)],
+                        work / "jobs.jsonl",
+                        work / "jobs.err",
+                        cache,
+                    )
+                )
         replay, jq, startup = _best(replay_runs), _best(jq_runs), _best(startups)
         full = run_replay(
             [*replay_args, "--no-shortcuts"], work / "full.jsonl", work / "full.err", cache
@@ -764,6 +774,8 @@ def main(argv: list[str] | None = None) -> int:
         # --- answers -------------------------------------------------------------
         if _sha256(work / "replay.jsonl") != _sha256(work / "full.jsonl"):
             problems.append("replay's output differs from the full parse (--no-shortcuts)")
+        if jobs_runs and _sha256(work / "jobs.jsonl") != _sha256(work / "full.jsonl"):
+            problems.append(f"replay --jobs {args.jobs} prints other lines than the full parse")
         expected: dict[str, dict[str, Any]] = manifest["expected"]
         lines = benign = benign_remediation = benign_any = selected = 0
         seen: set[str] = set()
@@ -841,6 +853,13 @@ def main(argv: list[str] | None = None) -> int:
         f", {jq.cpu / replay.cpu:.1f}x (cpu)"
         f"; without shortcuts {jq.wall / full.wall:.1f}x (wall)"
     )
+    if jobs_runs:
+        parallel = _best(jobs_runs)
+        print(
+            f"  replay --jobs {args.jobs} (worker processes, not the single-process target):"
+            f" {parallel.wall:.2f} s wall, {rate(parallel.wall):,.0f} records/s ="
+            f" {jq.wall / parallel.wall:.2f}x jq"
+        )
     steady = max(replay.wall - startup.wall, 1e-9)
     print(
         f"  replay start-up on an empty folder: {startup.wall:.2f} s ({startup.cpu:.2f} cpu s)"

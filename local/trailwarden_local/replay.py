@@ -8,7 +8,10 @@ stderr, exit status 0 (every input read), 1 (some input unreadable), 2 (usage er
 The pipeline is a chain of generators: inputs are listed lazily and each document is
 decided and printed before the next ones are read, so memory stays flat however many
 files there are. One reader thread reads and gunzips up to two documents ahead (file
-reads and zlib release the GIL), overlapping decompression with deciding.
+reads and zlib release the GIL), overlapping decompression with deciding; with
+``--jobs N`` forked workers gunzip and decide whole files and the output keeps the
+input order. The template's resolved rules are cached (``--no-cache``): later runs
+start without loading the YAML or expanding it with the SAM translator.
 """
 
 from __future__ import annotations

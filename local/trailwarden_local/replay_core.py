@@ -86,10 +86,6 @@ _ENVELOPE_PER_BYTE: Final = 12
 _ENVELOPE_OVERHEAD: Final = 512
 
 
-def _match_start(match: re.Match[bytes]) -> int:
-    return match.start()
-
-
 def _parse_record(text: bytes, call: tuple[bytes, bytes, bytes], event_id: bytes) -> Any:
     """One record cut out of a scanned log, parsed; None unless it is the record whose
     fields the scan read there."""
@@ -245,9 +241,10 @@ class Replayer:
         if not data.startswith(_RECORD_START, low):
             return None
         fields = _FIELDS.findall(data, low, high)
-        ends = [at + 1 for at in map(_match_start, _SEPARATORS.finditer(data, low, high))]
-        ends.append(high)
-        total = len(ends)
+        # Where each record's closing "}" is (the last one's: just before high).
+        closes = list(map(re.Match.start, _SEPARATORS.finditer(data, low, high)))
+        closes.append(high - 1)
+        total = len(closes)
         if len(fields) != 2 * total:
             return None
         calls, found_ids = fields[0::2], fields[1::2]
@@ -278,11 +275,12 @@ class Replayer:
         decided: list[str] = []
         for index in [at for at, tail in enumerate(tails) if not tail]:
             # A rule may take it: parse the record and decide it in full.
-            start = low if index == 0 else ends[index - 1] + 1
-            record = _parse_record(data[start : ends[index]], calls[index], ids[index])
+            start = low if index == 0 else closes[index - 1] + 2
+            end = closes[index] + 1
+            record = _parse_record(data[start:end], calls[index], ids[index])
             if record is None:
                 return None
-            bound = _ENVELOPE_PER_BYTE * (ends[index] - start) + _ENVELOPE_OVERHEAD
+            bound = _ENVELOPE_PER_BYTE * (end - start) + _ENVELOPE_OVERHEAD
             self._emit(self._record_line(record, label, index, bound), decided, stats)
             if not self.only_matches:
                 lines[index] = decided.pop()

@@ -649,6 +649,29 @@ def test_cached_rules_are_keyed_by_the_parameters(
     assert by_id(lines)[made_public]["verdict"] == "alert"
 
 
+def test_the_command_caches_rules_under_xdg_cache_home_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trailwarden_local import replay as command
+    from trailwarden_local.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+    used: list[Path | None] = []
+    real_run = command.run
+
+    def spy(*args: Any, **kwargs: Any) -> int:
+        used.append(kwargs["rules_cache"])
+        return real_run(*args, **{**kwargs, "out": io.StringIO(), "err": io.StringIO()})
+
+    monkeypatch.setattr(command, "run", spy)
+    main(["replay", str(EVENTS / "ami-exposure" / "made-public.json")])
+    main(["replay", "--no-cache", str(EVENTS / "ami-exposure" / "made-public.json")])
+
+    assert used == [tmp_path / "trailwarden", None]
+    assert len(list((tmp_path / "trailwarden").glob("replay-rules-*.json"))) == 1
+
+
 def test_an_unreadable_rules_cache_is_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

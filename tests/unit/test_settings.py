@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import json
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo

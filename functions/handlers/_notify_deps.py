@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.clients import make_client
 from trailwarden.errors import NotificationFailed
 from trailwarden.notify.discord import DiscordWebhook
 from trailwarden.notify.service import Webhook, webhook_url_from_secret
-from trailwarden.settings import NotifySettings
+from trailwarden.settings import NotifySettings, merge_warnings, state_warnings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -48,6 +48,12 @@ class NotifyDeps:
     sns: Any
     secrets: SecretsProvider | None
 
+    def with_state_warnings(self, state: Any) -> NotifySettings:
+        """These settings carrying, first, the warnings an earlier state (Assess) found."""
+        return replace(
+            self.settings, warnings=merge_warnings(state_warnings(state), self.settings.warnings)
+        )
+
     def discord(self, deadline: float | None = None) -> Webhook | None:
         """Fetched per call through the Parameters cache (max_age), never logged.
 
@@ -73,8 +79,10 @@ class NotifyDeps:
             return UnavailableWebhook(f"Discord webhook unavailable: {type(err).__name__}")
 
 
-def build_notify_deps(env: Mapping[str, str]) -> NotifyDeps:
+def build_notify_deps(env: Mapping[str, str], other_warnings: tuple[str, ...] = ()) -> NotifyDeps:
+    """``other_warnings``: those of the function's other settings, shown in its messages."""
     settings = NotifySettings.from_env(env)
+    settings = replace(settings, warnings=merge_warnings(other_warnings, settings.warnings))
     secrets = None
     if settings.discord_secret_name:
         # Only with Discord configured: Powertools Parameters imports every provider.

@@ -35,11 +35,12 @@ class Deps:
 @cache
 def _deps() -> Deps:
     env = os.environ
+    settings = DetectionSettings.from_env(env)
     return Deps(
         workflow=BY_ID[require_workflow(env)],
-        settings=DetectionSettings.from_env(env),
+        settings=settings,
         store=build_incident_store(env),
-        notify=build_notify_deps(env),
+        notify=build_notify_deps(env, settings.warnings),
     )
 
 

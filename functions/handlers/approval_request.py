@@ -37,7 +37,7 @@ def _deps() -> Deps:
     return Deps(
         settings=settings,
         store=ApprovalStore(make_client("dynamodb"), settings.table),
-        notify=build_notify_deps(os.environ),
+        notify=build_notify_deps(os.environ, settings.warnings),
     )
 
 
@@ -46,7 +46,9 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
         event,
         store=deps.store,
         settings=deps.settings,
-        notify=deps.notify.settings,
+        notify=deps.notify.with_state_warnings(
+            event.get("finding") if isinstance(event, dict) else None
+        ),
         sns=deps.notify.sns,
         discord=deps.notify.discord(deadline),
     )

@@ -14,8 +14,11 @@ from trailwarden.clients import make_client
 from trailwarden.registry import BY_ID, Workflow
 from trailwarden.settings import (
     APPROVAL_TIMEOUT_DEFAULT,
+    STATE_WARNINGS_KEY,
     DetectionSettings,
     approval_timeout,
+    log_warnings,
+    merge_warnings,
     require_workflow,
 )
 
@@ -36,16 +39,22 @@ class Deps:
     # The ApprovalTimeoutSeconds parameter: the RequestApproval state's TimeoutSecondsPath
     # reads it from this function's output (an ASL number cannot come from a substitution).
     approval_timeout_seconds: int = APPROVAL_TIMEOUT_DEFAULT
+    # Careless parameter entries: handed on in the state so Notify/Report show them.
+    warnings: tuple[str, ...] = ()
 
 
 @cache
 def _deps() -> Deps:
     env = os.environ
+    settings = DetectionSettings.from_env(env)
+    timeout_warnings: list[str] = []
+    timeout = approval_timeout(env, timeout_warnings)
     return Deps(
         workflow=BY_ID[require_workflow(env)],
-        settings=DetectionSettings.from_env(env),
+        settings=settings,
         store=build_incident_store(env),
-        approval_timeout_seconds=approval_timeout(env),
+        approval_timeout_seconds=timeout,
+        warnings=merge_warnings(settings.warnings, log_warnings(timeout_warnings)),
     )
 
 
@@ -53,7 +62,10 @@ def run(event: Any, deps: Deps) -> dict[str, Any]:
     finding = assess(event, deps.workflow, deps.settings, make_client, deps.store)
     count_verdict(deps.workflow.id, str(finding.verdict))
     logger.info("assessed", extra={"verdict": str(finding.verdict), "reason": finding.reason})
-    return {**finding.to_dict(), "approvalTimeoutSeconds": deps.approval_timeout_seconds}
+    output = {**finding.to_dict(), "approvalTimeoutSeconds": deps.approval_timeout_seconds}
+    if deps.warnings:
+        output[STATE_WARNINGS_KEY] = list(deps.warnings)
+    return output
 
 
 @logger.inject_lambda_context

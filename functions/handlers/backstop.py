@@ -37,12 +37,13 @@ class Deps:
 @cache
 def _deps() -> Deps:
     env = os.environ
+    detection = DetectionSettings.from_env(env)
     return Deps(
         region=env.get("AWS_REGION", ""),
         settings=BackstopSettings.from_env(env),
-        detection=DetectionSettings.from_env(env),
+        detection=detection,
         store=build_incident_store(env),
-        notify=build_notify_deps(env),
+        notify=build_notify_deps(env, detection.warnings),
     )
 
 

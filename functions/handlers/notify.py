@@ -27,9 +27,14 @@ def _deps() -> NotifyDeps:
 
 def run(state: Any, deps: NotifyDeps, deadline: float | None = None) -> dict[str, str]:
     finding = Finding.from_dict(state)
-    message = messages.detected(finding, deps.settings.language, deps.settings.zone)
+    settings = deps.with_state_warnings(state)
+    message = messages.detected(finding, settings.language, settings.zone)
     delivery = deliver(
-        message, sns=deps.sns, topic_arn=deps.settings.topic_arn, discord=deps.discord(deadline)
+        message,
+        sns=deps.sns,
+        topic_arn=settings.topic_arn,
+        discord=deps.discord(deadline),
+        warnings=settings.warnings,
     )
     logger.info("notified", extra=delivery.to_dict())
     metrics.add_metric(name="notifications_sent", unit=MetricUnit.Count, value=1)

@@ -40,7 +40,7 @@ def run(state: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
     result = report(
         state,
         store=deps.store,
-        settings=deps.notify.settings,
+        settings=deps.notify.with_state_warnings(state),
         sns=deps.notify.sns,
         discord=deps.notify.discord(deadline),
     )

@@ -54,7 +54,13 @@ def alert(
 
     message = messages.detected(finding, notify.language, notify.zone)
     try:
-        delivery = deliver(message, sns=sns, topic_arn=notify.topic_arn, discord=discord).to_dict()
+        delivery = deliver(
+            message,
+            sns=sns,
+            topic_arn=notify.topic_arn,
+            discord=discord,
+            warnings=notify.warnings,
+        ).to_dict()
     except NotificationFailed:
         # Nobody was told: give the claim back so Lambda's and EventBridge's retries of
         # this event alert instead of ending quietly as a "duplicate".

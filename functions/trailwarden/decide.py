@@ -72,14 +72,17 @@ def decide(
     workflow: Workflow,
     settings: DetectionSettings,
     clients: ClientFactory | None = None,
+    *,
+    size_bound: int | None = None,
 ) -> Decision:
     """Raises InvalidEvent for input that is not an event this workflow can read.
 
     With ``clients`` (Assess), a workflow whose detection needs live inputs (the NAT
     gateways' IPs, the web ACLs that use an IP set) runs its ``live_detect``; without
-    (replay) the pure detection assumes what gives the stronger verdict.
+    (replay) the pure detection assumes what gives the stronger verdict. ``size_bound``
+    is passed to :func:`~trailwarden.events.parse_envelope`.
     """
-    envelope = parse_envelope(raw_event)
+    envelope = parse_envelope(raw_event, size_bound=size_bound)
     if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE and workflow.detect_envelope is not None:
         detection = workflow.detect_envelope(envelope, settings)
         context = EventContext(

@@ -114,16 +114,22 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def parse_envelope(raw: Any) -> Envelope:
-    """Parse an EventBridge event of any source. Raises InvalidEvent."""
+def parse_envelope(raw: Any, *, size_bound: int | None = None) -> Envelope:
+    """Parse an EventBridge event of any source. Raises InvalidEvent.
+
+    ``size_bound``: an upper bound of the event's JSON size the caller already knows
+    (replay, from the bytes it parsed the event from); at most MAX_EVENT_BYTES spares
+    serialising the event to measure it.
+    """
     if not isinstance(raw, Mapping):
         raise InvalidEvent(f"event is a {type(raw).__name__}, not an object")
-    try:
-        size = len(json.dumps(raw, default=str))
-    except (TypeError, ValueError) as err:
-        raise InvalidEvent(f"event is not JSON-serialisable: {err}") from err
-    if size > MAX_EVENT_BYTES:
-        raise InvalidEvent(f"event is {size} bytes, over EventBridge's 256 KB limit")
+    if size_bound is None or size_bound > MAX_EVENT_BYTES:
+        try:
+            size = len(json.dumps(raw, default=str))
+        except (TypeError, ValueError) as err:
+            raise InvalidEvent(f"event is not JSON-serialisable: {err}") from err
+        if size > MAX_EVENT_BYTES:
+            raise InvalidEvent(f"event is {size} bytes, over EventBridge's 256 KB limit")
     detail = raw.get("detail")
     if not isinstance(detail, Mapping):
         raise InvalidEvent("event has no 'detail' object")

@@ -98,6 +98,10 @@ def report(
             decision=state.get("decision") if isinstance(state.get("decision"), Mapping) else None,
         )
         delivery = deliver(
-            message, sns=sns, topic_arn=settings.topic_arn, discord=discord
+            message,
+            sns=sns,
+            topic_arn=settings.topic_arn,
+            discord=discord,
+            warnings=settings.warnings,
         ).to_dict()
     return {"status": outcome.status, "delivery": delivery}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from trailwarden.detections.common import as_list, text_of
@@ -86,8 +87,13 @@ def port_of(value: Any) -> int | None:
 
 
 def network_of(source: str) -> IpNetwork | None:
+    return _network(source.strip())
+
+
+@lru_cache(maxsize=1024)  # the same few CIDRs recur in every log (networks are immutable)
+def _network(text: str) -> IpNetwork | None:
     try:
-        return ipaddress.ip_network(source.strip(), strict=False)
+        return ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
 

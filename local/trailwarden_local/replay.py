@@ -8,7 +8,10 @@ stderr, exit status 0 (every input read), 1 (some input unreadable), 2 (usage er
 The pipeline is a chain of generators: inputs are listed lazily and each document is
 decided and printed before the next ones are read, so memory stays flat however many
 files there are. One reader thread reads and gunzips up to two documents ahead (file
-reads and zlib release the GIL), overlapping decompression with deciding.
+reads and zlib release the GIL), overlapping decompression with deciding; with
+``--jobs N`` forked workers gunzip and decide whole files and the output keeps the
+input order. The template's resolved rules are cached (``--no-cache``): later runs
+start without loading the YAML or expanding it with the SAM translator.
 """
 
 from __future__ import annotations
@@ -16,18 +19,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import multiprocessing
 import os
 import re
 import sys
 import time
+from collections import deque
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from trailwarden_local.replay_core import Stats
+    from trailwarden_local.replay_core import Replayer, Result, Stats
+    from trailwarden_local.replay_inputs import Source
 
 PROG = "trailwarden replay"
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
@@ -47,6 +53,16 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of jobs (1 to 64)")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +119,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the deployed stack's region, for patterns that use AWS::Region "
         "(default: $AWS_REGION, $AWS_DEFAULT_REGION or us-east-1)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="decide files in N worker processes (output stays in input order; default 1)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the cached rules (kept in $XDG_CACHE_HOME/trailwarden "
+        "or ~/.cache/trailwarden, keyed by the template, the parameters and the code)",
+    )
     # The benchmark's reference run: every record parsed and matched in full.
     parser.add_argument("--no-shortcuts", action="store_true", help=argparse.SUPPRESS)
 
@@ -119,7 +148,15 @@ def main(args: argparse.Namespace) -> int:
         stack_name=args.stack_name,
         region=args.region,
         shortcuts=not args.no_shortcuts,
+        rules_cache=None if args.no_cache else default_cache_dir(),
+        jobs=args.jobs,
     )
+
+
+def default_cache_dir() -> Path:
+    """Where the command keeps its cached rules: ``$XDG_CACHE_HOME/trailwarden``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "trailwarden"
 
 
 def _usage_error(err: TextIO, message: str) -> int:
@@ -143,11 +180,15 @@ def run(
     out: TextIO | None = None,
     err: TextIO | None = None,
     s3_client: Callable[[], Any] | None = None,
+    rules_cache: Path | None = None,
+    jobs: int = 1,
 ) -> int:
     """The whole command; returns the exit status.
 
     ``shortcuts=False`` parses and matches every record in full (the benchmark's
-    reference); ``threads=False`` reads inputs on the calling thread.
+    reference); ``threads=False`` reads inputs on the calling thread; ``rules_cache`` is
+    the folder of cached rule sets (none: the template is expanded every time);
+    ``jobs`` > 1 decides documents in that many forked worker processes.
     """
     from trailwarden_local.replay_core import Replayer, Stats
     from trailwarden_local.replay_inputs import (
@@ -188,6 +229,7 @@ def run(
             or os.environ.get("AWS_DEFAULT_REGION")
             or "us-east-1",
             stack_name=stack_name,
+            cache_dir=rules_cache,
         )
     except (InputUsageError, ParameterError) as exc:
         return _usage_error(err, str(exc))
@@ -207,8 +249,11 @@ def run(
         # Whatever else prints (a library, a detection) goes to stderr: stdout carries
         # nothing but the JSON lines, which are written to ``out`` directly.
         with contextlib.redirect_stdout(err):
-            for document in loaded(sources, prefetch=2 if threads else 0):
-                result = replayer.process(document)
+            if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+                results = _in_workers(replayer, sources, jobs)
+            else:
+                results = map(replayer.process, loaded(sources, prefetch=2 if threads else 0))
+            for result in results:
                 if result.lines:
                     out.write("\n".join(result.lines) + "\n")
                 total.merge(result.stats)
@@ -226,6 +271,45 @@ def run(
 
 
 # --------------------------------------------------------------------------- processing
+
+_WORKER: list[Replayer] = []  # the forked workers' replayer (inherited, never pickled)
+
+
+def _worker_start() -> None:
+    gc.disable()
+    sys.stdout = sys.stderr  # stdout belongs to the parent's ordered output
+
+
+def _worker_process(label: str, explicit: bool, raw: bytes | str) -> Result:
+    """Gunzip and decide one document read by the parent (``str``: why it was unreadable)."""
+    from trailwarden_local.replay_inputs import Loaded, Source, UnreadableInput, load
+
+    if isinstance(raw, str):
+        return _WORKER[0].process(Loaded(label, explicit, UnreadableInput(raw)))
+    return _WORKER[0].process(load(Source(label, explicit, read=lambda: raw)))
+
+
+def _in_workers(replayer: Replayer, sources: Iterable[Source], jobs: int) -> Iterator[Result]:
+    """Results in input order; the parent reads (at most 2 per worker ahead), forked
+    workers gunzip and decide."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from trailwarden_local.replay_inputs import UnreadableInput
+
+    _WORKER[:] = [replayer]
+    context = multiprocessing.get_context("fork")
+    pending: deque[Future[Result]] = deque()
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_start) as pool:
+        for source in sources:
+            try:
+                raw: bytes | str = source.read()
+            except UnreadableInput as exc:
+                raw = str(exc)
+            pending.append(pool.submit(_worker_process, source.label, source.explicit, raw))
+            if len(pending) >= 2 * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _silence_stdout() -> None:

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from trailwarden.decide import decide
@@ -37,6 +38,7 @@ from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, wrap_cloudtrail_record
 from trailwarden.findings import Mode, Outcome, Verdict
 from trailwarden.registry import BY_ID, workflow_for_call, workflow_for_envelope
 from trailwarden_local.replay_inputs import Loaded, UnreadableInput, parse_json
+from trailwarden_local.replay_rules import may_take, pattern_calls
 
 if TYPE_CHECKING:
     from trailwarden.registry import Workflow
@@ -55,39 +57,50 @@ _LOG_HEAD: Final = b'{"Records":['
 _LOG_TAIL: Final = b"]}"
 _RECORD_START: Final = b'{"eventVersion":'
 _RECORD_SEPARATOR: Final = b'},{"eventVersion":'
-_VERSION_KEY: Final = b'"eventVersion":'
-_CALL_FIELDS: Final = re.compile(rb'"eventSource":"([^"\\]*)","eventName":"([^"\\]*)"')
-_ID_FIELD: Final = re.compile(rb'"eventID":"([^"\\]*)"')
+_SEPARATORS: Final = re.compile(re.escape(_RECORD_SEPARATOR))
+# One pass reads, in order, every record's call (eventSource + eventName, adjacent as
+# CloudTrail writes them) and its eventID: (source, name, b"") and (b"", b"", id) tuples.
+# Strings with an escape or a control character do not match (the file is parsed).
+_FIELDS: Final = re.compile(
+    rb'"event(?:Source":"([^"\\\x00-\x1f\x7f]+)","eventName":"([^"\\\x00-\x1f\x7f]+)"'
+    rb'|ID":"([^"\\\x00-\x1f\x7f]+)")'
+)
 _CLOSE: Final = ord("}")
-# The call filter as bytes, for the scan: pairs, names, sources, name prefixes by
-# source (those for any source included), name prefixes for any source.
-_ScanFilter = tuple[
-    frozenset[tuple[bytes, bytes]],
-    frozenset[bytes],
-    frozenset[bytes],
-    dict[bytes, tuple[bytes, ...]],
-    tuple[bytes, ...],
-]
+# What the scan does with a call (the regex's tuple): "" when a rule may take it (the
+# record is parsed and decided), else the tail of its line after the eventID's text.
+_ScanMemo = dict[tuple[bytes, bytes, bytes], str]
+_first: Final = itemgetter(0)
+_third: Final = itemgetter(2)
 # The line of a record no rule can match, after its eventID and eventName.
 _UNMATCHED_TAIL: Final = (
     ',"workflow":null,"verdict":"ignore","reason":"' + NO_RULE_MATCHES + '","actions":[],'
     '"rule":null}'
 )
+_LINE_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), default=str)
+# An upper bound of the JSON size (json.dumps, as parse_envelope measures it) of the
+# EventBridge envelope wrapped around a record parsed from N bytes of JSON text: the
+# detail takes at most 6 characters per byte (", " / ": " for "," / ":", \uXXXX for
+# UTF-8, 4.5 for a float such as 1e15 -> 1000000000000000.0) and the envelope repeats
+# a few of its strings (eventID, time, region, account, source) once more.
+_ENVELOPE_PER_BYTE: Final = 12
+_ENVELOPE_OVERHEAD: Final = 512
 
 
-def _record_at(data: bytes, low: int, high: int, event_id: bytes) -> Any:
-    """The record of a scanned log file holding this (unique) eventID, parsed; else None."""
-    needle = b'"eventID":"' + event_id + b'"'
-    at = data.find(needle, low, high)
-    if at < 0 or data.find(needle, at + 1, high) >= 0:
-        return None
-    start = data.rfind(_RECORD_SEPARATOR, low, at)
-    start = low if start < 0 else start + 2
-    end = data.find(_RECORD_SEPARATOR, at, high) + 1 or high
+def _parse_record(text: bytes, call: tuple[bytes, bytes, bytes], event_id: bytes) -> Any:
+    """One record cut out of a scanned log, parsed; None unless it is the record whose
+    fields the scan read there."""
     try:
-        return json.loads(data[start:end])
-    except ValueError:
-        return None
+        record = json.loads(text)
+        if (
+            type(record) is dict
+            and record.get("eventID") == event_id.decode()
+            and record.get("eventSource") == call[0].decode()
+            and record.get("eventName") == call[1].decode()
+        ):
+            return record
+    except ValueError:  # UnicodeDecodeError included
+        pass
+    return None
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -141,7 +154,7 @@ class _Outcome:
 
 def line(event_id: str | None, event_name: str | None, outcome: _Outcome) -> str:
     """One output line (compact JSON, the contract's fields plus the matched ``rule``)."""
-    return json.dumps(
+    return _LINE_ENCODER.encode(
         {
             "eventID": event_id,
             "eventName": event_name,
@@ -150,9 +163,7 @@ def line(event_id: str | None, event_name: str | None, outcome: _Outcome) -> str
             "reason": outcome.reason,
             "actions": list(outcome.actions),
             "rule": outcome.rule,
-        },
-        separators=(",", ":"),
-        default=str,
+        }
     )
 
 
@@ -165,21 +176,11 @@ class Replayer:
         self.shortcuts = shortcuts  # False: parse and match every record in full
         self._rules: tuple[ReplayRule, ...] = ruleset.rules
         self._settings = ruleset.settings
-        self._scan: _ScanFilter | None = None
-        call_filter = ruleset.call_filter
-        if shortcuts and not call_filter.any_call:
-            any_prefixes = tuple(p.encode() for p in call_filter.name_prefixes.get("", ()))
-            self._scan = (
-                frozenset((s.encode(), n.encode()) for s, n in call_filter.pairs),
-                frozenset(n.encode() for n in call_filter.names_any_source),
-                frozenset(s.encode() for s in call_filter.sources_any_name),
-                {
-                    s.encode(): tuple(p.encode() for p in ps) + any_prefixes
-                    for s, ps in call_filter.name_prefixes.items()
-                    if s
-                },
-                any_prefixes,
-            )
+        self._scan = shortcuts and not ruleset.call_filter.any_call
+        self._scan_memo: _ScanMemo = {}
+        # (source, name) -> the rules whose pattern allows that call (a sound superset)
+        self._rule_calls = tuple((rule, pattern_calls(rule.pattern)) for rule in self._rules)
+        self._rules_by_call: dict[tuple[str, str], tuple[ReplayRule, ...]] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -222,76 +223,90 @@ class Replayer:
 
         CloudTrail writes compact JSON, ``{"Records":[{"eventVersion":...,"eventSource":
         "...","eventName":"...",...,"eventID":"...",...},...]}``, and gzip's CRC proves the
-        bytes are what it wrote. For such a file two regular-expression passes read every
-        record's ``eventSource`` + ``eventName`` and ``eventID``; they line up record by
-        record when the file holds exactly as many of each as it holds ``"eventVersion":``
-        keys (a nested or escaped key changes a count and the file is parsed instead). A
-        record the rules may match is located by its unique eventID, parsed and decided
-        in full. Anything unexpected returns None and the caller parses the whole file:
-        the output is the same either way (``--no-shortcuts`` and the benchmark check it).
+        bytes are what it wrote. For such a file one regular-expression pass reads every
+        record's ``eventSource`` + ``eventName`` and ``eventID`` in order, and another
+        finds where records end (``},{"eventVersion":``). They line up record by record
+        when calls and IDs alternate and there are as many of each as records (a nested
+        or escaped key breaks the count or the alternation, and the file is parsed
+        instead). A record the rules may take is cut out at its bounds, parsed, checked
+        against the scanned fields and decided in full. Anything unexpected returns None
+        and the caller parses the whole file: the output is the same either way
+        (``--no-shortcuts`` and the benchmark check it).
         """
-        scan = self._scan
-        if scan is None or not data.startswith(_LOG_HEAD):
+        if not self._scan or not data.startswith(_LOG_HEAD):
             return None
         low, high = len(_LOG_HEAD), len(data.rstrip()) - len(_LOG_TAIL)
         if high <= low or not data.startswith(_LOG_TAIL, high) or data[high - 1] != _CLOSE:
             return None
         if not data.startswith(_RECORD_START, low):
             return None
-        calls = _CALL_FIELDS.findall(data, low, high)
-        event_ids = _ID_FIELD.findall(data, low, high)
-        total = len(calls)
-        if len(event_ids) != total or data.count(_VERSION_KEY, low, high) != total:
+        fields = _FIELDS.findall(data, low, high)
+        # Where each record's closing "}" is (the last one's: just before high).
+        closes = list(map(re.Match.start, _SEPARATORS.finditer(data, low, high)))
+        closes.append(high - 1)
+        total = len(closes)
+        if len(fields) != 2 * total:
             return None
-        pairs, names_any_source, sources_any_name, prefixes, any_prefixes = scan
+        calls, found_ids = fields[0::2], fields[1::2]
+        # Calls and IDs alternate: a call has a source, an ID tuple has none.
+        if not all(map(_first, calls)) or any(map(_first, found_ids)):
+            return None
+        memo = self._scan_memo
+        for call in set(calls).difference(memo):
+            self._scan_tail(call)
+        tails = list(map(memo.__getitem__, calls))
+        ids = list(map(_third, found_ids))
+        try:
+            id_texts = b"\n".join(ids).decode().split("\n")  # no raw newline in a match
+        except UnicodeDecodeError:
+            return None
         stats = Stats(inputs=1)
         lines: list[str] = []
-        append = lines.append
-        print_unmatched = not self.only_matches
-        unmatched = 0
-        for index, ((source, name), event_id) in enumerate(zip(calls, event_ids, strict=True)):
-            if (
-                (source, name) in pairs
-                or name in names_any_source
-                or source in sources_any_name
-                or (source in prefixes and name.startswith(prefixes[source]))
-                or (any_prefixes and name.startswith(any_prefixes))
-            ):
-                record = _record_at(data, low, high, event_id)
-                if record is None or (record.get("eventSource"), record.get("eventName")) != (
-                    source.decode(errors="replace"),
-                    name.decode(errors="replace"),
-                ):
-                    return None
-                self._emit(self._record_line(record, label, index), lines, stats)
-                continue
-            unmatched += 1
-            if not print_unmatched:
-                continue
-            if event_id.isascii() and name.isascii():  # the JSON text as written
-                append(
-                    '{"eventID":"'
-                    + event_id.decode()
-                    + '","eventName":"'
-                    + name.decode()
-                    + '"'
-                    + _UNMATCHED_TAIL
-                )
-                continue
-            try:
-                text_id, text_name = event_id.decode(), name.decode()
-            except UnicodeDecodeError:
+        if not self.only_matches:
+            if all(map(str.isascii, id_texts)):  # the JSON text as written
+                lines = [
+                    '{"eventID":"' + text + tail for text, tail in zip(id_texts, tails, strict=True)
+                ]
+            else:
+                lines = [
+                    '{"eventID":' + encode_basestring_ascii(text)[:-1] + tail
+                    for text, tail in zip(id_texts, tails, strict=True)
+                ]
+        decided: list[str] = []
+        for index in [at for at, tail in enumerate(tails) if not tail]:
+            # A rule may take it: parse the record and decide it in full.
+            start = low if index == 0 else closes[index - 1] + 2
+            end = closes[index] + 1
+            record = _parse_record(data[start:end], calls[index], ids[index])
+            if record is None:
                 return None
-            append(
-                '{"eventID":'
-                + encode_basestring_ascii(text_id)
-                + ',"eventName":'
-                + encode_basestring_ascii(text_name)
-                + _UNMATCHED_TAIL
-            )
-        stats.records += unmatched
-        stats.counts[(NO_WORKFLOW, _IGNORE)] += unmatched
+            bound = _ENVELOPE_PER_BYTE * (end - start) + _ENVELOPE_OVERHEAD
+            self._emit(self._record_line(record, label, index, bound), decided, stats)
+            if not self.only_matches:
+                lines[index] = decided.pop()
+        if self.only_matches:
+            lines = decided
+        stats.counts[(NO_WORKFLOW, _IGNORE)] += total - stats.records
+        stats.records = total
         return Result(lines, stats)
+
+    def _scan_tail(self, call: tuple[bytes, bytes, bytes]) -> str:
+        """Memoised: "" if a rule may take this call, else its line after the eventID.
+
+        Raises nothing: a name that is not UTF-8 is treated as "may match" (the record
+        is parsed, and a record that does not parse sends the file to the full path).
+        """
+        source, name, _ = call
+        try:
+            text_source, text_name = source.decode(), name.decode()
+        except UnicodeDecodeError:
+            self._scan_memo[call] = ""
+            return ""
+        tail = ""
+        if not self.ruleset.call_filter.may_match(text_source, text_name):
+            tail = '","eventName":' + encode_basestring_ascii(text_name) + _UNMATCHED_TAIL
+        self._scan_memo[call] = tail
+        return tail
 
     def _unreadable(self, label: str, why: str, stats: Stats) -> Result:
         stats.unreadable.append(f"{label}: {why}")
@@ -304,7 +319,8 @@ class Replayer:
         event_id, event_name, outcome = produced
         stats.records += 1
         stats.counts[(outcome.workflow or NO_WORKFLOW, outcome.verdict)] += 1
-        stats.started.update(outcome.matched)
+        for rule in outcome.matched:
+            stats.started[rule] += 1
         stats.errors += outcome.error
         if not (self.only_matches and outcome.verdict == _IGNORE):
             lines.append(line(event_id, event_name, outcome))
@@ -350,14 +366,14 @@ class Replayer:
         stats.counts[(NO_WORKFLOW, _IGNORE)] += unmatched
 
     def _record_line(
-        self, record: Any, label: str, index: int
+        self, record: Any, label: str, index: int, size_bound: int | None = None
     ) -> tuple[str | None, str | None, _Outcome]:
         if not isinstance(record, Mapping):
             why = f"{label}: record {index} is a {type(record).__name__}, not an object"
             return None, None, _Outcome(None, _IGNORE, why)
         event_id = _text_or_none(record.get("eventID"))
         event_name = _text_or_none(record.get("eventName"))
-        return event_id, event_name, self.outcome(wrap_cloudtrail_record(record))
+        return event_id, event_name, self.outcome(wrap_cloudtrail_record(record), size_bound)
 
     def _event_line(self, event: Mapping[str, Any]) -> tuple[str | None, str | None, _Outcome]:
         detail = event.get("detail")
@@ -371,12 +387,27 @@ class Replayer:
 
     # ------------------------------------------------------------------ deciding
 
-    def outcome(self, event: Mapping[str, Any]) -> _Outcome:
-        """What the deployed app would do with one EventBridge event."""
-        matched = [rule for rule in self._rules if rule.accepts(event)]
+    def outcome(self, event: Mapping[str, Any], size_bound: int | None = None) -> _Outcome:
+        """What the deployed app would do with one EventBridge event (``size_bound``: an
+        upper bound of its JSON size, see :func:`trailwarden.events.parse_envelope`)."""
+        matched = [rule for rule in self._candidates(event) if rule.accepts(event)]
         if not matched:
             return self._unmatched(event)
-        outcomes = [self._decide(event, rule) for rule in matched]
+        outcomes = [
+            self._run(event, self._workflow(rule, event), rule.logical_id, size_bound)
+            for rule in matched
+        ]
+        if len(outcomes) == 1:  # the common case
+            (one,) = outcomes
+            return _Outcome(
+                one.workflow,
+                one.verdict,
+                one.reason,
+                one.actions,
+                one.rule,
+                matched=(matched[0].logical_id,),
+                error=one.error,
+            )
         best = max(outcomes, key=lambda o: _STRENGTH.get(o.verdict, 0))
         others = [o for o in outcomes if o is not best]
         reason = best.reason
@@ -392,6 +423,23 @@ class Replayer:
             error=any(o.error for o in outcomes),
         )
 
+    def _candidates(self, event: Mapping[str, Any]) -> tuple[ReplayRule, ...]:
+        """The rules that may match: for a CloudTrail call, those whose pattern allows its
+        eventSource and eventName (memoised by call); for anything else, every rule."""
+        detail = event.get("detail")
+        if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or type(detail) is not dict:
+            return self._rules
+        call = (detail.get("eventSource"), detail.get("eventName"))
+        if type(call[0]) is not str or type(call[1]) is not str:
+            return self._rules
+        rules = self._rules_by_call.get(call)  # type: ignore[arg-type]
+        if rules is None:
+            rules = tuple(
+                rule for rule, calls in self._rule_calls if may_take(calls, call[0], call[1])
+            )
+            self._rules_by_call[call] = rules  # type: ignore[index]
+        return rules
+
     def _workflow(self, rule: ReplayRule, event: Mapping[str, Any]) -> Workflow:
         """The rule's workflow; a rule that runs several picks the one the call triggers."""
         if len(rule.workflows) > 1:
@@ -403,14 +451,17 @@ class Replayer:
                         return BY_ID[workflow_id]
         return BY_ID[rule.workflows[0]]
 
-    def _decide(self, event: Mapping[str, Any], rule: ReplayRule) -> _Outcome:
-        return self._run(event, self._workflow(rule, event), rule.logical_id)
-
-    def _run(self, event: Mapping[str, Any], workflow: Workflow, rule: str | None) -> _Outcome:
+    def _run(
+        self,
+        event: Mapping[str, Any],
+        workflow: Workflow,
+        rule: str | None,
+        size_bound: int | None = None,
+    ) -> _Outcome:
         """The workflow's own decision (``decide``) and, when it acts, its dry-run plan."""
         settings = self._settings
         try:
-            decision = decide(event, workflow, settings)
+            decision = decide(event, workflow, settings, size_bound=size_bound)
         except InvalidEvent as exc:
             return _Outcome(workflow.id, _IGNORE, f"invalid event: {exc}", rule=rule)
         except Exception as exc:  # a detection bug must not stop a month-long replay

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE
@@ -36,12 +38,9 @@ from trailwarden.settings import PARAMETER_ENV, DetectionSettings
 from trailwarden_local.engine.errors import ParameterError, TemplateError
 from trailwarden_local.engine.intrinsics import Resolver, referenced_resources
 from trailwarden_local.engine.parameters import parameter_ref_value, resolve_parameters
-from trailwarden_local.engine.template import expand_template, load_template_file
 from trailwarden_local.patterns import PatternError, compile_pattern
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from trailwarden.registry import Workflow
 
 __all__ = [
@@ -399,7 +398,9 @@ def _detail_calls(detail: Any) -> list[_Call]:
     return _product(own, [call for branch in branches for call in _detail_calls(branch)])
 
 
-def _pattern_calls(pattern: Any) -> list[_Call]:
+def pattern_calls(pattern: Any) -> list[_Call]:
+    """The (eventSource, eventName) alternatives a rule's pattern allows: a superset of
+    the calls it can match, each side exact values and prefixes, or None (anything)."""
     if not isinstance(pattern, Mapping):
         return [(None, None)]
     own: list[_Call] = [(None, None)]
@@ -408,7 +409,17 @@ def _pattern_calls(pattern: Any) -> list[_Call]:
     branches = pattern.get("$or")
     if not isinstance(branches, list) or not branches:
         return own
-    return _product(own, [call for branch in branches for call in _pattern_calls(branch)])
+    return _product(own, [call for branch in branches for call in pattern_calls(branch)])
+
+
+def _allows(values: _Values, text: str) -> bool:
+    return values is None or text in values[0] or text.startswith(tuple(values[1]))
+
+
+def may_take(calls: Sequence[_Call], source: str, name: str) -> bool:
+    """Whether a pattern whose :func:`pattern_calls` are ``calls`` may match this call
+    (False only when it cannot)."""
+    return any(_allows(sources, source) and _allows(names, name) for sources, names in calls)
 
 
 def _call_filter(rules: Sequence[ReplayRule], workflows: Sequence[Workflow]) -> CallFilter:
@@ -421,7 +432,7 @@ def _call_filter(rules: Sequence[ReplayRule], workflows: Sequence[Workflow]) -> 
         detail_types = _allowed(rule.pattern, ("detail-type",))
         if detail_types is not None and CLOUDTRAIL_DETAIL_TYPE not in detail_types:
             continue  # never matches a CloudTrail record
-        for source_values, name_values in _pattern_calls(rule.pattern):
+        for source_values, name_values in pattern_calls(rule.pattern):
             # A source given by prefix is as good as no source limit here.
             sources = source_values[0] if source_values and not source_values[1] else None
             if name_values is None:
@@ -521,6 +532,14 @@ def _resolve_pattern(
 
 
 _LOADED: dict[tuple[Any, ...], RuleSet] = {}
+# The code whose output a cached rule set is: a change to any of it is a cache miss.
+_CACHE_CODE: Final = (
+    "replay_rules.py",
+    "engine/template.py",
+    "engine/intrinsics.py",
+    "engine/parameters.py",
+)
+_CACHE_FORMAT: Final = 1
 
 
 def load_rules(
@@ -530,21 +549,119 @@ def load_rules(
     *,
     region: str = "us-east-1",
     stack_name: str = DEFAULT_STACK_NAME,
+    cache_dir: Path | None = None,
 ) -> RuleSet:
     """The template's rules and the detection settings for these parameters.
 
     Raises :class:`ParameterError` (unknown name, value outside AllowedValues...) and
     :class:`TemplateError` (the template cannot be read, a pattern does not compile).
-    Results are memoised per template content and arguments (tests load it often).
+    Results are memoised per template content and arguments (tests load it often), and,
+    with ``cache_dir``, kept there as JSON: the resolved patterns, keyed by the
+    template's content, the arguments, the code that resolves them and the SAM
+    translator's version. A cached rule set skips loading the YAML and the SAM
+    expansion (most of replay's start-up); its patterns are compiled again.
     """
     try:
         content = hashlib.sha256(template.read_bytes()).hexdigest()
     except OSError as exc:
         raise TemplateError(f"{template}: {exc.strerror or exc}") from exc
     key = (content, tuple(sorted(overrides.items())), tuple(own_role_arns), region, stack_name)
-    if key not in _LOADED:
-        _LOADED[key] = _load_rules(template, overrides, own_role_arns, region, stack_name)
-    return _LOADED[key]
+    if key in _LOADED:
+        return _LOADED[key]
+    cache_file = None if cache_dir is None else cache_dir / f"replay-rules-{_cache_key(key)}.json"
+    ruleset = _read_cache(cache_file, own_role_arns) if cache_file else None
+    if ruleset is None:
+        ruleset = _load_rules(template, overrides, own_role_arns, region, stack_name)
+        if cache_file is not None:
+            _write_cache(cache_file, ruleset)
+    _LOADED[key] = ruleset
+    return ruleset
+
+
+def _cache_key(key: tuple[Any, ...]) -> str:
+    """The arguments, the resolving code and the translator's version, hashed."""
+    from importlib.util import find_spec
+
+    digest = hashlib.sha256(json.dumps([_CACHE_FORMAT, sorted(BY_ID), *key]).encode())
+    here = Path(__file__).parent
+    translator = find_spec("samtranslator")
+    for path in [here / name for name in _CACHE_CODE] + (
+        [Path(translator.origin)] if translator and translator.origin else []
+    ):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"missing " + str(path).encode())
+    return digest.hexdigest()[:32]
+
+
+def _frozen(values: frozenset[str] | None) -> list[str] | None:
+    return None if values is None else sorted(values)
+
+
+def _write_cache(path: Path, ruleset: RuleSet) -> None:
+    """Best effort: a cache that cannot be written is not an error."""
+    body = {
+        "rules": [
+            {
+                "logicalId": rule.logical_id,
+                "workflows": list(rule.workflows),
+                "pattern": rule.pattern,
+                "allManagementEvents": rule.all_management_events,
+            }
+            for rule in ruleset.rules
+        ],
+        "parameters": dict(ruleset.parameters),
+        "rulesByWorkflow": {w: list(ids) for w, ids in ruleset.rules_by_workflow.items()},
+        "inactiveRules": dict(ruleset.inactive_rules),
+        "envelopes": {
+            rule: [_frozen(sources), _frozen(detail_types)]
+            for rule, (sources, detail_types) in ruleset.envelopes.items()
+        },
+        "notes": list(ruleset.notes),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(body), encoding="utf-8")
+        temporary.replace(path)
+    except OSError:
+        return
+
+
+def _read_cache(path: Path, own_role_arns: Sequence[str]) -> RuleSet | None:
+    """The cached rule set, or None (missing, unreadable or not what this code writes)."""
+    try:
+        body = json.loads(path.read_bytes())
+        rules = tuple(
+            ReplayRule(
+                logical_id=item["logicalId"],
+                workflows=tuple(item["workflows"]),
+                pattern=item["pattern"],
+                matches=compile_pattern(item["pattern"]),
+                all_management_events=item["allManagementEvents"],
+            )
+            for item in body["rules"]
+        )
+        parameters: dict[str, str] = body["parameters"]
+        return RuleSet(
+            rules=rules,
+            parameters=parameters,
+            settings=_settings(parameters, own_role_arns),
+            call_filter=_call_filter(rules, WORKFLOWS),
+            rules_by_workflow={w: tuple(ids) for w, ids in body["rulesByWorkflow"].items()},
+            inactive_rules=body["inactiveRules"],
+            envelopes={
+                rule: (
+                    None if sources is None else frozenset(sources),
+                    None if detail_types is None else frozenset(detail_types),
+                )
+                for rule, (sources, detail_types) in body["envelopes"].items()
+            },
+            notes=tuple(body["notes"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, PatternError, ParameterError):
+        return None
 
 
 def _load_rules(
@@ -554,6 +671,8 @@ def _load_rules(
     region: str,
     stack_name: str,
 ) -> RuleSet:
+    from trailwarden_local.engine.template import expand_template, load_template_file
+
     source = load_template_file(template)
     declared = source.get("Parameters") or {}
     parameters = resolve_parameters(declared, overrides)

@@ -75,9 +75,3 @@ def test_huge_event_reason_names_the_limit() -> None:
     finding = assess(_huge_event(), BY_ID["ami-exposure"], SETTINGS, NoCalls(), NoCalls())  # type: ignore[arg-type]
 
     assert "256 KB" in finding.reason
-
-
-@pytest.mark.parametrize("value", ["203.0.113.10/0", "10.0.0.0/7", "::/0", "2001:db8::/31"])
-def test_absurdly_wide_protected_or_approver_cidr_is_refused_at_start_up(value: str) -> None:
-    with pytest.raises(ValueError, match="wider than"):
-        DetectionSettings.from_env({"PROTECTED_IP_CIDRS": value})

@@ -11,6 +11,7 @@ import dataclasses
 import gzip
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,9 @@ from moto import mock_aws
 
 from tests.conftest import EVENTS, REPO, load_index
 from trailwarden.registry import BY_ID
+from trailwarden_local import replay_rules
 from trailwarden_local.replay import _Progress, run
-from trailwarden_local.replay_core import Stats
+from trailwarden_local.replay_core import Replayer, Stats
 from trailwarden_local.replay_inputs import DateRange, path_date, wanted
 from trailwarden_local.replay_rules import ParameterError, load_rules, parse_parameter_overrides
 from trailwarden_local.samples import TEMPLATE
@@ -145,13 +147,14 @@ def test_acting_verdicts_carry_the_dry_run_plan_and_say_live_state_was_assumed()
     assert line["rule"]
 
 
-def test_the_console_script_prints_nothing_but_json_lines_on_stdout() -> None:
+def test_the_console_script_prints_nothing_but_json_lines_on_stdout(tmp_path: Path) -> None:
     command = [str(TRAILWARDEN), "replay", "events/", "--parameter-overrides", *PARAMETERS]
     for arn in OWN_ROLES:
         command += ["--own-role-arn", arn]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
 
     done = subprocess.run(
-        command, check=False, capture_output=True, text=True, cwd=REPO, timeout=120
+        command, check=False, capture_output=True, text=True, cwd=REPO, timeout=120, env=env
     )
 
     assert done.returncode == 0, done.stderr
@@ -533,6 +536,182 @@ def test_the_fast_scan_prints_exactly_what_a_full_parse_prints(tmp_path: Path) -
 
     assert fast[:2] == full[:2]
     assert by_id(fast[1])[made_public["eventID"]]["verdict"] == "remediate"
+
+
+def test_the_fast_scan_falls_back_to_a_full_parse_when_fields_do_not_line_up(
+    tmp_path: Path,
+) -> None:
+    made_public = record_of("ami-exposure/made-public.json")
+    benign = record_of(
+        "ami-exposure/made-public.json",
+        eventName="DescribeInstances",
+        requestParameters={"instancesSet": {}},
+    )
+    id_first = {"eventVersion": "1.09", "eventID": "first"} | {
+        k: v for k, v in benign.items() if k not in ("eventVersion", "eventID")
+    }
+    nested_call = {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyImageAttribute"}
+    files = {
+        "nested-call-and-id": [
+            benign | {"eventID": "n1", "requestParameters": {**nested_call, "eventID": "x"}},
+            made_public,
+        ],
+        "one-without-id-one-with-two": [
+            record_of("ami-exposure/made-public.json", eventID=None),
+            benign | {"eventID": "b2", "responseElements": {"eventID": "inner"}},
+        ],
+        "id-before-call": [id_first, made_public],
+        "control-and-del-in-id": [benign | {"eventID": "a\x7fb"}, benign | {"eventID": "c\nd"}],
+        "nested-record-array": [
+            benign
+            | {"eventID": "arr", "resources": [{"eventVersion": "1"}, {"eventVersion": "2"}]},
+            made_public,
+        ],
+        "empty-name": [benign | {"eventID": "e1", "eventName": ""}, made_public],
+    }
+    for name, records in files.items():
+        write_log(tmp_path / f"{name}.json.gz", records)
+
+    fast = replay([tmp_path])
+    full = replay([tmp_path], shortcuts=False)
+
+    assert fast[:2] == full[:2]
+    assert len(fast[1]) == sum(len(records) for records in files.values())
+
+
+def test_a_record_over_256_kb_is_invalid_on_the_fast_path_too(tmp_path: Path) -> None:
+    huge = record_of("ami-exposure/made-public.json", eventID="huge", userAgent="x" * (300 * 1024))
+    write_log(tmp_path / "huge.json.gz", [huge, record_of("ami-exposure/made-public.json")])
+
+    fast = replay([tmp_path])
+    full = replay([tmp_path], shortcuts=False)
+
+    assert fast[:2] == full[:2]
+    line = by_id(fast[1])["huge"]
+    assert line["verdict"] == "ignore"
+    assert "256 KB" in line["reason"]
+
+
+def test_rules_preselected_by_call_match_exactly_what_every_rule_matches() -> None:
+    ruleset = load_rules(TEMPLATE, dict(INDEX["parameters"]), OWN_ROLES)
+    replayer = Replayer(ruleset)
+    events = [_event(entry) for entry in INDEX["events"]]
+    events += [
+        {**event, "detail": {**event["detail"], "eventSource": source}}
+        for event in events
+        if event.get("detail-type") == CLOUDTRAIL
+        for source in ("athena.amazonaws.com", "waf-regional.amazonaws.com")
+    ]
+
+    for event in events:
+        everyone = [rule.logical_id for rule in ruleset.rules if rule.accepts(event)]
+        candidates = [
+            rule.logical_id for rule in replayer._candidates(event) if rule.accepts(event)
+        ]
+        assert candidates == everyone
+
+
+def test_cached_rules_give_the_same_lines_without_expanding_the_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+    first = replay([EVENTS], rules_cache=cache)
+    assert len(list(cache.glob("replay-rules-*.json"))) == 1
+
+    def no_expansion(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the template was expanded although its rules are cached")
+
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+    monkeypatch.setattr("trailwarden_local.engine.template.expand_template", no_expansion)
+    second = replay([EVENTS], rules_cache=cache)
+
+    assert second[:2] == first[:2]
+    assert first[0] == 0
+    assert "note: rule" in second[2]  # the notes are cached too
+
+
+def test_cached_rules_are_keyed_by_the_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+    replay([EVENTS], rules_cache=cache)
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+
+    status, lines, _ = replay(
+        [EVENTS], overrides=[*PARAMETERS, "AmiExposureMode=alert"], rules_cache=cache
+    )
+
+    assert status == 0
+    assert len(list(cache.glob("replay-rules-*.json"))) == 2
+    made_public = _event_id(sample("ami-exposure/made-public.json"))
+    assert by_id(lines)[made_public]["verdict"] == "alert"
+
+
+def test_the_command_caches_rules_under_xdg_cache_home_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trailwarden_local import replay as command
+    from trailwarden_local.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+    used: list[Path | None] = []
+    real_run = command.run
+
+    def spy(*args: Any, **kwargs: Any) -> int:
+        used.append(kwargs["rules_cache"])
+        return real_run(*args, **{**kwargs, "out": io.StringIO(), "err": io.StringIO()})
+
+    monkeypatch.setattr(command, "run", spy)
+    main(["replay", str(EVENTS / "ami-exposure" / "made-public.json")])
+    main(["replay", "--no-cache", str(EVENTS / "ami-exposure" / "made-public.json")])
+
+    assert used == [tmp_path / "trailwarden", None]
+    assert len(list((tmp_path / "trailwarden").glob("replay-rules-*.json"))) == 1
+
+
+def test_an_unreadable_rules_cache_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+    expected = replay([EVENTS], rules_cache=cache)
+    for cached in cache.glob("replay-rules-*.json"):
+        cached.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+
+    assert replay([EVENTS], rules_cache=cache)[:2] == expected[:2]
+
+
+def test_jobs_print_the_same_lines_and_summary_in_input_order(tmp_path: Path) -> None:
+    for number in range(7):
+        write_log(tmp_path / f"{number}.json.gz", RECORDS[number::7])
+    (tmp_path / "8-broken.json.gz").write_bytes(gzip.compress(b'{"Records":[')[:-4])
+    (tmp_path / "9-event.json").write_text(json.dumps(sample("ec2-keypair/compliant.json")))
+
+    alone = replay([tmp_path])
+    parallel = replay([tmp_path], jobs=3)
+
+    assert parallel[:2] == alone[:2]
+    assert alone[0] == 1  # the broken file is reported
+    assert _summary_table(parallel[2]) == _summary_table(alone[2])
+
+
+def _summary_table(stderr: str) -> list[str]:
+    """stderr without the timing of the run."""
+    return [line for line in stderr.splitlines() if "records/s" not in line]
+
+
+def test_jobs_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]) -> None:
+    from trailwarden_local.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", "--jobs", "0", "events/"])
+
+    assert exited.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
 
 
 def test_reading_on_the_calling_thread_prints_the_same(tmp_path: Path) -> None:

@@ -145,6 +145,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Deliver the recorded decision again",
         "ko": "기록된 결정을 다시 전달",
     },
+    "approver_setting": {
+        "en": "The approver network setting is invalid (ApproverCidrs), so nobody may decide. "
+        "Nothing was changed; ask the administrators to fix the setting.",
+        "ko": "승인자 네트워크 설정(ApproverCidrs)이 잘못되어 아무도 결정할 수 없습니다. "
+        "아무것도 변경되지 않았습니다. 관리자에게 설정 수정을 요청하세요.",
+    },
 }
 
 

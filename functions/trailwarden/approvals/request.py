@@ -140,5 +140,7 @@ def request_approval(
             nonce_key=tokens.new_secret(),
         )
     )
-    delivery = deliver(message, sns=sns, topic_arn=notify.topic_arn, discord=discord)
+    delivery = deliver(
+        message, sns=sns, topic_arn=notify.topic_arn, discord=discord, warnings=notify.warnings
+    )
     return {"status": "requested", "expiresAt": expires_at, "delivery": delivery.to_dict()}

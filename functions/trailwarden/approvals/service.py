@@ -106,6 +106,8 @@ class ApprovalService:
         lang = self.language
         if request.method not in ("GET", "POST"):
             return page.message("method", 405, lang)
+        if self.settings.approver_cidrs_invalid:  # set, but unusable: nobody, never anyone
+            return page.message("approver_setting", 403, lang)
         if not self._may_decide(request.source_ip):
             logger.warning("approver address not allowed", extra={"sourceIp": request.source_ip})
             return page.message("forbidden", 403, lang)

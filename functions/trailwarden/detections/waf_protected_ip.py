@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.detections.common import as_list, precheck, text_of
@@ -104,8 +105,13 @@ class Hit:
 
 def parse_network(entry: str) -> IpNetwork | None:
     """``203.0.113.10/32``, ``203.0.113.10``, ``2001:DB8::A/128`` -> a network, else None."""
+    return _network(entry.strip())
+
+
+@lru_cache(maxsize=1024)  # the same entries recur in every update of a set (immutable)
+def _network(text: str) -> IpNetwork | None:
     try:
-        return ipaddress.ip_network(entry.strip(), strict=False)
+        return ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
 

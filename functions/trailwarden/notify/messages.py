@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -256,6 +256,18 @@ class Message:
     footer: str
     subject: str = ""  # English/ASCII: SNS subjects must be ASCII
     links: tuple[tuple[str, str], ...] = ()
+
+
+SETTINGS_WARNING_LABEL = "Settings warning"
+
+
+def with_settings_warnings(message: Message, warnings: Sequence[str]) -> Message:
+    """The message with a first "Settings warning" line when a parameter was skipped or
+    replaced, so the team learns of the typo from the first alert. First, so that a
+    channel's field limit never cuts it; channels neutralise it like every other field."""
+    if not warnings:
+        return message
+    return replace(message, fields=((SETTINGS_WARNING_LABEL, "\n".join(warnings)), *message.fields))
 
 
 def local_time(iso: str, zone: ZoneInfo) -> str:

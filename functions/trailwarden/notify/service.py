@@ -12,8 +12,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from trailwarden.errors import NotificationFailed
 from trailwarden.notify import email
 from trailwarden.notify.embeds import discord_payload
+from trailwarden.notify.messages import with_settings_warnings
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from trailwarden.notify.messages import Message
 
 logger = Logger(child=True)
@@ -45,8 +48,19 @@ def webhook_url_from_secret(secret: str) -> str:
     return text
 
 
-def deliver(message: Message, *, sns: Any, topic_arn: str, discord: Webhook | None) -> Delivery:
-    """Send both; raise NotificationFailed only when no channel delivered."""
+def deliver(
+    message: Message,
+    *,
+    sns: Any,
+    topic_arn: str,
+    discord: Webhook | None,
+    warnings: Sequence[str] = (),
+) -> Delivery:
+    """Send both; raise NotificationFailed only when no channel delivered.
+
+    ``warnings`` (the settings' careless entries) are added to the message here, once
+    for every kind of message and both channels."""
+    message = with_settings_warnings(message, warnings)
     email_status = "not configured"
     if topic_arn:
         try:

@@ -1,24 +1,48 @@
 """Local engine: the real SAM template provisioned into moto, handlers run in-process.
 
 ``from trailwarden_local.engine import LocalApp``; see :mod:`trailwarden_local.engine.app`.
+The names are imported on first use: ``replay`` needs only the template loader and the
+intrinsic resolver, not moto, boto3 and the Lambda runtime behind :class:`LocalApp`.
 """
 
-from .app import (
-    Delivery,
-    InvokeResult,
-    LocalApp,
-    LocalRule,
-    LocalStateMachine,
-    SkippedResource,
-)
-from .errors import (
-    EngineStateError,
-    ParameterError,
-    TemplateError,
-    UnsupportedTemplateFeature,
-)
-from .lambda_runtime import InvocationRecord, LocalFunction
-from .provision import SKIPPED_RESOURCE_TYPES
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import (
+        Delivery,
+        InvokeResult,
+        LocalApp,
+        LocalRule,
+        LocalStateMachine,
+        SkippedResource,
+    )
+    from .errors import (
+        EngineStateError,
+        ParameterError,
+        TemplateError,
+        UnsupportedTemplateFeature,
+    )
+    from .lambda_runtime import InvocationRecord, LocalFunction
+    from .provision import SKIPPED_RESOURCE_TYPES
+
+_WHERE = {
+    "Delivery": "app",
+    "InvokeResult": "app",
+    "LocalApp": "app",
+    "LocalRule": "app",
+    "LocalStateMachine": "app",
+    "SkippedResource": "app",
+    "EngineStateError": "errors",
+    "ParameterError": "errors",
+    "TemplateError": "errors",
+    "UnsupportedTemplateFeature": "errors",
+    "InvocationRecord": "lambda_runtime",
+    "LocalFunction": "lambda_runtime",
+    "SKIPPED_RESOURCE_TYPES": "provision",
+}
 
 __all__ = [
     "SKIPPED_RESOURCE_TYPES",
@@ -35,3 +59,11 @@ __all__ = [
     "TemplateError",
     "UnsupportedTemplateFeature",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from trailwarden.approvals import tokens
+from trailwarden.approvals.service import DECIDE_ACTIONS
 from trailwarden.approvals.store import (
     APPROVED,
+    DECISION_STORE_ACTIONS,
     DECISIONS,
     PENDING,
     SUPERSEDED,
@@ -56,6 +58,12 @@ if TYPE_CHECKING:
     from trailwarden.notify.messages import Message
 
 logger = Logger(child=True)
+
+_SECRET_READ = frozenset({"secretsmanager:GetSecretValue"})
+# The interactions function decides (conditional write) and invokes the resume function;
+# only the resume function may call SendTaskSuccess.
+INTERACTION_ACTIONS = DECISION_STORE_ACTIONS | _SECRET_READ | {"lambda:InvokeFunction"}
+RESUME_ACTIONS = DECISION_STORE_ACTIONS | DECIDE_ACTIONS | _SECRET_READ
 
 DISCORD_API = "https://discord.com/api/v10"
 SNOWFLAKE = re.compile(r"^[0-9]{17,20}$")

@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from moto import mock_aws
 from nacl.signing import SigningKey
 
-from handlers import discord_interactions
+from handlers import approval_request, discord_interactions
+from handlers._discord_app import DiscordAppDeps
+from handlers._notify_deps import NotifyDeps
 from tests.conftest import REPO
 from tests.unit.test_approval_request import ENTERED_EPOCH, TOKEN, FakeWebhook, payload
 from trailwarden.approvals.discord_app import (
@@ -515,3 +518,50 @@ def test_application_secret_is_validated() -> None:
             DiscordApplication.from_secret(json.dumps(secret))
     shown = repr(DiscordApplication.from_secret(json.dumps({**good, "bot_token": "s3cr3t-bot"})))
     assert "s3cr3t-bot" not in shown
+
+
+# ------------------------------------------------------------------ request failures
+
+
+def test_unreadable_application_secret_fails_typed_before_anything_is_stored() -> None:
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="approvals",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        notify = NotifySettings(secret_max_age_seconds=0)
+        secrets = SecretsProvider(boto3_client=boto3.client("secretsmanager", "us-east-1"))
+        deps = approval_request.Deps(
+            settings=ApprovalSettings(table="approvals", discord_app_secret_name="tw/missing"),
+            store=ApprovalStore(ddb, "approvals"),
+            notify=NotifyDeps(notify, sns=None, secrets=None),
+            discord_app=DiscordAppDeps(secrets, "tw/missing", notify),
+        )
+
+        with pytest.raises(NotificationFailed):
+            approval_request.run(payload(), deps)
+
+        assert ddb.scan(TableName="approvals")["Items"] == []
+
+
+@dataclass
+class RefusingBot:
+    def post(self, body: dict[str, Any]) -> None:
+        raise NotificationFailed("rejected by Discord (HTTP 403)")
+
+
+def test_buttons_that_never_reached_discord_fail_the_request_typed(world: World) -> None:
+    with pytest.raises(NotificationFailed):
+        request_approval(
+            payload(executionId="arn:aws:states:us-east-1:123456789012:execution:sm:run-2"),
+            store=world.store,
+            settings=ApprovalSettings(table="approvals", timeout_seconds=3600),
+            notify=NotifySettings(),
+            sns=None,
+            discord=None,
+            bot=RefusingBot(),
+            clock=world.clock,
+        )

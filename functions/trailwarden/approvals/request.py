@@ -13,8 +13,9 @@ execution at it: the older link then reads as superseded and can decide nothing.
 With a Discord application configured (``bot``), the request is posted by the bot with
 Approve / Reject buttons and no link anywhere (Discord, email): see discord_app.py. The
 buttons carry a separate random interaction id; the request's own id is never sent.
-Without the buttons nobody could decide, so a failed bot post raises NotificationFailed
-(the state's Retry then makes a new request, superseding this one).
+Without the buttons nobody could decide, so a failed bot post raises NotificationFailed:
+the state's Catch reports the failure (nothing changes) and the stored request expires
+unused.
 
 The link expires when the workflow stops waiting. Step Functions' timer starts when
 the state is entered, so the link's end is computed from that same moment

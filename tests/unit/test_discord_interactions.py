@@ -565,3 +565,23 @@ def test_buttons_that_never_reached_discord_fail_the_request_typed(world: World)
             bot=RefusingBot(),
             clock=world.clock,
         )
+
+
+def test_a_click_in_a_dm_is_judged_by_its_top_level_user(world: World) -> None:
+    body = json.loads(interaction("approve", world.interaction_id, STRANGER))
+    del body["member"], body["guild_id"]
+    body["user"] = {"id": APPROVER, "username": "alice", "global_name": "Alice Kim"}
+
+    _, answer = world.send(json.dumps(body).encode())
+
+    assert answer == {"type": 6}
+    assert world.request()["discordUserId"] == {"S": APPROVER}
+
+
+def test_a_button_id_that_names_no_request_decides_nothing(world: World) -> None:
+    body = interaction("approve", "A" * 43)
+
+    _, answer = world.send(body)
+
+    assert "unknown" in answer["data"]["content"]
+    assert world.request()["status"] == {"S": "pending"}

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from handlers._discord_app import DiscordAppDeps
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from trailwarden.approvals.request import request_approval
@@ -29,15 +32,25 @@ class Deps:
     settings: ApprovalSettings
     store: ApprovalStore
     notify: NotifyDeps
+    discord_app: DiscordAppDeps | None = None  # approve in Discord: buttons, no link
 
 
 @cache
 def _deps() -> Deps:
     settings = ApprovalSettings.from_env(os.environ)
+    notify = build_notify_deps(os.environ, settings.warnings)
+    discord_app = None
+    if settings.discord_app_secret_name:
+        discord_app = DiscordAppDeps(
+            SecretsProvider(boto3_client=make_client("secretsmanager")),
+            settings.discord_app_secret_name,
+            notify.settings,
+        )
     return Deps(
         settings=settings,
         store=ApprovalStore(make_client("dynamodb"), settings.table),
-        notify=build_notify_deps(os.environ, settings.warnings),
+        notify=notify,
+        discord_app=discord_app,
     )
 
 
@@ -50,7 +63,8 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
             event.get("finding") if isinstance(event, dict) else None
         ),
         sns=deps.notify.sns,
-        discord=deps.notify.discord(deadline),
+        discord=deps.notify.discord(deadline) if deps.discord_app is None else None,
+        bot=deps.discord_app.bot(deadline) if deps.discord_app is not None else None,
     )
     logger.info("approval requested", extra=result)
     return result

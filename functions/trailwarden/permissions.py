@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trailwarden.approvals.discord_app import INTERACTION_ACTIONS, RESUME_ACTIONS
 from trailwarden.approvals.request import REQUEST_ACTIONS as APPROVAL_REQUEST_ACTIONS
 from trailwarden.approvals.service import DECIDE_ACTIONS
 from trailwarden.approvals.store import DECISION_STORE_ACTIONS
@@ -40,6 +41,10 @@ def declared_actions(handler: str, workflow: Workflow | None) -> frozenset[str] 
         return APPROVAL_REQUEST_ACTIONS
     if kind == "approval":
         return DECISION_STORE_ACTIONS | DECIDE_ACTIONS
+    if kind == "discord_interactions":
+        return INTERACTION_ACTIONS
+    if kind == "discord_resume":
+        return RESUME_ACTIONS
     if workflow is None:
         return None
     if kind == "assess" and workflow.remediation is not None:

@@ -343,6 +343,12 @@ class ApprovalSettings:
     # before DynamoDB's TTL deletes it.
     retention_seconds: int = 7 * 24 * 3600
     warnings: tuple[str, ...] = ()
+    # Approve in Discord (DiscordApplicationSecretName): the secret's name, and who may
+    # click (ApproverDiscordUserIds / ApproverDiscordRoleIds; both empty: nobody).
+    discord_app_secret_name: str = ""
+    approver_discord_user_ids: tuple[str, ...] = ()
+    approver_discord_role_ids: tuple[str, ...] = ()
+    resume_function: str = ""  # the Discord resume function's ARN (asynchronous invoke)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ApprovalSettings:
@@ -361,6 +367,10 @@ class ApprovalSettings:
             approver_cidrs_invalid=invalid,
             retention_seconds=int(env.get("APPROVAL_RETENTION_SECONDS", str(7 * 24 * 3600))),
             warnings=log_warnings(warnings),
+            discord_app_secret_name=env.get("DISCORD_APPLICATION_SECRET_NAME", ""),
+            approver_discord_user_ids=split_list(env.get("APPROVER_DISCORD_USER_IDS")),
+            approver_discord_role_ids=split_list(env.get("APPROVER_DISCORD_ROLE_IDS")),
+            resume_function=env.get("DISCORD_RESUME_FUNCTION", ""),
         )
 
 

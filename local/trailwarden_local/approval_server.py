@@ -5,6 +5,8 @@ ApprovalFunction with a payload v2.0 event. Locally, :class:`ApprovalServer` doe
 same: it turns each request into that event (source IP = the TCP peer, body base64
 encoded as API Gateway sends form posts), invokes the function through the engine
 (moto's Lambda API -> the handler in-process) and writes the function's response back.
+``POST /discord/interactions`` (only when the app has a DiscordInteractionsFunction, i.e.
+DiscordApplicationSecretName is set) goes to that function the same way.
 Other paths and methods get API Gateway's ``404 {"message":"Not Found"}``; a function
 error gets its ``500 {"message":"Internal Server Error"}``. Throttling is not emulated.
 
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 
 FUNCTION = "ApprovalFunction"
 ROUTE = re.compile(r"^/approvals/([^/]+)$")
+INTERACTIONS_FUNCTION = "DiscordInteractionsFunction"
+INTERACTIONS_PATH = "/discord/interactions"
 MAX_BODY = 64 * 1024
 _ROUTED_METHODS = ("GET", "POST")
 
@@ -72,13 +76,15 @@ def http_api_event(
     source_ip: str,
     approval_id: str,
     account_id: str,
+    route: str = "/approvals/{id}",
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload v2.0 event for the ``/approvals/{id}`` routes."""
+    """An API Gateway HTTP API payload v2.0 event for the ``/approvals/{id}`` routes (or,
+    with ``route``, another one)."""
     now = datetime.now(UTC)
     lowered = {k.lower(): v for k, v in headers.items()}
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": f"{method} /approvals/{{id}}",
+        "routeKey": f"{method} {route}",
         "rawPath": path,
         "rawQueryString": query,
         "headers": lowered,
@@ -95,15 +101,17 @@ def http_api_event(
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": uuid.uuid4().hex,
-            "routeKey": f"{method} /approvals/{{id}}",
+            "routeKey": f"{method} {route}",
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
-        "pathParameters": {"id": approval_id},
+        "pathParameters": {"id": approval_id} if approval_id else {},
         "isBase64Encoded": False,
     }
-    if body:
+    if body and lowered.get("content-type", "").startswith("application/json"):
+        event["body"] = body.decode("utf-8")  # API Gateway passes JSON as text
+    elif body:
         event["body"] = base64.b64encode(body).decode("ascii")
         event["isBase64Encoded"] = True
     return event
@@ -164,6 +172,20 @@ class ApprovalServer:
         match = ROUTE.match(parsed.path)
         with self._lock:
             app = self._app
+        interactions = parsed.path == INTERACTIONS_PATH and method == "POST"
+        if interactions and app is not None and INTERACTIONS_FUNCTION in app.functions:
+            event = http_api_event(
+                method,
+                parsed.path,
+                parsed.query,
+                headers,
+                body,
+                peer,
+                "",
+                app.account_id,
+                INTERACTIONS_PATH,
+            )
+            return self._invoke(app, INTERACTIONS_FUNCTION, event)
         if match is None or method not in _ROUTED_METHODS or app is None:
             return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
         event = http_api_event(
@@ -176,8 +198,13 @@ class ApprovalServer:
             urllib.parse.unquote(match.group(1)),
             app.account_id,
         )
+        return self._invoke(app, self.function, event)
+
+    def _invoke(
+        self, app: LocalApp, function: str, event: dict[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
         with self._invoking:
-            result = app.invoke(self.function, event)
+            result = app.invoke(function, event)
         payload = result.payload if isinstance(result.payload, dict) else {}
         if result.function_error or "statusCode" not in payload:
             return (

@@ -17,8 +17,9 @@ from typing import Any, TextIO
 
 import boto3
 
-from trailwarden_local.approval_server import ApprovalServer
-from trailwarden_local.demo_approval import drive_approval
+from trailwarden_local.approval_server import INTERACTIONS_PATH, ApprovalServer
+from trailwarden_local.demo_approval import drive_approval, drive_discord_approval
+from trailwarden_local.discord_app_standin import DiscordApplicationStandIn
 from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.drivers import DRIVERS
 from trailwarden_local.inbox import TopicInbox
@@ -84,7 +85,15 @@ def _discord_summary(body: Any) -> dict[str, Any]:
     }
 
 
-def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample) -> ScenarioResult:
+def run_scenario(
+    app: Any,
+    sink: DiscordSink,
+    inbox: TopicInbox,
+    sample: Sample,
+    discord_app: tuple[DiscordApplicationStandIn, str] | None = None,
+) -> ScenarioResult:
+    """``discord_app``: Discord's stand-in and the interactions URL, when the scenario's
+    app has DiscordApplicationSecretName (approve with buttons instead of a link)."""
     assert sample.workflow is not None
     prepared = DRIVERS[sample.workflow](app, sample)
     before = prepared.read_state()
@@ -95,7 +104,21 @@ def run_scenario(app: Any, sink: DiscordSink, inbox: TopicInbox, sample: Sample)
     deliveries += prepared.trigger() if prepared.trigger else app.put_event(prepared.event)
     approval: list[dict[str, Any]] = []
     approval_problems: list[str] = []
-    if sample.setup.get("approval"):  # a human follows the link over HTTP, then decides
+    if sample.setup.get("approval") == "approve-in-discord":
+        waiting = next((d.execution_arn for d in deliveries if d.execution_arn), None)
+        if discord_app is None:
+            approval_problems = ["approve-in-discord needs DiscordApplicationSecretName"]
+        else:
+            approval, approval_problems = drive_discord_approval(
+                app,
+                discord_app[0],
+                discord_app[1],
+                seen,
+                waiting,
+                prepared.read_state,
+                str(prepared.event["detail"]["eventID"]),
+            )
+    elif sample.setup.get("approval"):  # a human follows the link over HTTP, then decides
         waiting = next((d.execution_arn for d in deliveries if d.execution_arn), None)
         approval, approval_problems = drive_approval(
             app, sink, seen, waiting, str(sample.setup["approval"]), prepared.read_state
@@ -189,9 +212,19 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
                 boto3.client("secretsmanager", region_name=app.region).create_secret(
                     Name=SECRET_NAME, SecretString=sink.url
                 )
+                discord_app = None
+                if parameters.get("DiscordApplicationSecretName"):  # Discord plays the app
+                    standin = DiscordApplicationStandIn(sink)
+                    boto3.client("secretsmanager", region_name=app.region).create_secret(
+                        Name=parameters["DiscordApplicationSecretName"],
+                        SecretString=standin.secret(),
+                    )
+                    discord_app = (standin, approvals.url + INTERACTIONS_PATH)
                 inbox = TopicInbox(app.resource("AlertTopic"), app.region)
                 for sample in group:
-                    results[samples.index(sample)] = run_scenario(app, sink, inbox, sample)
+                    results[samples.index(sample)] = run_scenario(
+                        app, sink, inbox, sample, discord_app
+                    )
                 approvals.attach(None)
     return [results[i] for i in sorted(results)]
 

@@ -8,14 +8,27 @@ For a scenario whose ``setup.approval`` is ``approve``, ``reject`` or ``expire``
 3. ``approve``/``reject``: POST the decision with the page's nonce; ``expire``: decide
    nothing and let ApprovalTimeoutSeconds run out;
 4. GET the link once more: "already approved/rejected" or "expired".
+
+``approve-in-discord`` (DiscordApplicationSecretName set): :func:`drive_discord_approval`
+plays Discord: the bot message has buttons and no link, a forged and a stranger's click
+change nothing, the approver's signed click decides over real HTTP, the message loses
+its buttons, a replay is refused and the audit record names the approver.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from trailwarden_local.approval_server import ApprovalClient, wait_for_link
+from trailwarden_local.discord_app_standin import (
+    APPLICATION_ID,
+    APPROVER_ID,
+    APPROVER_NAME,
+    STRANGER_ID,
+    DiscordApplicationStandIn,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -97,4 +110,109 @@ def drive_approval(
             problems.append("an expired request accepted a decision")
     final = human.get(link)
     steps.append({"request": f"GET {shown(link)} afterwards", "status": final.status})
+    return steps, problems
+
+
+def _audit_decision(app: LocalApp, event_id: str) -> dict[str, Any]:
+    """The decision in Report's audit record, read with plain boto3."""
+    import boto3
+
+    item = (
+        boto3.client("dynamodb", region_name=app.region)
+        .get_item(TableName=app.resource("IncidentsTable"), Key={"pk": {"S": f"audit#{event_id}"}})
+        .get("Item")
+    )
+    record = json.loads(item["record"]["S"]) if item else {}
+    decision = record.get("decision") if isinstance(record, dict) else None
+    return dict(decision) if isinstance(decision, dict) else {}
+
+
+def drive_discord_approval(
+    app: LocalApp,
+    standin: DiscordApplicationStandIn,
+    interactions_url: str,
+    seen: int,
+    execution_arn: str | None,
+    read_state: Callable[[], Any],
+    event_id: str,
+    timeout: float = 60.0,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Approve in Discord: a stranger's click and a forged one change nothing; the
+    approver's signed click decides; the message loses its buttons; a replay is refused;
+    the audit record names the approver. Returns (steps, problems)."""
+    steps: list[dict[str, Any]] = []
+    problems: list[str] = []
+    if execution_arn is None:
+        return steps, ["no execution is waiting for an approval"]
+    try:
+        message = standin.wait_for_buttons(seen, timeout)
+    except TimeoutError as err:
+        return steps, [str(err)]
+    text = json.dumps(message)
+    steps.append(
+        {"check": f"bot message with buttons, approval link in it: {'/approvals/' in text}"}
+    )
+    if "/approvals/" in text:
+        problems.append("the Discord message carries an approval link")
+    approve = standin.custom_id(message, "approve")
+    state_before = read_state()
+
+    ping = (
+        b'{"type":1,"id":"1","application_id":"%s","token":"t","version":1}'
+        % APPLICATION_ID.encode()
+    )
+    pong = standin.post(interactions_url, ping, standin.signed_headers(ping))
+    steps.append({"request": "POST PING (signed)", "status": pong.status, "answer": pong.body})
+    forged_body = standin.interaction(approve, APPROVER_ID, APPROVER_NAME)
+    forged = standin.post(
+        interactions_url,
+        forged_body,
+        DiscordApplicationStandIn(standin.sink).signed_headers(forged_body),
+    )
+    steps.append({"request": "POST Approve signed by another key", "status": forged.status})
+    stranger, _ = standin.click(interactions_url, approve, STRANGER_ID, "Mallory")
+    steps.append(
+        {
+            "request": "POST Approve by a user outside the allowlist",
+            "status": stranger.status,
+            "answer": stranger.body,
+        }
+    )
+    waiting, unchanged = _status(app, execution_arn), read_state() == state_before
+    steps.append({"check": f"after both: execution {waiting}, resource unchanged {unchanged}"})
+    if pong.body != {"type": 1}:
+        problems.append(f"PING answered {pong.status} {pong.body}")
+    if forged.status != 401:
+        problems.append(f"a forged signature answered {forged.status}")
+    if waiting != "RUNNING" or not unchanged:
+        problems.append("a refused click changed something")
+
+    answer, body = standin.click(interactions_url, approve, APPROVER_ID, APPROVER_NAME)
+    steps.append(
+        {"request": "POST Approve by the approver", "status": answer.status, "answer": answer.body}
+    )
+    if answer.body != {"type": 6}:
+        problems.append(f"the approver's click answered {answer.status} {answer.body}")
+    app.wait_for_execution(execution_arn, timeout)
+    replay = standin.post(interactions_url, body, standin.signed_headers(body))
+    steps.append(
+        {
+            "request": "POST the same click again (replay)",
+            "status": replay.status,
+            "answer": replay.body,
+        }
+    )
+    if not (isinstance(replay.body, dict) and replay.body.get("type") == 4):
+        problems.append("a replayed click was not refused")
+    edits = [r.json for r in standin.edits(seen) if isinstance(r.json, dict)]
+    edit = edits[-1] if edits else {}
+    steps.append(
+        {"check": f"message edited: {edit.get('content', '-')!r}, buttons {edit.get('components')}"}
+    )
+    if not edits or edit.get("components") != []:
+        problems.append("the Discord message still has its buttons")
+    decision = _audit_decision(app, event_id)
+    steps.append({"audit": decision})
+    if decision.get("discordUserId") != APPROVER_ID:
+        problems.append(f"the audit record does not name the approver: {decision}")
     return steps, problems

@@ -3,6 +3,11 @@
 It listens on ``127.0.0.1`` (random port), records every request, and answers
 like Discord's Execute Webhook: ``200`` with a message object when the query
 has ``wait=true``, else ``204``; ``404 Unknown Webhook`` for any other path.
+It also plays a Discord application's bot API under ``/api/v10`` (see
+:attr:`DiscordSink.api_base_url`): ``POST /channels/{id}/messages`` with ``Authorization:
+Bot <bot_token>`` (401 otherwise) creates a message, and ``PATCH
+/webhooks/{application}/{interaction token}/messages/@original`` edits one.
+
 Tests can queue canned answers (429 with ``retry_after``, 5xx, ...), stall
 responses to provoke client timeouts, and trickle a response one byte at a time
 (each byte well within a per-read timeout, the whole far beyond any sane one)::
@@ -18,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -35,6 +41,9 @@ if TYPE_CHECKING:
 _MAX_BODY = 8 << 20
 _DISCORD_EPOCH_MS = 1_420_070_400_000
 _CHANNEL_ID = "100000000000000001"
+API_PATH = "/api/v10"
+_BOT_MESSAGES = re.compile(r"^/api/v10/channels/([0-9]{17,20})/messages$")
+_ORIGINAL = re.compile(r"^/api/v10/webhooks/([0-9]{17,20})/[^/]+/messages/@original$")
 
 Response = tuple[int, Mapping[str, Any] | None, Mapping[str, str] | None]
 
@@ -148,12 +157,14 @@ class DiscordSink:
         webhook_id: str = "123456",
         token: str = "local-token",  # noqa: S107 - fake token of a local stand-in
         tls: ssl.SSLContext | None = None,
+        bot_token: str = "local-bot-token",  # noqa: S107 - fake token of a local stand-in
     ) -> None:
         """``tls``: serve HTTPS with this server context (the URL stays ``http://``;
         callers swap the scheme and use a host name the certificate names)."""
         self.webhook_id = webhook_id
         self.token = token
         self.path = f"/api/webhooks/{webhook_id}/{token}"
+        self.bot_token = bot_token
         self._cond = threading.Condition()
         self._requests: list[SinkRequest] = []
         self._responses: deque[Response] = deque()
@@ -215,6 +226,13 @@ class DiscordSink:
         return f"http://127.0.0.1:{port}{self.path}"
 
     @property
+    def api_base_url(self) -> str:
+        """The bot API's base (what an application secret's ``api_base_url`` names)."""
+        if self._server is None:
+            raise RuntimeError("DiscordSink is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}{API_PATH}"
+
+    @property
     def requests(self) -> list[SinkRequest]:
         with self._cond:
             return list(self._requests)
@@ -265,6 +283,9 @@ class DiscordSink:
         return (canned if canned is not None else self._default(request)), trickle
 
     def _default(self, request: SinkRequest) -> Response:
+        bot = self._bot_api(request)
+        if bot is not None:
+            return bot
         if request.path != self.path:
             return 404, {"message": "Unknown Webhook", "code": 10015}, None
         if request.method != "POST":
@@ -273,6 +294,16 @@ class DiscordSink:
             return 204, None, None
         body = request.json if isinstance(request.json, dict) else {}
         return 200, self._message(body), None
+
+    def _bot_api(self, request: SinkRequest) -> Response | None:
+        body = request.json if isinstance(request.json, dict) else {}
+        if _BOT_MESSAGES.match(request.path) and request.method == "POST":
+            if request.headers.get("authorization") != f"Bot {self.bot_token}":
+                return 401, {"message": "401: Unauthorized", "code": 0}, None
+            return 200, {**self._message(body), "components": body.get("components", [])}, None
+        if _ORIGINAL.match(request.path) and request.method == "PATCH":
+            return 200, {**self._message(body), "components": body.get("components", [])}, None
+        return None
 
     def _message(self, body: Mapping[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC)

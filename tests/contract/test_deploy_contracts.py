@@ -262,6 +262,8 @@ READS_BY_KIND = {
     "approval_request": {"APPROVAL_TIMEOUT_SECONDS"} | NOTIFY,
     "approval": NOTIFY,
     "keypair_rule": set(),
+    "discord_interactions": NOTIFY,  # the "you may not decide" answer, in the team's language
+    "discord_resume": NOTIFY,  # "Approved by <name> at <time>" in the team's zone
 }
 READS_BY_WORKFLOW = {
     ("ami-exposure", "assess"): {"TRUSTED_ACCOUNT_IDS"},
@@ -540,7 +542,12 @@ SAM_FUNCTIONS = sorted(
 def test_kms_decrypt_only_through_secrets_manager_and_only_where_the_secret_is_read(
     lid: str,
 ) -> None:
-    reads_secret = "DISCORD_WEBHOOK_SECRET_NAME" in environment(lid)
+    secrets = {
+        "DISCORD_WEBHOOK_SECRET_NAME": "DiscordWebhookSecretName",
+        "DISCORD_APPLICATION_SECRET_NAME": "DiscordApplicationSecretName",
+    }
+    read = {param for var, param in secrets.items() if var in environment(lid)}
+    reads_secret = bool(read)
     decrypts = [s for s in statements(lid) if "kms:Decrypt" in json.dumps(s["Action"])]
 
     assert bool(decrypts) is reads_secret, lid
@@ -550,11 +557,13 @@ def test_kms_decrypt_only_through_secrets_manager_and_only_where_the_secret_is_r
         via = condition["StringEquals"]["kms:ViaService"]
         assert via == {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"}
         secret = condition["StringLike"]["kms:EncryptionContext:SecretARN"]
-        assert "secret:${DiscordWebhookSecretName}-??????" in secret["Fn::Sub"]
+        assert any(f"secret:${{{param}}}-??????" in secret["Fn::Sub"] for param in read)
+    assert len(decrypts) == len(read), lid  # one scoped grant per secret it reads
 
 
 def asynchronously_invoked() -> set[str]:
-    """Functions something invokes asynchronously: rule targets, the schedule, Config."""
+    """Functions something invokes asynchronously: rule targets, the schedule, Config, and
+    a function another function may invoke (only ever with InvocationType=Event here)."""
     found = {
         lid
         for lid in SAM_FUNCTIONS
@@ -568,6 +577,10 @@ def asynchronously_invoked() -> set[str]:
             found.add(body["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0])
         if body["Type"] == "AWS::Config::ConfigRule":
             found.add(body["Properties"]["Source"]["SourceIdentifier"]["Fn::GetAtt"][0])
+        for policy in body.get("Properties", {}).get("Policies", []) or []:
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                if statement.get("Action") == "lambda:InvokeFunction":
+                    found.add(statement["Resource"]["Fn::GetAtt"][0])
     return found
 
 

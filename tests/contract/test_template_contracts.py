@@ -118,7 +118,11 @@ def app() -> Iterator[LocalApp]:
         mock_aws(config=dict(LocalApp.MOTO_CONFIG)),
         LocalApp(
             REPO / "template.yaml",
-            parameters={"DiscordWebhookSecretName": "tw/discord", "NotificationEmail": "a@b.co"},
+            parameters={
+                "DiscordWebhookSecretName": "tw/discord",
+                "NotificationEmail": "a@b.co",
+                "DiscordApplicationSecretName": "tw/discord-app",
+            },
             start_mock=False,
         ) as local,
     ):

@@ -10,6 +10,13 @@ its pages' nonces are derived (tokens.page_nonce).
 A retried RequestApproval (same execution) stores a new request and points the
 execution at it: the older link then reads as superseded and can decide nothing.
 
+With a Discord application configured (``bot``), the request is posted by the bot with
+Approve / Reject buttons and no link anywhere (Discord, email): see discord_app.py. The
+buttons carry a separate random interaction id; the request's own id is never sent.
+Without the buttons nobody could decide, so a failed bot post raises NotificationFailed:
+the state's Catch reports the failure (nothing changes) and the stored request expires
+unused.
+
 The link expires when the workflow stops waiting. Step Functions' timer starts when
 the state is entered, so the link's end is computed from that same moment
 (``$$.State.EnteredTime``) and never outlives the wait.
@@ -23,17 +30,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
 from trailwarden.approvals import tokens
+from trailwarden.approvals.discord_app import button_message
 from trailwarden.approvals.page import local_time
 from trailwarden.approvals.store import REQUEST_STORE_ACTIONS, NewApproval
 from trailwarden.errors import InvalidEvent
 from trailwarden.findings import Finding
-from trailwarden.notify import messages
+from trailwarden.notify import email, messages
 from trailwarden.notify.service import NOTIFY_ACTIONS, Webhook, deliver
 
 if TYPE_CHECKING:
     from trailwarden.approvals.store import ApprovalStore
     from trailwarden.settings import ApprovalSettings, NotifySettings
+
+logger = Logger(child=True)
 
 REQUEST_ACTIONS = REQUEST_STORE_ACTIONS | NOTIFY_ACTIONS
 
@@ -84,14 +97,14 @@ def _epoch(iso: Any) -> float | None:
 
 
 def approval_message(
-    finding: Finding, link: str, expires_at: int, lang: str, zone: Any
+    finding: Finding, link: str | None, expires_at: int, lang: str, zone: Any
 ) -> messages.Message:
-    """The detection message plus the link and when it expires."""
+    """The detection message plus the link (none with Discord buttons) and its expiry."""
     base = messages.detected(finding, lang, zone)
     return replace(
         base,
         fields=(*base.fields, (messages.t("expires", lang), local_time(expires_at, zone))),
-        links=((messages.t("approve_link", lang), link),),
+        links=((messages.t("approve_link", lang), link),) if link else (),
     )
 
 
@@ -113,18 +126,23 @@ def request_approval(
     notify: NotifySettings,
     sns: Any,
     discord: Webhook | None,
+    bot: Webhook | None = None,
     clock: Callable[[], float] = time.time,
     new_id: Callable[[], str] = tokens.new_secret,
 ) -> dict[str, Any]:
-    """Returns what was sent (never the token or the id: this output is logged)."""
+    """Returns what was sent (never the token or the id: this output is logged).
+
+    ``bot``: the Discord application's channel (Create Message); when given, the request
+    goes out with buttons instead of a link."""
     task = ApprovalTask.from_payload(payload, settings.timeout_seconds)
-    if not settings.base_url:
+    if bot is None and not settings.base_url:
         raise InvalidEvent("APPROVAL_BASE_URL is not set: no link to send")
     now = clock()
     started = task.entered_at if task.entered_at is not None and task.entered_at <= now else now
     expires_at = int(started + task.timeout_seconds)
     approval_id = new_id()
-    link = f"{settings.base_url.rstrip('/')}/approvals/{approval_id}"
+    interaction_id = new_id() if bot is not None else ""
+    link = None if bot is not None else f"{settings.base_url.rstrip('/')}/approvals/{approval_id}"
     message = approval_message(task.finding, link, expires_at, notify.language, notify.zone)
     store.create(
         NewApproval(
@@ -138,9 +156,42 @@ def request_approval(
             expires_at=expires_at,
             purge_at=expires_at + settings.retention_seconds,
             nonce_key=tokens.new_secret(),
+            interaction_id=interaction_id,
         )
     )
+    if bot is not None:
+        return {
+            "status": "requested",
+            "expiresAt": expires_at,
+            "delivery": _with_buttons(message, interaction_id, bot, sns, notify),
+        }
     delivery = deliver(
         message, sns=sns, topic_arn=notify.topic_arn, discord=discord, warnings=notify.warnings
     )
     return {"status": "requested", "expiresAt": expires_at, "delivery": delivery.to_dict()}
+
+
+def _with_buttons(
+    message: messages.Message,
+    interaction_id: str,
+    bot: Webhook,
+    sns: Any,
+    notify: NotifySettings,
+) -> dict[str, str]:
+    """The bot message with buttons (must succeed), then the email (no link: decide in
+    Discord). Raises NotificationFailed when the buttons did not reach Discord."""
+    message = messages.with_settings_warnings(message, notify.warnings)
+    bot.post(button_message(message, interaction_id, notify.language))
+    email_status = "not configured"
+    if notify.topic_arn:
+        try:
+            sns.publish(
+                TopicArn=notify.topic_arn,
+                Subject=email.subject(message),
+                Message=email.body(message),
+            )
+            email_status = "sent"
+        except (ClientError, BotoCoreError) as err:
+            email_status = f"failed: {type(err).__name__}"
+            logger.error("email publish failed", extra={"error": type(err).__name__})
+    return {"email": email_status, "discord": "sent with buttons"}

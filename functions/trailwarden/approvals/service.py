@@ -278,7 +278,8 @@ class ApprovalService:
             logger.error("decision not delivered", extra={"error": code})
             if redelivery:  # still unknown whether the first attempt arrived
                 return self._unconfirmed(record, now)
-            self.store.reopen(id_hash, status, now)
+            decided_at = record.decided_at if record.decided_at is not None else now
+            self.store.reopen(id_hash, status, decided_at)
             return page.message("undelivered", 502, lang, record.summary)
         except BotoCoreError as err:
             # No answer: Step Functions may have received it. Never reopen.
@@ -287,6 +288,37 @@ class ApprovalService:
             return self._unconfirmed(record, now)
         self.store.delivered(id_hash, now)
         return page.done(status, record.summary, lang)
+
+    # ------------------------------------------------------------------ Discord buttons
+
+    def resume(self, id_hash: str) -> str:
+        """Hand a decision a Discord button recorded to the waiting workflow.
+
+        The same delivery rules as a POST (accepted, token gone, error answer -> undone,
+        no answer -> unknown). Returns the request's state afterwards: ``delivered``,
+        ``reopened`` (decide again), ``unconfirmed``, ``expired``, ``superseded`` or
+        ``nothing`` (not a decided, undelivered request).
+        """
+        now = int(self.clock())
+        record = self.store.get(id_hash)
+        if record is None or record.status not in (APPROVED, REJECTED) or record.delivered_at:
+            return "nothing"
+        token = self.store.task_token(id_hash)
+        if not token:
+            return "nothing"
+        self._deliver(record, token, now, redelivery=False)
+        after = self.store.get(id_hash)
+        if after is None:
+            return "nothing"
+        if after.status == PENDING:
+            return "reopened"
+        if after.status == SUPERSEDED:
+            return "superseded"
+        if after.status in (APPROVED, REJECTED) and after.delivered_at is not None:
+            return "delivered"
+        if after.delivery_unknown:
+            return "unconfirmed"
+        return "expired"
 
     def _unconfirmed(self, record: ApprovalRecord, now: int) -> page.Page:
         nonce = self._nonce(record) if now < record.expires_at and record.nonce_key else None

@@ -7,6 +7,13 @@ shows, JSON), ``expiresAt`` (the link's end), ``purgeAt`` (TTL: DynamoDB deletes
 item a while after expiry), ``executionId`` and, once decided, ``decidedAt`` /
 ``decidedIp`` / ``decidedUserAgent``, then ``deliveredAt`` or ``deliveryUnknownAt``.
 
+A request posted to Discord with buttons (see discord_app.py) has one more item,
+``pk = "interaction#" + SHA-256(interaction id)``, naming it (``current``): the
+interaction id is what the buttons' ``custom_id`` carries, visible to the whole channel,
+so it maps to the request only through this pointer and decides nothing at the link
+endpoint (whose ids hash to plain hex). A decision from Discord also records
+``discordUserId`` / ``discordUserName``.
+
 One more item per execution, ``pk = "execution#" + SHA-256(execution id)``, names the
 execution's newest request (``current``): a retried RequestApproval writes a new request
 and moves the pointer, so the older link reads as superseded. It has no ``status``.
@@ -39,18 +46,32 @@ EXPIRED = "expired"
 SUPERSEDED = "superseded"
 DECISIONS = {"approve": APPROVED, "reject": REJECTED}
 EXECUTION_PREFIX = "execution#"
+INTERACTION_PREFIX = "interaction#"
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _NAMES = {"#s": "status"}
 # Everything a page needs; never the task token.
 _PAGE_ATTRIBUTES = (
     "pk, #s, summary, workflow, eventId, executionId, createdAt, expiresAt, nonceKey, "
-    "decidedAt, decidedIp, decidedUserAgent, deliveredAt, deliveryUnknownAt"
+    "decidedAt, decidedIp, decidedUserAgent, deliveredAt, deliveryUnknownAt, "
+    "discordUserId, discordUserName"
 )
 
 
 def execution_key(execution_id: str) -> str:
     return EXECUTION_PREFIX + hashlib.sha256(execution_id.encode("utf-8")).hexdigest()
+
+
+def interaction_key(interaction_id: str) -> str:
+    return INTERACTION_PREFIX + hashlib.sha256(interaction_id.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Decider:
+    """Who decided, when a verified Discord interaction did (not a link's POST)."""
+
+    discord_user_id: str
+    discord_user_name: str
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ class NewApproval:
     expires_at: int
     purge_at: int
     nonce_key: str
+    interaction_id: str = ""  # set when the request is posted to Discord with buttons
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,8 @@ class ApprovalRecord:
     decided_user_agent: str = ""
     delivered_at: int | None = None
     delivery_unknown_at: int | None = None
+    discord_user_id: str = ""
+    discord_user_name: str = ""
 
     def expired(self, now: float) -> bool:
         return self.status == EXPIRED or (self.status == PENDING and now >= self.expires_at)
@@ -99,12 +123,16 @@ class ApprovalRecord:
 
     def decision_output(self) -> dict[str, Any]:
         """What SendTaskSuccess hands the workflow (the same on a re-delivery)."""
-        return {
+        output: dict[str, Any] = {
             "status": self.status,
             "decidedAt": self.decided_at,
             "sourceIp": self.decided_ip,
             "userAgent": self.decided_user_agent[:512],
         }
+        if self.discord_user_id:
+            output["discordUserId"] = self.discord_user_id
+            output["discordUserName"] = self.discord_user_name[:100]
+        return output
 
 
 def _num(item: Mapping[str, Any], key: str) -> int | None:
@@ -137,6 +165,8 @@ def _record(item: Mapping[str, Any]) -> ApprovalRecord:
         decided_user_agent=_str(item, "decidedUserAgent"),
         delivered_at=_num(item, "deliveredAt"),
         delivery_unknown_at=_num(item, "deliveryUnknownAt"),
+        discord_user_id=_str(item, "discordUserId"),
+        discord_user_name=_str(item, "discordUserName"),
     )
 
 
@@ -189,6 +219,17 @@ class ApprovalStore:
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
+            if new.interaction_id:
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item={
+                        "pk": {"S": interaction_key(new.interaction_id)},
+                        "current": {"S": new.id_hash},
+                        "createdAt": {"N": str(new.created_at)},
+                        "purgeAt": {"N": str(new.purge_at)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
             if new.execution_id:
                 self._ddb.put_item(
                     TableName=self._table,
@@ -206,12 +247,21 @@ class ApprovalStore:
 
     def get(self, id_hash: str) -> ApprovalRecord | None:
         """The request as pages need it: without the task token."""
-        if id_hash.startswith(EXECUTION_PREFIX):
+        if id_hash.startswith((EXECUTION_PREFIX, INTERACTION_PREFIX)):
             return None
         item = self._get(
             id_hash, ProjectionExpression=_PAGE_ATTRIBUTES, ExpressionAttributeNames=_NAMES
         )
         return _record(item) if item and "status" in item else None
+
+    def for_interaction(self, interaction_id: str) -> str | None:
+        """The request (id hash) a Discord button's interaction id names, if any."""
+        item = self._get(
+            interaction_key(interaction_id),
+            ProjectionExpression="#c",
+            ExpressionAttributeNames={"#c": "current"},
+        )
+        return (_str(item, "current") or None) if item else None
 
     def task_token(self, id_hash: str) -> str | None:
         """Only for re-delivering a decision whose first delivery was not confirmed."""
@@ -255,16 +305,26 @@ class ApprovalStore:
         now: int,
         source_ip: str,
         user_agent: str,
+        decider: Decider | None = None,
     ) -> ApprovalRecord | None:
         """Pending + not expired + the key the nonce was checked against -> decided, once.
 
         Returns the decided record (with its task token), or None when the condition
-        failed: already decided, expired, superseded or unknown.
+        failed: already decided, expired, superseded or unknown. The link flow and the
+        Discord buttons both decide here; ``decider`` names the Discord user.
         """
+        extra_set, extra_values = "", {}
+        if decider is not None:
+            extra_set = ", discordUserId = :uid, discordUserName = :uname"
+            extra_values = {
+                ":uid": {"S": decider.discord_user_id[:32]},
+                ":uname": {"S": decider.discord_user_name[:100] or "-"},
+            }
         result = self._update(
             Key=self._key(id_hash),
             UpdateExpression=(
                 "SET #s = :status, decidedAt = :now, decidedIp = :ip, decidedUserAgent = :ua"
+                + extra_set
             ),
             ConditionExpression="#s = :pending AND expiresAt > :now AND nonceKey = :key",
             ExpressionAttributeNames=_NAMES,
@@ -275,6 +335,7 @@ class ApprovalStore:
                 ":key": {"S": nonce_key},
                 ":ip": {"S": source_ip[:64]},
                 ":ua": {"S": user_agent[:512]},
+                **extra_values,
             },
             ReturnValues="ALL_NEW",
         )
@@ -312,7 +373,8 @@ class ApprovalStore:
         undone."""
         self._update(
             Key=self._key(id_hash),
-            UpdateExpression="SET #s = :pending REMOVE decidedAt, decidedIp, decidedUserAgent",
+            UpdateExpression="SET #s = :pending REMOVE decidedAt, decidedIp, decidedUserAgent, "
+            "discordUserId, discordUserName",
             ConditionExpression="#s = :status AND decidedAt = :now",
             ExpressionAttributeNames=_NAMES,
             ExpressionAttributeValues={

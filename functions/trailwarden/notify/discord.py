@@ -21,6 +21,11 @@ Behaviour follows Discord's developer docs:
 
 The webhook URL embeds its token, so it is a secret: it never appears in log
 records, exception messages or ``repr``.
+
+The same transport also speaks to Discord's bot API (approvals in Discord, see
+:mod:`trailwarden.approvals.discord_app`): ``authorization`` sends ``Authorization:
+Bot <token>`` (scrubbed like the URL), ``method`` may be ``PATCH`` (editing the
+interaction's original message) and ``wait=False`` leaves the query alone.
 """
 
 from __future__ import annotations
@@ -246,16 +251,34 @@ class DiscordWebhook:
         sleep: Callable[[float], None] = time.sleep,
         deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        method: str = "POST",
+        authorization: str | None = None,
+        wait: bool = True,
     ) -> None:
         """``timeout``: seconds one attempt may take in total (connect, send, the whole
         response). ``deadline``: a ``clock()`` time by which the whole send must end."""
         parts = _validated_split(url)
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self._url = _with_wait(parts)
+        if method not in ("POST", "PATCH"):
+            raise ValueError("method must be POST or PATCH")
+        self._url = (
+            _with_wait(parts) if wait else urllib.parse.urlunsplit(parts._replace(fragment=""))
+        )
+        self._method = method
+        self._authorization = authorization
         # Strings to scrub from anything Discord sends back: the URL and the token.
         self._secrets = tuple(
-            s for s in (url, self._url, parts.path, parts.path.rstrip("/").rpartition("/")[2]) if s
+            s
+            for s in (
+                url,
+                self._url,
+                parts.path,
+                parts.path.rstrip("/").rpartition("/")[2] if wait else "",  # webhook token
+                authorization,
+                (authorization or "").rpartition(" ")[2],
+            )
+            if s
         )
         self._host = parts.hostname or ""
         self._user_agent = user_agent
@@ -339,11 +362,11 @@ class DiscordWebhook:
     def _send(self, body: bytes, budget: float) -> _Outcome:
         """One attempt, over by ``budget`` seconds from now whatever the server does."""
         self._attempt_deadline = self._clock() + budget
+        headers = {"Content-Type": "application/json", "User-Agent": self._user_agent}
+        if self._authorization:
+            headers["Authorization"] = self._authorization
         request = urllib.request.Request(  # noqa: S310 - scheme validated in __init__
-            self._url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": self._user_agent},
+            self._url, data=body, method=self._method, headers=headers
         )
         try:
             with self._opener.open(request, timeout=budget) as response:

@@ -343,7 +343,9 @@ def decision_text(decision: Mapping[str, Any], lang: str, zone: ZoneInfo) -> str
         text += " " + datetime.fromtimestamp(at, UTC).astimezone(zone).strftime(
             "%Y-%m-%d %H:%M:%S %Z"
         )
-    if decision.get("sourceIp"):
+    if decision.get("discordUserId"):  # decided with a Discord button: who, not where
+        text += f" / Discord {decision.get('discordUserName') or '-'} ({decision['discordUserId']})"
+    elif decision.get("sourceIp"):
         text += f" / {decision.get('sourceIp')} / {decision.get('userAgent') or '-'}"
     return text
 

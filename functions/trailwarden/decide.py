@@ -30,6 +30,7 @@ class EventContext:
     region: str
     account: str
     actor: Mapping[str, Any] = field(default_factory=dict)
+    key: str = ""  # the incident key for dedupe and audit (events.record_key)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Decision:
             facts=facts if facts is not None else d.facts,
             plan=plan,
             before=before,
+            key=c.key,
         )
 
 
@@ -88,6 +90,7 @@ def decide(
             event_time=envelope.time,
             region=envelope.region,
             account=envelope.account,
+            key=envelope.key,
         )
     else:
         event = parse_cloudtrail(envelope)
@@ -102,6 +105,7 @@ def decide(
             region=event.aws_region,
             account=event.account_id,
             actor=event.actor.to_dict(),
+            key=event.key,
         )
     verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))
     return Decision(detection, verdict, context)

@@ -113,6 +113,13 @@ class Finding:
     facts: Mapping[str, Any] = field(default_factory=dict)
     plan: tuple[PlannedAction, ...] = ()
     before: Mapping[str, Any] | None = None
+    # The incident key (dedupe, audit): the eventID, or a fallback for a record without
+    # one (events.record_key). Empty only in a Finding read from an older state.
+    key: str = ""
+
+    @property
+    def incident_key(self) -> str:
+        return self.key or self.event_id
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -139,4 +146,5 @@ class Finding:
             facts=dict(raw.get("facts") or {}),
             plan=tuple(PlannedAction.from_dict(a) for a in raw.get("plan") or ()),
             before=raw.get("before"),
+            key=str(raw.get("key") or ""),
         )

@@ -50,6 +50,7 @@ def outcome_of(state: Mapping[str, Any]) -> Outcome:
 def audit_record(finding: Finding, outcome: Outcome, state: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "eventId": finding.event_id,
+        "key": finding.incident_key,
         "eventName": finding.event_name,
         "eventTime": finding.event_time,
         "workflow": finding.workflow,
@@ -85,7 +86,7 @@ def report(
     finding = Finding.from_dict(state)
     outcome = outcome_of(state)
     record = audit_record(finding, outcome, state)
-    store.record_audit(finding.event_id, finding.workflow, record)
+    store.record_audit(finding.incident_key, finding.workflow, record)
     delivery: dict[str, str] = {}
     if outcome.status != "alerted":  # an alert-only incident was already told by Notify
         message = messages.result(

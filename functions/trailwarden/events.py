@@ -56,11 +56,7 @@ class Envelope:
     time: str
     detail: Mapping[str, Any]
     resources: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        """Dedupe/audit key: the envelope's own id, else a hash of the whole event."""
-        return self.id or canonical_hash(self.to_dict())
+    key: str = ""  # the incident key (see event_key); set by parse_envelope
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +161,15 @@ def record_key(record: Mapping[str, Any]) -> str:
     return text_of(record.get("eventID")) or request_id or canonical_hash(record)
 
 
+def event_key(raw: Mapping[str, Any]) -> str:
+    """The stable key of an EventBridge event: its CloudTrail record's key (record_key),
+    else the envelope's own id, else a hash of the whole event."""
+    detail = raw.get("detail")
+    if raw.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE and isinstance(detail, Mapping):
+        return record_key(detail)
+    return text_of(raw.get("id")) or canonical_hash(raw)
+
+
 def _is_id(value: str) -> bool:
     return len(value) <= MAX_ID_CHARS and _ID.fullmatch(value) is not None
 
@@ -219,6 +224,7 @@ def parse_envelope(raw: Any) -> Envelope:
         resources=tuple(r for r in resources if isinstance(r, str))
         if isinstance(resources, list)
         else (),
+        key=event_key(raw),
     )
 
 
@@ -270,7 +276,7 @@ def parse_cloudtrail(envelope: Envelope) -> CloudTrailEvent:
         error_message=text_of(detail.get("errorMessage")) or None,
         request=request or {},
         response=mapping_of(response),
-        key=record_key(detail),
+        key=envelope.key,
     )
 
 

@@ -18,6 +18,7 @@ from handlers._observability import observability
 from trailwarden.approvals.service import ApprovalService, HttpRequest
 from trailwarden.approvals.store import ApprovalStore
 from trailwarden.clients import make_client
+from trailwarden.events import mapping_of, text_of
 from trailwarden.settings import ApprovalSettings, NotifySettings
 
 if TYPE_CHECKING:
@@ -70,15 +71,15 @@ def _form(event: Mapping[str, Any]) -> dict[str, str]:
 
 def parse_request(event: Mapping[str, Any]) -> HttpRequest:
     """An HTTP API payload v2.0 event -> HttpRequest."""
-    http = (event.get("requestContext") or {}).get("http") or {}
-    method = str(http.get("method") or "").upper()
+    http = mapping_of(mapping_of(event.get("requestContext")).get("http"))
+    method = text_of(http.get("method")).upper()
     return HttpRequest(
         method=method,
-        approval_id=str((event.get("pathParameters") or {}).get("id") or ""),
-        source_ip=str(http.get("sourceIp") or ""),
-        user_agent=str(http.get("userAgent") or ""),
+        approval_id=text_of(mapping_of(event.get("pathParameters")).get("id")),
+        source_ip=text_of(http.get("sourceIp")),
+        user_agent=text_of(http.get("userAgent")),
         form=_form(event) if method == "POST" else {},
-        fetch_site=str((event.get("headers") or {}).get("sec-fetch-site") or ""),
+        fetch_site=text_of(mapping_of(event.get("headers")).get("sec-fetch-site")),
     )
 
 

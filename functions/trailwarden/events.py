@@ -180,7 +180,7 @@ def _checked_id(value: str, what: str) -> str:
     return value
 
 
-def _checked_region(value: str, what: str) -> str:
+def checked_region(value: str, what: str) -> str:
     if value and (len(value) > MAX_REGION_CHARS or not _REGION.fullmatch(value)):
         raise InvalidEvent(f"{what} is not an AWS region ({len(value)} characters)")
     return value
@@ -218,7 +218,7 @@ def parse_envelope(raw: Any) -> Envelope:
         source=_checked_name(text_of(raw.get("source")), "source"),
         detail_type=_checked_name(text_of(raw.get("detail-type")), "detail-type"),
         account=_checked_account(text_of(raw.get("account")), "account"),
-        region=_checked_region(text_of(raw.get("region")), "region"),
+        region=checked_region(text_of(raw.get("region")), "region"),
         time=text_of(raw.get("time")),
         detail=ev.detail,
         resources=tuple(r for r in resources if isinstance(r, str))
@@ -258,7 +258,7 @@ def parse_cloudtrail(envelope: Envelope) -> CloudTrailEvent:
     response = detail.get("responseElements")
     if request is not None and not isinstance(request, Mapping):
         raise InvalidEvent("requestParameters is not an object")
-    region = _checked_region(text_of(detail.get("awsRegion")), "awsRegion") or envelope.region
+    region = checked_region(text_of(detail.get("awsRegion")), "awsRegion") or envelope.region
     if not region:
         raise InvalidEvent("CloudTrail record has no awsRegion")
     return CloudTrailEvent(

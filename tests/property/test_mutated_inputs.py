@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
@@ -59,8 +59,8 @@ INDEX = load_index()
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 FIRST_FUNCTION_KINDS = ("assess", "alert")
 # Examples per property: the whole module stays well under a minute on a loaded machine.
-HANDLER_EXAMPLES = 250
-REPLAY_EXAMPLES = 400
+HANDLER_EXAMPLES = 500
+REPLAY_EXAMPLES = 700
 PROFILE = settings(
     derandomize=True,
     database=None,
@@ -268,6 +268,9 @@ class Handlers:
     calls: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
 
+    def __repr__(self) -> str:
+        return f"Handlers({len(self.modules)} functions)"
+
     def function_for(self, file: str, named: str | None) -> str:
         return named or self.first[WORKFLOW_OF[file]]
 
@@ -315,6 +318,7 @@ def handlers() -> Iterator[Handlers]:
             if workflow and module_name.rpartition(".")[2] in FIRST_FUNCTION_KINDS:
                 first[workflow] = logical_id
         yield Handlers(modules, deps, first, sns, webhook)
+    _CLIENTS.clear()
 
 
 @pytest.fixture(scope="module")
@@ -414,8 +418,40 @@ def planned(replayer: Replayer, event: Any) -> set[str]:
 _serial = iter(range(10**9))
 
 
+def _case(file: str, *mutations: tuple[tuple[str | int, ...], str]) -> Any:
+    return (file, [Mutation(path, op) for path, op in mutations])
+
+
+_RP = ("detail", "requestParameters")
+_ISSUER = ("detail", "userIdentity", "sessionContext", "sessionIssuer")
+HUGE_AT, SPACE_AT, DOTDOT_AT, NEWLINE_AT, UNICODE_AT = 2, 1, 14, 15, 16
+assert HOSTILE_STRINGS[HUGE_AT] == HUGE
+assert HOSTILE_STRINGS[DOTDOT_AT].startswith("../")
+assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
+
+
+# Every failure the search found (or the issue reported), pinned. Before the fixes:
+# an eventID over 2 KB -> ClientError (key too long) in incidents.claim; a "../", unicode
+# or newline awsRegion -> InvalidRegionError building a client / ValueError in the WAF ARN;
+# a state with a dropped or wrong-typed field -> KeyError/TypeError in Finding.from_dict;
+# an API Gateway event whose requestContext is a list -> AttributeError; a groupId of " "
+# -> ClientError InvalidGroupId.Malformed from DescribeSecurityGroupRules.
 @settings(PROFILE, max_examples=HANDLER_EXAMPLES)
 @given(mutated(ALL_FILES))
+@example(_case("ami-exposure/made-public.json", (("detail", "eventID"), f"string:{HUGE_AT}")))
+@example(_case("ami-exposure/made-public.json", (("detail", "awsRegion"), f"string:{DOTDOT_AT}")))
+@example(_case("ami-exposure/made-public.json", (("detail", "awsRegion"), f"string:{UNICODE_AT}")))
+@example(_case("ami-exposure/made-public.json", (("region",), f"string:{HUGE_AT}")))
+@example(
+    _case("waf-protected-ip/nat-ip-blocked.json", (("detail", "awsRegion"), f"string:{NEWLINE_AT}"))
+)
+@example(_case("states/ami-exposure-notify.json", (("workflow",), "drop")))
+@example(_case("states/ami-exposure-notify.json", (("plan",), "wrong-type:int")))
+@example(_case("states/ami-exposure-notify.json", (("plan", 0), f"string:{SPACE_AT}")))
+@example(_case("states/ami-exposure-remediate.json", (("region",), f"string:{NEWLINE_AT}")))
+@example(_case("states/ami-exposure-remediate.json", (("region",), "drop")))
+@example(_case("states/approval-get.json", (("requestContext",), "wrong-type:list")))
+@example(_case("sg-open-ingress/ssh-world-flat.json", ((*_RP, "groupId"), f"string:{SPACE_AT}")))
 def test_mutated_samples_never_crash_a_handler_and_alerts_stay_neutral(
     handlers: Handlers, case: tuple[str, list[Mutation]]
 ) -> None:
@@ -428,6 +464,11 @@ def test_mutated_samples_never_crash_a_handler_and_alerts_stay_neutral(
 
 @settings(PROFILE, max_examples=REPLAY_EXAMPLES)
 @given(mutated(EVENT_FILES))
+# Found: a list of plain strings where userIds' object belongs was read as account ids.
+@example(
+    _case("ami-exposure/shared-untrusted-account.json", ((*_RP, "userIds"), "wrong-type:list"))
+)
+@example(_case("ami-exposure/made-public.json", ((*_RP, "launchPermission"), "wrong-type:items")))
 def test_no_action_is_planned_from_a_field_of_the_wrong_type(
     replayer: Replayer, case: tuple[str, list[Mutation]]
 ) -> None:
@@ -444,6 +485,14 @@ def test_no_action_is_planned_from_a_field_of_the_wrong_type(
 
 @settings(PROFILE, max_examples=REPLAY_EXAMPLES)
 @given(mutated(EVENT_FILES), st.booleans())
+# The issue's crash: "unhashable type: 'dict'" in _why_not, and every later record lost.
+@example(
+    _case("sg-open-ingress/own-role-call.json", ((*_ISSUER, "arn"), "wrong-type:object")), True
+)
+@example(
+    _case("sg-open-ingress/own-role-call.json", ((*_ISSUER, "arn"), "wrong-type:object")), False
+)
+@example(_case("iam-user-change/create-user.json", (("detail", "eventID"), "drop")), True)
 def test_replay_answers_every_mutated_record_with_one_line(
     replayer: Replayer, case: tuple[str, list[Mutation]], gzipped: bool
 ) -> None:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from trailwarden.settings import NotifySettings
 
 REPORT_ACTIONS = frozenset({"dynamodb:PutItem", "sns:Publish", "secretsmanager:GetSecretValue"})
+# What a remediation's result may say (RemediationResult.status).
+REMEDIATION_STATUSES = frozenset({"remediated", "already-clean", "partially-remediated", "failed"})
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,10 @@ def outcome_of(state: Mapping[str, Any]) -> Outcome:
     if isinstance(decision, Mapping) and decision.get("status") in ("rejected", "expired"):
         return Outcome(str(decision["status"]), {}, None)
     if remediation:
-        return Outcome(str(remediation.get("status", "remediated")), remediation, None)
+        status = remediation.get("status", "remediated")
+        if status not in REMEDIATION_STATUSES:  # a state we did not write: say so, loudly
+            return Outcome("failed", remediation, f"unreadable remediation status {status!r}"[:200])
+        return Outcome(str(status), remediation, None)
     return Outcome("alerted", {}, None)
 
 

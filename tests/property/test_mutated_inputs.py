@@ -43,7 +43,10 @@ from moto import mock_aws
 
 from tests.conftest import EVENTS, load_index
 from trailwarden.clients import make_client
-from trailwarden.errors import ERROR_NAMES, TrailwardenError
+from trailwarden.decide import decide
+from trailwarden.errors import ERROR_NAMES, InvalidEvent, TrailwardenError
+from trailwarden.findings import Outcome, Verdict
+from trailwarden.registry import BY_ID
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.engine.lambda_runtime import base_environment
 from trailwarden_local.replay_core import Replayer
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
 
 INDEX = load_index()
 CLOUDTRAIL = "AWS API Call via CloudTrail"
+ACTING = (Verdict.REMEDIATE, Verdict.APPROVAL)
 FIRST_FUNCTION_KINDS = ("assess", "alert")
 # Examples per property: the whole module stays well under a minute on a loaded machine.
 HANDLER_EXAMPLES = 500
@@ -177,18 +181,20 @@ def _is_wrong_typed(old: Any, new: Any) -> bool:
 
 
 def apply(doc: Any, mutations: list[Mutation], *, project: bool = False) -> Any:
-    """The mutated document; with ``project``, wrong-typed values are deleted instead."""
+    """The mutated document; with ``project``, values whose type differs from the
+    original's are deleted instead (a value of the wrong type must read as absent)."""
     out = copy.deepcopy(doc)
+    originals: dict[tuple[str | int, ...], Any] = {}
+    dropped: set[tuple[str | int, ...]] = set()
     for mutation in mutations:
         found = _resolve(out, mutation.path)
-        if found is None:
+        if found is None or mutation.path in dropped:
             continue
         parent, key = found
-        old = parent[key]  # type: ignore[index]
-        if old is _DELETE:
-            continue
+        old = originals.setdefault(mutation.path, parent[key])  # type: ignore[index]
         if mutation.op == "drop":
             parent[key] = _DELETE  # type: ignore[index]
+            dropped.add(mutation.path)
             continue
         new = _new_value(mutation.op, old)
         parent[key] = _DELETE if project and _is_wrong_typed(old, new) else new  # type: ignore[index]
@@ -256,17 +262,21 @@ class RecordingNotify:
         return self.webhook
 
 
-@dataclass(repr=False)
 class Handlers:
     """Every function's handler module and its Deps (built by the module's own _deps)."""
 
-    modules: dict[str, ModuleType]
-    deps: dict[str, Any]
-    first: dict[str, str]  # workflow -> logical id of its first function
-    sns: RecordingSns
-    webhook: RecordingWebhook
-    calls: Counter[str] = field(default_factory=Counter)
-    outcomes: Counter[str] = field(default_factory=Counter)
+    def __init__(
+        self,
+        modules: dict[str, ModuleType],
+        deps: dict[str, Any],
+        first: dict[str, str],  # workflow -> logical id of its first function
+        sns: RecordingSns,
+        webhook: RecordingWebhook,
+    ) -> None:
+        self.modules, self.deps, self.first = modules, deps, first
+        self.sns, self.webhook = sns, webhook
+        self.calls: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
 
     def __repr__(self) -> str:
         return f"Handlers({len(self.modules)} functions)"
@@ -278,6 +288,19 @@ class Handlers:
 _CLIENTS: dict[tuple[Any, ...], Any] = {}
 
 
+@dataclass(repr=False)
+class RecordingStepFunctions:
+    """The backstop's StartExecution, recorded: an execution would run the state machine
+    on moto's background thread, concurrently with these direct handler calls."""
+
+    started: list[dict[str, Any]] = field(default_factory=list)
+
+    def start_execution(self, **kwargs: Any) -> dict[str, str]:
+        self.started.append(kwargs)
+        arn = str(kwargs["stateMachineArn"]).replace(":stateMachine:", ":execution:")
+        return {"executionArn": f"{arn}:{kwargs['name']}"}
+
+
 def cached_client(service: str, region: str | None = None, *, retries: bool = True) -> Any:
     """make_client, built once per (service, region): creating boto3 clients dominates
     otherwise. A region make_client refuses still raises, as in the app."""
@@ -285,6 +308,13 @@ def cached_client(service: str, region: str | None = None, *, retries: bool = Tr
     if key not in _CLIENTS:
         _CLIENTS[key] = make_client(service, region, retries=retries)
     return _CLIENTS[key]
+
+
+_EXECUTIONS = RecordingStepFunctions()
+
+
+def _no_executions(service: str, region: str | None = None, *, retries: bool = True) -> Any:
+    return _EXECUTIONS if service == "stepfunctions" else cached_client(service, region)
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +334,8 @@ def handlers() -> Iterator[Handlers]:
         for logical_id, function in app.functions.items():
             module_name, _, _ = function.handler.rpartition(".")
             module = importlib.import_module(module_name)
-            patch.setattr(module, "make_client", cached_client, raising=False)
+            factory = _no_executions if module_name == "handlers.backstop" else cached_client
+            patch.setattr(module, "make_client", factory, raising=False)
             env = base_environment(os.environ, "us-east-1") | dict(function.environment)
             with mock.patch.dict(os.environ, env):
                 built = module._deps.__wrapped__()
@@ -336,7 +367,8 @@ def replayer() -> Replayer:
 
 # ---------------------------------------------------------------------------- checks
 
-_RAW_MENTION = re.compile(r"@(everyone|here)|<[@#]|<!(channel|here|everyone)", re.IGNORECASE)
+# Discord's own tokens (Slack's <!channel> means nothing to Discord and renders as text).
+_RAW_MENTION = re.compile(r"@(everyone|here)|<[@#]", re.IGNORECASE)
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -406,11 +438,25 @@ def replay_lines(replayer: Replayer, document: Any, *, gzipped: bool = False) ->
     return result.lines
 
 
-def planned(replayer: Replayer, event: Any) -> set[str]:
-    if not isinstance(event, dict):
+def planned(replayer: Replayer, file: str, event: Any) -> set[str]:
+    """The actions the sample's workflow plans for the event, offline (replay's dry run):
+    its own decision and plan, without the rule routing (whether EventBridge matches null
+    like an absent field is EventBridge's semantics, not this code's reading)."""
+    workflow = BY_ID.get(WORKFLOW_OF.get(file) or "")
+    if workflow is None or workflow.remediation is None:
         return set()
-    outcome = replayer.outcome(event)
-    return {json.dumps(a, sort_keys=True, default=str) for a in outcome.actions}
+    settings = replayer.ruleset.settings
+    try:
+        decision = decide(event, workflow, settings)
+    except InvalidEvent:
+        return set()
+    detection = decision.detection
+    if decision.verdict not in ACTING or detection.outcome is not Outcome.ACT:
+        return set()
+    if not detection.resource_id:
+        return set()
+    plan = workflow.remediation.plan(detection.resource_id, detection.facts, None, settings)
+    return {json.dumps(action.to_dict(), sort_keys=True, default=str) for action in plan}
 
 
 # ---------------------------------------------------------------------------- properties
@@ -424,6 +470,7 @@ def _case(file: str, *mutations: tuple[tuple[str | int, ...], str]) -> Any:
 
 _RP = ("detail", "requestParameters")
 _ISSUER = ("detail", "userIdentity", "sessionContext", "sessionIssuer")
+_RULE_0 = ("detail", "responseElements", "securityGroupRuleSet", "items", 0)
 HUGE_AT, SPACE_AT, DOTDOT_AT, NEWLINE_AT, UNICODE_AT = 2, 1, 14, 15, 16
 assert HOSTILE_STRINGS[HUGE_AT] == HUGE
 assert HOSTILE_STRINGS[DOTDOT_AT].startswith("../")
@@ -435,7 +482,9 @@ assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
 # or newline awsRegion -> InvalidRegionError building a client / ValueError in the WAF ARN;
 # a state with a dropped or wrong-typed field -> KeyError/TypeError in Finding.from_dict;
 # an API Gateway event whose requestContext is a list -> AttributeError; a groupId of " "
-# -> ClientError InvalidGroupId.Malformed from DescribeSecurityGroupRules.
+# -> ClientError InvalidGroupId.Malformed from DescribeSecurityGroupRules; a remediation
+# state without a region -> ValueError (endpoint); a null remediation status -> KeyError
+# in the result message; WAF facts with a protected entry missing "source" -> KeyError.
 @settings(PROFILE, max_examples=HANDLER_EXAMPLES)
 @given(mutated(ALL_FILES))
 @example(_case("ami-exposure/made-public.json", (("detail", "eventID"), f"string:{HUGE_AT}")))
@@ -451,6 +500,19 @@ assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
 @example(_case("states/ami-exposure-remediate.json", (("region",), f"string:{NEWLINE_AT}")))
 @example(_case("states/ami-exposure-remediate.json", (("region",), "drop")))
 @example(_case("states/approval-get.json", (("requestContext",), "wrong-type:list")))
+@example(_case("states/ami-exposure-report.json", (("remediation", "status"), "null")))
+@example(
+    _case(
+        "states/waf-protected-ip-remediate-approved.json",
+        (("facts", "protected", 0, "source"), "drop"),
+    )
+)
+@example(
+    _case(
+        "states/waf-protected-ip-remediate-approved.json",
+        (("facts", "protected"), "wrong-type:int"),
+    )
+)
 @example(_case("sg-open-ingress/ssh-world-flat.json", ((*_RP, "groupId"), f"string:{SPACE_AT}")))
 def test_mutated_samples_never_crash_a_handler_and_alerts_stay_neutral(
     handlers: Handlers, case: tuple[str, list[Mutation]]
@@ -469,6 +531,11 @@ def test_mutated_samples_never_crash_a_handler_and_alerts_stay_neutral(
     _case("ami-exposure/shared-untrusted-account.json", ((*_RP, "userIds"), "wrong-type:list"))
 )
 @example(_case("ami-exposure/made-public.json", ((*_RP, "launchPermission"), "wrong-type:items")))
+# Found: a null or numeric protocol in the response's rule was read as "all traffic".
+@example(_case("sg-open-ingress/ssh-world-flat.json", ((*_RULE_0, "ipProtocol"), "null")))
+@example(
+    _case("sg-open-ingress/port-range-80-443.json", ((*_RULE_0, "ipProtocol"), "wrong-type:int"))
+)
 def test_no_action_is_planned_from_a_field_of_the_wrong_type(
     replayer: Replayer, case: tuple[str, list[Mutation]]
 ) -> None:
@@ -478,7 +545,7 @@ def test_no_action_is_planned_from_a_field_of_the_wrong_type(
         apply(SAMPLES[file], mutations, project=True),
     )
 
-    from_wrong_types = planned(replayer, event) - planned(replayer, projected)
+    from_wrong_types = planned(replayer, file, event) - planned(replayer, file, projected)
 
     assert from_wrong_types == set()
 

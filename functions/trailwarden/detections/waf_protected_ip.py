@@ -59,7 +59,7 @@ class ProtectedNetwork:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ProtectedNetwork:
-        return cls(ipaddress.ip_network(str(raw["cidr"]), strict=False), str(raw["source"]))
+        return cls(ipaddress.ip_network(str(raw["cidr"]), strict=False), text_of(raw.get("source")))
 
 
 @dataclass(frozen=True)

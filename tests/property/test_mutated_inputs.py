@@ -176,7 +176,17 @@ def _new_value(op: str, old: Any) -> Any:
     raise AssertionError(op)
 
 
-def _is_wrong_typed(old: Any, new: Any) -> bool:
+# Fields CloudTrail logs as numbers or as numeric strings ("ports sometimes as strings",
+# protocol "6" or 6): for these a number and a string are the same type.
+NUMERIC_FIELDS = frozenset({"ipProtocol", "IpProtocol", "fromPort", "toPort", "FromPort", "ToPort"})
+
+
+def _is_wrong_typed(old: Any, new: Any, key: str | int) -> bool:
+    def numeric(value: Any) -> bool:
+        return isinstance(value, str | int) and not isinstance(value, bool)
+
+    if key in NUMERIC_FIELDS and numeric(old) and numeric(new):
+        return False
     return new is None or type(old) is not type(new)
 
 
@@ -197,7 +207,8 @@ def apply(doc: Any, mutations: list[Mutation], *, project: bool = False) -> Any:
             dropped.add(mutation.path)
             continue
         new = _new_value(mutation.op, old)
-        parent[key] = _DELETE if project and _is_wrong_typed(old, new) else new  # type: ignore[index]
+        wrong = project and _is_wrong_typed(old, new, key)
+        parent[key] = _DELETE if wrong else new  # type: ignore[index]
     return _purge(out)
 
 

@@ -21,6 +21,7 @@ for a human: splitting it is a judgement call, deleting it would unblock others.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -313,12 +314,16 @@ def parse_arn(arn: str) -> tuple[str, str, str, str]:
     return path[2], path[3], scope, parts[3]
 
 
+_NAME = re.compile(r"[\w-]{1,128}")  # WAFv2 IPSet Name and Id patterns
+_ID = re.compile(r"[0-9a-f-]{1,36}")
+
+
 def parse_change(event: CloudTrailEvent) -> IpSetChange | None:
     request = event.request
     name, ip_set_id = text_of(request.get("name")), text_of(request.get("id"))
     scope = text_of(request.get("scope")).upper()
-    if not (name and ip_set_id and scope in SCOPES):
-        return None
+    if not (_NAME.fullmatch(name) and _ID.fullmatch(ip_set_id) and scope in SCOPES):
+        return None  # WAF's own patterns: anything else names no IP set (or breaks its ARN)
     region = CLOUDFRONT_REGION if scope == "CLOUDFRONT" else event.aws_region
     raw = request.get("addresses")
     addresses = (

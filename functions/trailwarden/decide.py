@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
+from trailwarden.errors import InvalidEvent
 from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, parse_cloudtrail, parse_envelope
 from trailwarden.findings import Detection, Finding, PlannedAction, Verdict, effective_verdict
 
@@ -83,6 +84,8 @@ def decide(
     """
     envelope = parse_envelope(raw_event)
     if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE and workflow.detect_envelope is not None:
+        if not envelope.region:  # EventBridge always sets it; lookups and fixes need it
+            raise InvalidEvent("event has no region")
         detection = workflow.detect_envelope(envelope, settings)
         context = EventContext(
             event_id=envelope.id,

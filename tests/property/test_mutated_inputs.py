@@ -495,7 +495,8 @@ assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
 # an API Gateway event whose requestContext is a list -> AttributeError; a groupId of " "
 # -> ClientError InvalidGroupId.Malformed from DescribeSecurityGroupRules; a remediation
 # state without a region -> ValueError (endpoint); a null remediation status -> KeyError
-# in the result message; WAF facts with a protected entry missing "source" -> KeyError.
+# in the result message; WAF facts with a protected entry missing "source" -> KeyError; a
+# backstop event without a region -> ValueError (endpoint) in the trail re-read.
 @settings(PROFILE, max_examples=HANDLER_EXAMPLES)
 @given(mutated(ALL_FILES))
 @example(_case("ami-exposure/made-public.json", (("detail", "eventID"), f"string:{HUGE_AT}")))
@@ -512,6 +513,13 @@ assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
 @example(_case("states/ami-exposure-remediate.json", (("region",), "drop")))
 @example(_case("states/approval-get.json", (("requestContext",), "wrong-type:list")))
 @example(_case("states/ami-exposure-report.json", (("remediation", "status"), "null")))
+@example(
+    _case(
+        "cloudtrail-tamper/backstop-trail-not-logging.json",
+        (("region",), "drop"),
+        (("detail", "trailArn"), "drop"),
+    )
+)
 @example(
     _case(
         "states/waf-protected-ip-remediate-approved.json",
@@ -542,10 +550,16 @@ def test_mutated_samples_never_crash_a_handler_and_alerts_stay_neutral(
     _case("ami-exposure/shared-untrusted-account.json", ((*_RP, "userIds"), "wrong-type:list"))
 )
 @example(_case("ami-exposure/made-public.json", ((*_RP, "launchPermission"), "wrong-type:items")))
-# Found: a null or numeric protocol in the response's rule was read as "all traffic".
+# Found: a null protocol in the response's rule was read as "all traffic".
 @example(_case("sg-open-ingress/ssh-world-flat.json", ((*_RULE_0, "ipProtocol"), "null")))
 @example(
     _case("sg-open-ingress/port-range-80-443.json", ((*_RULE_0, "ipProtocol"), "wrong-type:int"))
+)
+# Found: an IP set name of "../../../etc/passwd" made planning raise ValueError (ARN parse).
+@example(
+    _case(
+        "waf-protected-ip/cloudfront-nat-ip-blocked.json", ((*_RP, "name"), f"string:{DOTDOT_AT}")
+    )
 )
 def test_no_action_is_planned_from_a_field_of_the_wrong_type(
     replayer: Replayer, case: tuple[str, list[Mutation]]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from trailwarden.events import mapping_of
 from trailwarden.findings import Finding
 from trailwarden.notify import messages
 from trailwarden.notify.service import Webhook, deliver
@@ -28,9 +29,23 @@ class Outcome:
     error: str | None
 
 
+def _remediation_of(raw: Any) -> dict[str, Any]:
+    """The Remediate result in the state, read with the event model's rule: a list of
+    the wrong type is absent, and so is an action step that is not an object."""
+    remediation = dict(mapping_of(raw))
+    for key in ("actions", "notes"):
+        if key in remediation:
+            listed = remediation[key]
+            kind = Mapping if key == "actions" else str
+            remediation[key] = (
+                [v for v in listed if isinstance(v, kind)] if isinstance(listed, list) else []
+            )
+    return remediation
+
+
 def outcome_of(state: Mapping[str, Any]) -> Outcome:
     """Read what happened from the state machine's document."""
-    remediation = state.get("remediation") if isinstance(state.get("remediation"), Mapping) else {}
+    remediation = _remediation_of(state.get("remediation"))
     error = state.get("error")
     if isinstance(error, Mapping):
         name = str(error.get("Error", "Error"))

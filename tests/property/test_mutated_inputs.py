@@ -496,7 +496,8 @@ assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
 # -> ClientError InvalidGroupId.Malformed from DescribeSecurityGroupRules; a remediation
 # state without a region -> ValueError (endpoint); a null remediation status -> KeyError
 # in the result message; WAF facts with a protected entry missing "source" -> KeyError; a
-# backstop event without a region -> ValueError (endpoint) in the trail re-read.
+# backstop event without a region -> ValueError (endpoint) in the trail re-read; a report
+# state whose remediation actions are an object -> AttributeError in the result message.
 @settings(PROFILE, max_examples=HANDLER_EXAMPLES)
 @given(mutated(ALL_FILES))
 @example(_case("ami-exposure/made-public.json", (("detail", "eventID"), f"string:{HUGE_AT}")))
@@ -513,6 +514,9 @@ assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
 @example(_case("states/ami-exposure-remediate.json", (("region",), "drop")))
 @example(_case("states/approval-get.json", (("requestContext",), "wrong-type:list")))
 @example(_case("states/ami-exposure-report.json", (("remediation", "status"), "null")))
+@example(
+    _case("states/ami-exposure-report.json", (("remediation", "actions"), "wrong-type:object"))
+)
 @example(
     _case(
         "cloudtrail-tamper/backstop-trail-not-logging.json",

@@ -7,7 +7,6 @@ path carries the opaque id and the form carries the nonce.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -58,7 +57,7 @@ def _form(event: Mapping[str, Any]) -> dict[str, str]:
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, a non-ASCII body
             return {}
     if len(body) > MAX_FORM_BYTES:
         return {}

@@ -43,6 +43,22 @@ def _remediation_of(raw: Any) -> dict[str, Any]:
     return remediation
 
 
+_LAST_EPOCH_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, datetime's last second
+
+
+def _decision_of(raw: Any) -> dict[str, Any] | None:
+    """The approval decision in the state; a ``decidedAt`` that is no time is absent."""
+    if not isinstance(raw, Mapping):
+        return None
+    decision = dict(raw)
+    at = decision.get("decidedAt")
+    if "decidedAt" in decision and not (
+        isinstance(at, int | float) and not isinstance(at, bool) and 0 <= at <= _LAST_EPOCH_SECOND
+    ):
+        del decision["decidedAt"]
+    return decision
+
+
 def outcome_of(state: Mapping[str, Any]) -> Outcome:
     """Read what happened from the state machine's document."""
     remediation = _remediation_of(state.get("remediation"))
@@ -116,7 +132,7 @@ def report(
             settings.zone,
             outcome=outcome.remediation,
             error=outcome.error,
-            decision=state.get("decision") if isinstance(state.get("decision"), Mapping) else None,
+            decision=_decision_of(state.get("decision")),
         )
         delivery = deliver(
             message, sns=sns, topic_arn=settings.topic_arn, discord=discord

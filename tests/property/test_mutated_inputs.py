@@ -500,7 +500,9 @@ assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
 # state without a region -> ValueError (endpoint); a null remediation status -> KeyError
 # in the result message; WAF facts with a protected entry missing "source" -> KeyError; a
 # backstop event without a region -> ValueError (endpoint) in the trail re-read; a report
-# state whose remediation actions are an object -> AttributeError in the result message.
+# state whose remediation actions are an object -> AttributeError in the result message; a
+# decision time of 2**70 -> OverflowError; an approval POST body with a non-ASCII character
+# marked base64 -> ValueError in b64decode.
 @settings(PROFILE, max_examples=HANDLER_EXAMPLES)
 @given(mutated(ALL_FILES))
 @example(_case("ami-exposure/made-public.json", (("detail", "eventID"), f"string:{HUGE_AT}")))
@@ -520,6 +522,13 @@ assert HOSTILE_STRINGS[NEWLINE_AT].endswith("\n")
 @example(
     _case("states/ami-exposure-report.json", (("remediation", "actions"), "wrong-type:object"))
 )
+@example(
+    _case(
+        "states/waf-protected-ip-report-rejected.json",
+        (("decision", "decidedAt"), "wrong-type:big-int"),
+    )
+)
+@example(_case("states/approval-post.json", (("body",), "string:3")))
 @example(
     _case(
         "cloudtrail-tamper/backstop-trail-not-logging.json",

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 # moto otherwise loads (and serialises) hundreds of public AMIs into every EC2 backend.
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+# Handler modules build Powertools Metrics when first imported, which may happen in a
+# module- or session-scoped fixture before the per-test environment below is set.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "trailwarden-tests")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "trailwarden")
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"

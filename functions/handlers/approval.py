@@ -7,7 +7,6 @@ path carries the opaque id and the form carries the nonce.
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -18,6 +17,7 @@ from handlers._observability import observability
 from trailwarden.approvals.service import ApprovalService, HttpRequest
 from trailwarden.approvals.store import ApprovalStore
 from trailwarden.clients import make_client
+from trailwarden.events import mapping_of, text_of
 from trailwarden.settings import ApprovalSettings, NotifySettings
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def _form(event: Mapping[str, Any]) -> dict[str, str]:
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, a non-ASCII body
             return {}
     if len(body) > MAX_FORM_BYTES:
         return {}
@@ -70,20 +70,20 @@ def _form(event: Mapping[str, Any]) -> dict[str, str]:
 
 def parse_request(event: Mapping[str, Any]) -> HttpRequest:
     """An HTTP API payload v2.0 event -> HttpRequest."""
-    context = event.get("requestContext") or {}
-    http = context.get("http") or {}
-    headers = event.get("headers") or {}  # payload v2.0 lower-cases header names
-    method = str(http.get("method") or "").upper()
+    context = mapping_of(event.get("requestContext"))
+    http = mapping_of(context.get("http"))
+    headers = mapping_of(event.get("headers"))  # payload v2.0 lower-cases header names
+    method = text_of(http.get("method")).upper()
     return HttpRequest(
         method=method,
-        approval_id=str((event.get("pathParameters") or {}).get("id") or ""),
-        source_ip=str(http.get("sourceIp") or ""),
-        user_agent=str(http.get("userAgent") or ""),
+        approval_id=text_of(mapping_of(event.get("pathParameters")).get("id")),
+        source_ip=text_of(http.get("sourceIp")),
+        user_agent=text_of(http.get("userAgent")),
         form=_form(event) if method == "POST" else {},
-        fetch_site=str(headers.get("sec-fetch-site") or ""),
-        origin=str(headers.get("origin") or ""),
+        fetch_site=text_of(headers.get("sec-fetch-site")),
+        origin=text_of(headers.get("origin")),
         # The domain API Gateway was called on (not a client header): our own origin.
-        host=str(context.get("domainName") or ""),
+        host=text_of(context.get("domainName")),
     )
 
 

@@ -48,7 +48,7 @@ def alert(
 
     facts = enriched_facts(workflow, decision.detection, decision.context.region, clients)
     finding = decision.finding(facts=facts)
-    if not store.claim(finding.event_id, workflow.id):
+    if not store.claim(finding.incident_key, workflow.id):
         logger.info("duplicate delivery", extra={"eventID": finding.event_id})
         return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery").to_dict()
 
@@ -64,8 +64,8 @@ def alert(
     except NotificationFailed:
         # Nobody was told: give the claim back so Lambda's and EventBridge's retries of
         # this event alert instead of ending quietly as a "duplicate".
-        store.release(finding.event_id)
+        store.release(finding.incident_key)
         raise
     record = audit_record(finding, Outcome("alerted", {}, None), {"notification": delivery})
-    store.record_audit(finding.event_id, workflow.id, record)
+    store.record_audit(finding.incident_key, workflow.id, record)
     return {**finding.to_dict(), "notification": delivery}

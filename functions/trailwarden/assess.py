@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger
 
 from trailwarden.decide import decide, enriched_facts
 from trailwarden.errors import InvalidEvent, ResourceGone
+from trailwarden.events import MAX_ID_CHARS, text_of
 from trailwarden.findings import Finding, Outcome, PlannedAction, Severity, Verdict
 
 if TYPE_CHECKING:
@@ -22,11 +23,11 @@ logger = Logger(child=True)
 
 def skipped(workflow: str, raw: Any, reason: str) -> Finding:
     """A logged skip for input that cannot be read: verdict ignore, never a remediation."""
-    event_id = raw.get("id", "") if isinstance(raw, Mapping) else ""
+    event_id = text_of(raw.get("id"))[:MAX_ID_CHARS] if isinstance(raw, Mapping) else ""
     logger.warning("skipping unreadable event", extra={"reason": reason, "workflow": workflow})
     return Finding(
         workflow=workflow,
-        event_id=str(event_id),
+        event_id=event_id,
         event_name="",
         event_time="",
         region="",
@@ -80,7 +81,7 @@ def assess(
 
     if verdict is Verdict.ALERT:
         plan = ()  # Mode alert (or nothing left to fix): never announce a fix that won't run
-    if not store.claim(context.event_id, workflow.id):
-        logger.info("duplicate delivery", extra={"eventID": context.event_id})
+    if not store.claim(context.key, workflow.id):
+        logger.info("duplicate delivery", extra={"eventID": context.event_id, "key": context.key})
         return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery")
     return decision.finding(verdict=verdict, reason=reason, plan=plan, before=before, facts=facts)

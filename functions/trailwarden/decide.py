@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
+from trailwarden.errors import InvalidEvent
 from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, parse_cloudtrail, parse_envelope
 from trailwarden.findings import Detection, Finding, PlannedAction, Verdict, effective_verdict
 
@@ -30,6 +31,7 @@ class EventContext:
     region: str
     account: str
     actor: Mapping[str, Any] = field(default_factory=dict)
+    key: str = ""  # the incident key for dedupe and audit (events.record_key)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Decision:
             facts=facts if facts is not None else d.facts,
             plan=plan,
             before=before,
+            key=c.key,
         )
 
 
@@ -84,6 +87,8 @@ def decide(
     """
     envelope = parse_envelope(raw_event, size_bound=size_bound)
     if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE and workflow.detect_envelope is not None:
+        if not envelope.region:  # EventBridge always sets it; lookups and fixes need it
+            raise InvalidEvent("event has no region")
         detection = workflow.detect_envelope(envelope, settings)
         context = EventContext(
             event_id=envelope.id,
@@ -91,6 +96,7 @@ def decide(
             event_time=envelope.time,
             region=envelope.region,
             account=envelope.account,
+            key=envelope.key,
         )
     else:
         event = parse_cloudtrail(envelope)
@@ -105,6 +111,7 @@ def decide(
             region=event.aws_region,
             account=event.account_id,
             actor=event.actor.to_dict(),
+            key=event.key,
         )
     verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))
     return Decision(detection, verdict, context)

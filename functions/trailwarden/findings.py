@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+from trailwarden.errors import InvalidEvent
+from trailwarden.events import checked_region, mapping_of, text_of
 
 
 class Outcome(StrEnum):
@@ -72,12 +73,18 @@ class PlannedAction:
         }
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> PlannedAction:
+    def from_dict(cls, raw: Any) -> PlannedAction:
+        """Raises InvalidEvent for a step that is not one (see Finding.from_dict)."""
+        if not isinstance(raw, Mapping):
+            raise InvalidEvent("a planned action is not an object")
+        action, resource = text_of(raw.get("action")), text_of(raw.get("resource"))
+        if not action or not resource:
+            raise InvalidEvent("a planned action has no action or resource")
         return cls(
-            action=str(raw["action"]),
-            resource=str(raw["resource"]),
-            description=str(raw.get("description", "")),
-            params=dict(raw.get("params") or {}),
+            action=action,
+            resource=resource,
+            description=text_of(raw.get("description")),
+            params=dict(mapping_of(raw.get("params"))),
         )
 
 
@@ -113,6 +120,13 @@ class Finding:
     facts: Mapping[str, Any] = field(default_factory=dict)
     plan: tuple[PlannedAction, ...] = ()
     before: Mapping[str, Any] | None = None
+    # The incident key (dedupe, audit): the eventID, or a fallback for a record without
+    # one (events.record_key). Empty only in a Finding read from an older state.
+    key: str = ""
+
+    @property
+    def incident_key(self) -> str:
+        return self.key or self.event_id
 
     def to_dict(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -122,21 +136,39 @@ class Finding:
         return raw
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Finding:
+    def from_dict(cls, raw: Any) -> Finding:
+        """Read a Finding from a state document. Raises InvalidEvent when it is not one.
+
+        The same rule as the event model: a field of the wrong type is absent; the fields
+        a workflow acts on (workflow, verdict, plan steps, region) must be well formed.
+        """
+        if not isinstance(raw, Mapping):
+            raise InvalidEvent("the state is not an object")
+        workflow = text_of(raw.get("workflow"))
+        if not workflow:
+            raise InvalidEvent("the state names no workflow")
+        try:
+            verdict = Verdict(text_of(raw.get("verdict")))
+            severity = Severity(text_of(raw.get("severity")) or Severity.INFO)
+        except ValueError as err:
+            raise InvalidEvent(f"the state's verdict or severity is unknown: {err}") from err
+        plan = raw.get("plan")
+        before = raw.get("before")
         return cls(
-            workflow=str(raw["workflow"]),
-            event_id=str(raw["event_id"]),
-            event_name=str(raw.get("event_name", "")),
-            event_time=str(raw.get("event_time", "")),
-            region=str(raw.get("region", "")),
-            account=str(raw.get("account", "")),
-            verdict=Verdict(raw["verdict"]),
-            severity=Severity(raw.get("severity", "info")),
-            reason=str(raw.get("reason", "")),
-            resource_type=str(raw.get("resource_type", "")),
-            resource_id=str(raw.get("resource_id", "")),
-            actor=dict(raw.get("actor") or {}),
-            facts=dict(raw.get("facts") or {}),
-            plan=tuple(PlannedAction.from_dict(a) for a in raw.get("plan") or ()),
-            before=raw.get("before"),
+            workflow=workflow,
+            event_id=text_of(raw.get("event_id")),
+            event_name=text_of(raw.get("event_name")),
+            event_time=text_of(raw.get("event_time")),
+            region=checked_region(text_of(raw.get("region")), "the state's region"),
+            account=text_of(raw.get("account")),
+            verdict=verdict,
+            severity=severity,
+            reason=text_of(raw.get("reason")),
+            resource_type=text_of(raw.get("resource_type")),
+            resource_id=text_of(raw.get("resource_id")),
+            actor=dict(mapping_of(raw.get("actor"))),
+            facts=dict(mapping_of(raw.get("facts"))),
+            plan=tuple(PlannedAction.from_dict(a) for a in plan) if isinstance(plan, list) else (),
+            before=before if isinstance(before, Mapping) else None,
+            key=text_of(raw.get("key")),
         )

@@ -34,4 +34,6 @@ def remediate(
     remediation = workflow.remediation
     if remediation is None or not finding.resource_id:
         raise RemediationRefused(f"{workflow.id} has nothing to remediate")
+    if not finding.region:  # Finding.from_dict checked its shape; a fix needs one
+        raise RemediationRefused("the finding names no region to remediate in")
     return remediation.apply(finding.resource_id, finding.facts, finding.region, clients, settings)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from trailwarden.events import mapping_of
 from trailwarden.findings import Finding
 from trailwarden.notify import messages
 from trailwarden.notify.service import Webhook, deliver
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from trailwarden.settings import NotifySettings
 
 REPORT_ACTIONS = frozenset({"dynamodb:PutItem", "sns:Publish", "secretsmanager:GetSecretValue"})
+# What a remediation's result may say (RemediationResult.status).
+REMEDIATION_STATUSES = frozenset({"remediated", "already-clean", "partially-remediated", "failed"})
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,39 @@ class Outcome:
     error: str | None
 
 
+def _remediation_of(raw: Any) -> dict[str, Any]:
+    """The Remediate result in the state, read with the event model's rule: a list of
+    the wrong type is absent, and so is an action step that is not an object."""
+    remediation = dict(mapping_of(raw))
+    for key in ("actions", "notes"):
+        if key in remediation:
+            listed = remediation[key]
+            kind = Mapping if key == "actions" else str
+            remediation[key] = (
+                [v for v in listed if isinstance(v, kind)] if isinstance(listed, list) else []
+            )
+    return remediation
+
+
+_LAST_EPOCH_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, datetime's last second
+
+
+def _decision_of(raw: Any) -> dict[str, Any] | None:
+    """The approval decision in the state; a ``decidedAt`` that is no time is absent."""
+    if not isinstance(raw, Mapping):
+        return None
+    decision = dict(raw)
+    at = decision.get("decidedAt")
+    if "decidedAt" in decision and not (
+        isinstance(at, int | float) and not isinstance(at, bool) and 0 <= at <= _LAST_EPOCH_SECOND
+    ):
+        del decision["decidedAt"]
+    return decision
+
+
 def outcome_of(state: Mapping[str, Any]) -> Outcome:
     """Read what happened from the state machine's document."""
-    remediation = state.get("remediation") if isinstance(state.get("remediation"), Mapping) else {}
+    remediation = _remediation_of(state.get("remediation"))
     error = state.get("error")
     if isinstance(error, Mapping):
         name = str(error.get("Error", "Error"))
@@ -43,13 +76,17 @@ def outcome_of(state: Mapping[str, Any]) -> Outcome:
     if isinstance(decision, Mapping) and decision.get("status") in ("rejected", "expired"):
         return Outcome(str(decision["status"]), {}, None)
     if remediation:
-        return Outcome(str(remediation.get("status", "remediated")), remediation, None)
+        status = remediation.get("status", "remediated")
+        if status not in REMEDIATION_STATUSES:  # a state we did not write: say so, loudly
+            return Outcome("failed", remediation, f"unreadable remediation status {status!r}"[:200])
+        return Outcome(str(status), remediation, None)
     return Outcome("alerted", {}, None)
 
 
 def audit_record(finding: Finding, outcome: Outcome, state: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "eventId": finding.event_id,
+        "key": finding.incident_key,
         "eventName": finding.event_name,
         "eventTime": finding.event_time,
         "workflow": finding.workflow,
@@ -85,7 +122,7 @@ def report(
     finding = Finding.from_dict(state)
     outcome = outcome_of(state)
     record = audit_record(finding, outcome, state)
-    store.record_audit(finding.event_id, finding.workflow, record)
+    store.record_audit(finding.incident_key, finding.workflow, record)
     delivery: dict[str, str] = {}
     if outcome.status != "alerted":  # an alert-only incident was already told by Notify
         message = messages.result(
@@ -95,7 +132,7 @@ def report(
             settings.zone,
             outcome=outcome.remediation,
             error=outcome.error,
-            decision=state.get("decision") if isinstance(state.get("decision"), Mapping) else None,
+            decision=_decision_of(state.get("decision")),
         )
         delivery = deliver(
             message,

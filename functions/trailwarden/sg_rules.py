@@ -286,11 +286,13 @@ def _rule_from_item(item: Mapping[str, Any], keys: Mapping[str, str]) -> Ingress
             found.append((group, SECURITY_GROUP))
     elif isinstance(ref, str) and ref:
         found.append((ref, SECURITY_GROUP))
-    if len(found) != 1 or keys["protocol"] not in item:
+    protocol = item.get(keys["protocol"])
+    # The response logs the protocol as a string; anything else is absent: unreadable.
+    if len(found) != 1 or not isinstance(protocol, str):
         return None
     source, kind = found[0]
     return IngressRule(
-        protocol=normalize_protocol(item.get(keys["protocol"])),
+        protocol=normalize_protocol(protocol),
         from_port=port_of(item.get(keys["from"])),
         to_port=port_of(item.get(keys["to"])),
         source=source,

@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from trailwarden.decide import decide
 from trailwarden.errors import InvalidEvent
-from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE, wrap_cloudtrail_record
+from trailwarden.events import (
+    CLOUDTRAIL_DETAIL_TYPE,
+    event_key,
+    parse_actor,
+    record_key,
+    text_of,
+    wrap_cloudtrail_record,
+)
 from trailwarden.findings import Mode, Outcome, Verdict
 from trailwarden.registry import BY_ID, workflow_for_call, workflow_for_envelope
 from trailwarden_local.replay_inputs import Loaded, UnreadableInput, parse_json
@@ -152,11 +159,22 @@ class _Outcome:
     error: bool = False  # detection or planning code raised
 
 
-def line(event_id: str | None, event_name: str | None, outcome: _Outcome) -> str:
-    """One output line (compact JSON, the contract's fields plus the matched ``rule``)."""
+# One record's (eventID, eventName, outcome, key): what its output line is made of.
+_Produced = tuple[str | None, str | None, "_Outcome", str | None]
+
+
+def line(
+    event_id: str | None, event_name: str | None, outcome: _Outcome, key: str | None = None
+) -> str:
+    """One output line (compact JSON, the contract's fields plus the matched ``rule``).
+
+    ``key`` is the incident key the app would dedupe and audit under: the eventID, or for
+    a record without one its requestID, else a hash of the record (events.record_key).
+    """
     return _LINE_ENCODER.encode(
         {
             "eventID": event_id,
+            "key": key,
             "eventName": event_name,
             "workflow": outcome.workflow,
             "verdict": outcome.verdict,
@@ -265,11 +283,16 @@ class Replayer:
         if not self.only_matches:
             if all(map(str.isascii, id_texts)):  # the JSON text as written
                 lines = [
-                    '{"eventID":"' + text + tail for text, tail in zip(id_texts, tails, strict=True)
+                    '{"eventID":"' + text + '","key":"' + text + tail
+                    for text, tail in zip(id_texts, tails, strict=True)
                 ]
             else:
                 lines = [
-                    '{"eventID":' + encode_basestring_ascii(text)[:-1] + tail
+                    '{"eventID":'
+                    + (quoted := encode_basestring_ascii(text)[:-1])
+                    + '","key":'
+                    + quoted
+                    + tail
                     for text, tail in zip(id_texts, tails, strict=True)
                 ]
         decided: list[str] = []
@@ -313,17 +336,15 @@ class Replayer:
         outcome = _Outcome(None, _IGNORE, f"unreadable input {label}: {why}")
         return Result([] if self.only_matches else [line(None, None, outcome)], stats)
 
-    def _emit(
-        self, produced: tuple[str | None, str | None, _Outcome], lines: list[str], stats: Stats
-    ) -> None:
-        event_id, event_name, outcome = produced
+    def _emit(self, produced: _Produced, lines: list[str], stats: Stats) -> None:
+        event_id, event_name, outcome, key = produced
         stats.records += 1
         stats.counts[(outcome.workflow or NO_WORKFLOW, outcome.verdict)] += 1
         for rule in outcome.matched:
             stats.started[rule] += 1
         stats.errors += outcome.error
         if not (self.only_matches and outcome.verdict == _IGNORE):
-            lines.append(line(event_id, event_name, outcome))
+            lines.append(line(event_id, event_name, outcome, key))
 
     # ------------------------------------------------------------------ records
 
@@ -356,6 +377,8 @@ class Replayer:
                         append(
                             '{"eventID":'
                             + _json_text(event_id if type(event_id) is str else None)
+                            + ',"key":'
+                            + _json_text(record_key(record))
                             + ',"eventName":'
                             + encode_basestring_ascii(name)
                             + _UNMATCHED_TAIL
@@ -367,15 +390,16 @@ class Replayer:
 
     def _record_line(
         self, record: Any, label: str, index: int, size_bound: int | None = None
-    ) -> tuple[str | None, str | None, _Outcome]:
+    ) -> _Produced:
         if not isinstance(record, Mapping):
             why = f"{label}: record {index} is a {type(record).__name__}, not an object"
-            return None, None, _Outcome(None, _IGNORE, why)
+            return None, None, _Outcome(None, _IGNORE, why), None
         event_id = _text_or_none(record.get("eventID"))
         event_name = _text_or_none(record.get("eventName"))
-        return event_id, event_name, self.outcome(wrap_cloudtrail_record(record), size_bound)
+        outcome = self.outcome(wrap_cloudtrail_record(record), size_bound)
+        return event_id, event_name, outcome, record_key(record)
 
-    def _event_line(self, event: Mapping[str, Any]) -> tuple[str | None, str | None, _Outcome]:
+    def _event_line(self, event: Mapping[str, Any]) -> _Produced:
         detail = event.get("detail")
         if event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE and isinstance(detail, Mapping):
             event_id = _text_or_none(detail.get("eventID"))
@@ -383,13 +407,24 @@ class Replayer:
         else:
             event_id = _text_or_none(event.get("id"))
             event_name = _text_or_none(event.get("detail-type"))
-        return event_id, event_name, self.outcome(event)
+        return event_id, event_name, self.outcome(event), event_key(event)
 
     # ------------------------------------------------------------------ deciding
 
     def outcome(self, event: Mapping[str, Any], size_bound: int | None = None) -> _Outcome:
         """What the deployed app would do with one EventBridge event (``size_bound``: an
-        upper bound of its JSON size, see :func:`trailwarden.events.parse_envelope`)."""
+        upper bound of its JSON size, see :func:`trailwarden.events.parse_envelope`).
+
+        The last line of defence: whatever the record holds, it gets its one line. The
+        readers below treat a value of the wrong type as absent; an exception that still
+        escapes them becomes an ``ignore`` line that names it, never a traceback.
+        """
+        try:
+            return self._outcome(event, size_bound)
+        except Exception as exc:
+            return _Outcome(None, _IGNORE, _error("replay", exc), error=True)
+
+    def _outcome(self, event: Mapping[str, Any], size_bound: int | None) -> _Outcome:
         matched = [rule for rule in self._candidates(event) if rule.accepts(event)]
         if not matched:
             return self._unmatched(event)
@@ -445,7 +480,7 @@ class Replayer:
         if len(rule.workflows) > 1:
             detail = event.get("detail")
             if isinstance(detail, Mapping):
-                call = (detail.get("eventSource"), detail.get("eventName"))
+                call = (text_of(detail.get("eventSource")), text_of(detail.get("eventName")))
                 for workflow_id in rule.workflows:
                     if call in BY_ID[workflow_id].triggers:
                         return BY_ID[workflow_id]
@@ -528,15 +563,13 @@ class Replayer:
             return "no rule in the template takes this call"
         if all(rule in inactive for rule in rules):
             return "the workflow's rule is inactive: " + "; ".join(inactive[r] for r in rules)
-        error_code = detail.get("errorCode")
+        error_code = text_of(detail.get("errorCode"))
         if error_code:
             return f"failed call ({error_code}): not matched by the rule pattern"
-        identity = detail.get("userIdentity")
-        if isinstance(identity, Mapping) and identity.get("type") == "AssumedRole":
-            session = identity.get("sessionContext")
-            issuer = session.get("sessionIssuer") if isinstance(session, Mapping) else None
-            if isinstance(issuer, Mapping) and issuer.get("arn") in self._settings.own_role_arns:
-                return "the app's own call: not matched by the rule pattern"
+        # The app's own reader: a non-string where a string belongs is absent.
+        actor = parse_actor(detail)
+        if actor.type == "AssumedRole" and actor.session_issuer_arn in self._settings.own_role_arns:
+            return "the app's own call: not matched by the rule pattern"
         active = [rule for rule in self._rules if rule.logical_id in rules]
         if detail.get("readOnly") in (True, "true") and not any(
             rule.all_management_events for rule in active

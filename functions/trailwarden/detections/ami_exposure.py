@@ -7,6 +7,7 @@ the nested ``launchPermission.add.items[]`` form and the top-level
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 WORKFLOW = AMI_EXPOSURE
 TRIGGERS = frozenset({("ec2.amazonaws.com", "ModifyImageAttribute")})
 RESOURCE_TYPE = "AWS::EC2::Image"
+_ACCOUNT_ID = re.compile(r"\d{12}")
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,8 @@ def _values(raw: Any, key: str) -> list[str]:
     out = []
     for item in as_list(raw):
         value = item.get(key) if isinstance(item, Mapping) else item
-        if isinstance(value, str | int) and str(value):
-            out.append(str(value))
+        if isinstance(value, str) and value:  # anything else is absent (events.text_of)
+            out.append(value)
     return out
 
 
@@ -72,7 +74,8 @@ def parse_grant(request: Mapping[str, Any]) -> LaunchPermissionGrant:
         ous += _values(request.get("organizationalUnitArns"), "organizationalUnitArn")
     return LaunchPermissionGrant(
         public=any(g.lower() == "all" for g in groups),
-        account_ids=tuple(dict.fromkeys(accounts)),
+        # an account id is 12 digits: anything else names no account to remove
+        account_ids=tuple(dict.fromkeys(a for a in accounts if _ACCOUNT_ID.fullmatch(a))),
         organization_arns=tuple(dict.fromkeys(orgs)),
         ou_arns=tuple(dict.fromkeys(ous)),
     )

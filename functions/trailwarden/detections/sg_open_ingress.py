@@ -15,6 +15,7 @@ port can usually tag the group too.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.detections.common import precheck, text_of
@@ -41,6 +42,7 @@ TRIGGERS = frozenset(
     }
 )
 RESOURCE_TYPE = "AWS::EC2::SecurityGroup"
+_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 
 # Remote administration and databases: world-open, these are a breach waiting to happen.
 CRITICAL_PORTS = frozenset(
@@ -60,7 +62,15 @@ def _severity(risky: list[IngressRule]) -> Severity:
 
 
 def _change(event: CloudTrailEvent) -> tuple[str, str, str, list[IngressRule]]:
-    """(group id, group name, request shape, rules the call added or changed)."""
+    """(group id, group name, request shape, rules the call added or changed).
+
+    A group id that is not one (``sg-`` and hex) names no group: it is absent.
+    """
+    group_id, group_name, shape, rules = _parsed_change(event)
+    return (group_id if _GROUP_ID.fullmatch(group_id) else ""), group_name, shape, rules
+
+
+def _parsed_change(event: CloudTrailEvent) -> tuple[str, str, str, list[IngressRule]]:
     request = event.request
     if event.event_name == "ModifySecurityGroupRules":
         group_id, rules = parse_modify_request(request)

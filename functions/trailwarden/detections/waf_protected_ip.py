@@ -27,6 +27,7 @@ and the entries that touch a protected network (at most ``MAX_LISTED_ENTRIES`` o
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -82,7 +83,7 @@ class ProtectedNetwork:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ProtectedNetwork:
-        return cls(ipaddress.ip_network(str(raw["cidr"]), strict=False), str(raw["source"]))
+        return cls(ipaddress.ip_network(str(raw["cidr"]), strict=False), text_of(raw.get("source")))
 
 
 @dataclass(frozen=True)
@@ -494,12 +495,16 @@ def parse_arn(arn: str) -> tuple[str, str, str, str]:
     return path[2], path[3], scope, parts[3]
 
 
+_NAME = re.compile(r"[\w-]{1,128}")  # WAFv2 IPSet Name and Id patterns
+_ID = re.compile(r"[0-9a-f-]{1,36}")
+
+
 def parse_change(event: CloudTrailEvent) -> IpSetChange | None:
     request = event.request
     name, ip_set_id = text_of(request.get("name")), text_of(request.get("id"))
     scope = text_of(request.get("scope")).upper()
-    if not (name and ip_set_id and scope in SCOPES):
-        return None
+    if not (_NAME.fullmatch(name) and _ID.fullmatch(ip_set_id) and scope in SCOPES):
+        return None  # WAF's own patterns: anything else names no IP set (or breaks its ARN)
     region = CLOUDFRONT_REGION if scope == "CLOUDFRONT" else event.aws_region
     raw = request.get("addresses")
     addresses = (

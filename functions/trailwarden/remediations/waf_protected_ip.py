@@ -228,7 +228,8 @@ def live_state(
 def protected_from_facts(facts: Mapping[str, Any]) -> tuple[waf.ProtectedNetwork, ...]:
     """The protected networks Assess used (configured + NAT EIPs at that moment)."""
     out = []
-    for raw in facts.get("protected") or ():
+    listed = facts.get("protected")
+    for raw in listed if isinstance(listed, list) else ():
         if isinstance(raw, Mapping) and "cidr" in raw:
             try:
                 out.append(waf.ProtectedNetwork.from_dict(raw))

@@ -1,0 +1,114 @@
+"""Replay answers every record with exactly one line, whatever the record holds, and
+decides records without an eventID (CloudTrail eventVersion 1.0) on their content."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.unit.test_replay import record_of, replay, write_log
+from trailwarden_local.replay_rules import ReplayRule
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CREATE_USER = "iam-user-change/create-user.json"
+
+
+def version_1_0(file: str) -> dict[str, Any]:
+    record = record_of(file, eventID=None, eventVersion="1.0")
+    assert "eventID" not in record
+    return record
+
+
+@pytest.mark.parametrize("compact", [True, False], ids=["compact", "pretty"])
+def test_a_record_without_event_id_is_decided_on_its_content(tmp_path: Path, compact: bool) -> None:
+    record = version_1_0(CREATE_USER)
+    write_log(tmp_path / "old.json.gz", [record], compact=compact)
+
+    status, (line,), _ = replay([tmp_path])
+
+    assert status == 0
+    assert (line["workflow"], line["verdict"]) == ("iam-user-change", "alert")
+    assert line["eventID"] is None
+    assert line["key"] == record["requestID"]
+
+
+def test_without_event_or_request_id_the_key_is_a_stable_record_hash(tmp_path: Path) -> None:
+    record = version_1_0(CREATE_USER)
+    del record["requestID"]
+    write_log(tmp_path / "a" / "old.json.gz", [record])
+    write_log(tmp_path / "b" / "old.json", [copy.deepcopy(record)], gzipped=False)
+
+    _, lines, _ = replay([tmp_path])
+
+    assert [line["verdict"] for line in lines] == ["alert", "alert"]
+    assert lines[0]["key"].startswith("sha256:")
+    assert lines[0]["key"] == lines[1]["key"]
+
+
+def test_a_record_with_event_id_keeps_it_as_its_key(tmp_path: Path) -> None:
+    record = record_of(CREATE_USER)
+    unmatched = record_of(CREATE_USER, eventName="ListUsers")
+    write_log(tmp_path / "log.json.gz", [record, unmatched])
+
+    _, lines, _ = replay([tmp_path])
+
+    assert [(line["eventID"], line["key"]) for line in lines] == [
+        (record["eventID"], record["eventID"]),
+        (unmatched["eventID"], unmatched["eventID"]),
+    ]
+
+
+def test_a_session_issuer_arn_that_is_an_object_gets_its_line(tmp_path: Path) -> None:
+    # An AssumedRole call that no rule matches goes through _why_not: it used to die with
+    # "unhashable type: 'dict'" and every later record got no line.
+    record = record_of(
+        "sg-open-ingress/ssh-world-nested.json",
+        errorCode=None,
+        userIdentity={
+            "type": "AssumedRole",
+            "sessionContext": {"sessionIssuer": {"arn": {"nested": "object"}}},
+        },
+        requestParameters={"groupId": {"S": "sg-1"}, "ipPermissions": ["x"]},
+        responseElements=None,
+    )
+    record["eventSource"] = "ec2.amazonaws.com"
+    after = record_of(CREATE_USER)
+    write_log(tmp_path / "log.json.gz", [record, after], compact=False)
+
+    status, lines, err = replay([tmp_path])
+
+    assert status == 0
+    assert len(lines) == 2
+    assert lines[1]["verdict"] == "alert"
+    assert "Traceback" not in err
+
+
+def test_an_event_source_that_is_an_object_gets_its_line(tmp_path: Path) -> None:
+    record = record_of("app-tamper/disable-rule.json", eventSource={"a": 1})
+    write_log(tmp_path / "log.json.gz", [record, record_of(CREATE_USER)])
+
+    status, lines, _ = replay([tmp_path])
+
+    assert status == 0
+    assert len(lines) == 2
+
+
+def test_an_unexpected_error_is_an_ignore_line_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: ReplayRule, event: Any) -> bool:
+        raise RuntimeError("matcher bug")
+
+    monkeypatch.setattr(ReplayRule, "accepts", broken)
+    write_log(tmp_path / "log.json.gz", [record_of(CREATE_USER), record_of(CREATE_USER)])
+
+    status, lines, err = replay([tmp_path], shortcuts=False)
+
+    assert status == 0
+    assert [line["verdict"] for line in lines] == ["ignore", "ignore"]
+    assert "RuntimeError: matcher bug" in lines[0]["reason"]
+    assert "Traceback" not in err

@@ -560,7 +560,9 @@ class LocalApp:
         """A boto3 client for the mocked account/region (cached)."""
         self._require_started()
         if service not in self._clients:
-            self._clients[service] = self._session.client(service)
+            assert self._runtime is not None  # started
+            with self._runtime.environment_lock:  # approval-server threads build clients too
+                self._clients[service] = self._session.client(service)
         return self._clients[service]
 
     def resource(self, logical_id: str) -> Any:

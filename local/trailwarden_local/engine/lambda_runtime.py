@@ -222,6 +222,13 @@ class LambdaRuntime:
     _original_invoke: Any = None
     _sys_path_added: list[str] = field(default_factory=list)
 
+    @property
+    def environment_lock(self) -> threading.RLock:
+        """Held while a handler runs with its function's ``os.environ``: anything that
+        reads the process environment from another thread (botocore reads proxies and
+        settings when it builds a client) must hold it too, or it sees a half swap."""
+        return self._lock
+
     # ------------------------------------------------------------------ lifecycle
 
     def code_dir(self, function: LocalFunction) -> Path:

@@ -84,6 +84,7 @@ _UNMATCHED_TAIL: Final = (
     '"rule":null}'
 )
 _LINE_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), default=str)
+_DECODE: Final = json.JSONDecoder().decode
 # An upper bound of the JSON size (json.dumps, as parse_envelope measures it) of the
 # EventBridge envelope wrapped around a record parsed from N bytes of JSON text: the
 # detail takes at most 6 characters per byte (", " / ": " for "," / ":", \uXXXX for
@@ -97,7 +98,8 @@ def _parse_record(text: bytes, call: tuple[bytes, bytes, bytes], event_id: bytes
     """One record cut out of a scanned log, parsed; None unless it is the record whose
     fields the scan read there."""
     try:
-        record = json.loads(text)
+        # json.loads(text) without its encoding sniffing: the text starts '{"eventVersion"'.
+        record = _DECODE(text.decode("utf-8", "surrogatepass"))
         if (
             type(record) is dict
             and record.get("eventID") == event_id.decode()
@@ -171,17 +173,27 @@ def line(
     ``key`` is the incident key the app would dedupe and audit under: the eventID, or for
     a record without one its requestID, else a hash of the record (events.record_key).
     """
-    return _LINE_ENCODER.encode(
-        {
-            "eventID": event_id,
-            "key": key,
-            "eventName": event_name,
-            "workflow": outcome.workflow,
-            "verdict": outcome.verdict,
-            "reason": outcome.reason,
-            "actions": list(outcome.actions),
-            "rule": outcome.rule,
-        }
+    # What json.dumps(..., separators=(",", ":")) of the dict in this order prints, built
+    # by hand: only the actions need the encoder (tests compare both).
+    actions = outcome.actions
+    return (
+        '{"eventID":'
+        + _json_text(event_id)
+        + ',"key":'
+        + _json_text(key)
+        + ',"eventName":'
+        + _json_text(event_name)
+        + ',"workflow":'
+        + _json_text(outcome.workflow)
+        + ',"verdict":'
+        + encode_basestring_ascii(outcome.verdict)
+        + ',"reason":'
+        + encode_basestring_ascii(outcome.reason)
+        + ',"actions":'
+        + (_LINE_ENCODER.encode(list(actions)) if actions else "[]")
+        + ',"rule":'
+        + _json_text(outcome.rule)
+        + "}"
     )
 
 

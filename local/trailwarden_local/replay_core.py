@@ -440,21 +440,13 @@ class Replayer:
         matched = [rule for rule in self._candidates(event) if rule.accepts(event)]
         if not matched:
             return self._unmatched(event)
+        if len(matched) == 1:  # the common case
+            (rule,) = matched
+            return self._run(event, self._workflow(rule, event), rule.logical_id, size_bound, True)
         outcomes = [
             self._run(event, self._workflow(rule, event), rule.logical_id, size_bound)
             for rule in matched
         ]
-        if len(outcomes) == 1:  # the common case
-            (one,) = outcomes
-            return _Outcome(
-                one.workflow,
-                one.verdict,
-                one.reason,
-                one.actions,
-                one.rule,
-                matched=(matched[0].logical_id,),
-                error=one.error,
-            )
         best = max(outcomes, key=lambda o: _STRENGTH.get(o.verdict, 0))
         others = [o for o in outcomes if o is not best]
         reason = best.reason
@@ -504,15 +496,22 @@ class Replayer:
         workflow: Workflow,
         rule: str | None,
         size_bound: int | None = None,
+        started: bool = False,
     ) -> _Outcome:
-        """The workflow's own decision (``decide``) and, when it acts, its dry-run plan."""
+        """The workflow's own decision (``decide``) and, when it acts, its dry-run plan.
+
+        ``started``: ``rule`` is the one rule that matched (the outcome names it in
+        ``matched``, as the merged outcome of several rules does)."""
+        matched = (rule,) if started and rule is not None else ()
         settings = self._settings
         try:
             decision = decide(event, workflow, settings, size_bound=size_bound)
         except InvalidEvent as exc:
-            return _Outcome(workflow.id, _IGNORE, f"invalid event: {exc}", rule=rule)
+            why = f"invalid event: {exc}"
+            return _Outcome(workflow.id, _IGNORE, why, rule=rule, matched=matched)
         except Exception as exc:  # a detection bug must not stop a month-long replay
-            return _Outcome(workflow.id, _IGNORE, _error("detection", exc), rule=rule, error=True)
+            why = _error("detection", exc)
+            return _Outcome(workflow.id, _IGNORE, why, rule=rule, matched=matched, error=True)
         detection, verdict = decision.detection, decision.verdict
         reason = detection.reason
         mode = settings.mode(workflow.id)
@@ -532,10 +531,10 @@ class Replayer:
                 plan = remediation.plan(detection.resource_id, detection.facts, None, settings)
             except Exception as exc:  # same: report it on the record's line
                 why = _error("planning", exc)
-                return _Outcome(workflow.id, _IGNORE, why, rule=rule, error=True)
+                return _Outcome(workflow.id, _IGNORE, why, rule=rule, matched=matched, error=True)
             actions = tuple(action.to_dict() for action in plan)
             reason += OFFLINE_NOTE
-        return _Outcome(workflow.id, str(verdict), reason, actions, rule)
+        return _Outcome(workflow.id, str(verdict), reason, actions, rule, matched)
 
     def _unmatched(self, event: Mapping[str, Any]) -> _Outcome:
         """No rule matched: name the workflow the event belongs to, if any (DESIGN §2)."""

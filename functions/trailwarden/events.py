@@ -138,7 +138,8 @@ def text_of(value: Any) -> str:
 
 def mapping_of(value: Any) -> Mapping[str, Any]:
     """An object field: anything that is not an object is absent (``{}``)."""
-    return value if isinstance(value, Mapping) else {}
+    # type() first: parsed JSON holds dicts, and the ABC check costs ~5x more
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def canonical_hash(value: Any) -> str:
@@ -203,7 +204,7 @@ def parse_envelope(raw: Any, *, size_bound: int | None = None) -> Envelope:
     (replay, from the bytes it parsed the event from); at most MAX_EVENT_BYTES spares
     serialising the event to measure it.
     """
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise InvalidEvent(f"event is a {type(raw).__name__}, not an object")
     if size_bound is None or size_bound > MAX_EVENT_BYTES:
         try:
@@ -213,7 +214,7 @@ def parse_envelope(raw: Any, *, size_bound: int | None = None) -> Envelope:
         if size > MAX_EVENT_BYTES:
             raise InvalidEvent(f"event is {size} bytes, over EventBridge's 256 KB limit")
     detail = raw.get("detail")
-    if not isinstance(detail, Mapping):
+    if type(detail) is not dict and not isinstance(detail, Mapping):
         raise InvalidEvent("event has no 'detail' object")
     resources = raw.get("resources")
     return Envelope(

@@ -84,6 +84,7 @@ _UNMATCHED_TAIL: Final = (
     '"rule":null}'
 )
 _LINE_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), default=str)
+_DECODE: Final = json.JSONDecoder().decode
 # An upper bound of the JSON size (json.dumps, as parse_envelope measures it) of the
 # EventBridge envelope wrapped around a record parsed from N bytes of JSON text: the
 # detail takes at most 6 characters per byte (", " / ": " for "," / ":", \uXXXX for
@@ -97,7 +98,8 @@ def _parse_record(text: bytes, call: tuple[bytes, bytes, bytes], event_id: bytes
     """One record cut out of a scanned log, parsed; None unless it is the record whose
     fields the scan read there."""
     try:
-        record = json.loads(text)
+        # json.loads(text) without its encoding sniffing: the text starts '{"eventVersion"'.
+        record = _DECODE(text.decode("utf-8", "surrogatepass"))
         if (
             type(record) is dict
             and record.get("eventID") == event_id.decode()
@@ -171,17 +173,27 @@ def line(
     ``key`` is the incident key the app would dedupe and audit under: the eventID, or for
     a record without one its requestID, else a hash of the record (events.record_key).
     """
-    return _LINE_ENCODER.encode(
-        {
-            "eventID": event_id,
-            "key": key,
-            "eventName": event_name,
-            "workflow": outcome.workflow,
-            "verdict": outcome.verdict,
-            "reason": outcome.reason,
-            "actions": list(outcome.actions),
-            "rule": outcome.rule,
-        }
+    # What json.dumps(..., separators=(",", ":")) of the dict in this order prints, built
+    # by hand: only the actions need the encoder (tests compare both).
+    actions = outcome.actions
+    return (
+        '{"eventID":'
+        + _json_text(event_id)
+        + ',"key":'
+        + _json_text(key)
+        + ',"eventName":'
+        + _json_text(event_name)
+        + ',"workflow":'
+        + _json_text(outcome.workflow)
+        + ',"verdict":'
+        + encode_basestring_ascii(outcome.verdict)
+        + ',"reason":'
+        + encode_basestring_ascii(outcome.reason)
+        + ',"actions":'
+        + (_LINE_ENCODER.encode(list(actions)) if actions else "[]")
+        + ',"rule":'
+        + _json_text(outcome.rule)
+        + "}"
     )
 
 
@@ -428,21 +440,13 @@ class Replayer:
         matched = [rule for rule in self._candidates(event) if rule.accepts(event)]
         if not matched:
             return self._unmatched(event)
+        if len(matched) == 1:  # the common case
+            (rule,) = matched
+            return self._run(event, self._workflow(rule, event), rule.logical_id, size_bound, True)
         outcomes = [
             self._run(event, self._workflow(rule, event), rule.logical_id, size_bound)
             for rule in matched
         ]
-        if len(outcomes) == 1:  # the common case
-            (one,) = outcomes
-            return _Outcome(
-                one.workflow,
-                one.verdict,
-                one.reason,
-                one.actions,
-                one.rule,
-                matched=(matched[0].logical_id,),
-                error=one.error,
-            )
         best = max(outcomes, key=lambda o: _STRENGTH.get(o.verdict, 0))
         others = [o for o in outcomes if o is not best]
         reason = best.reason
@@ -492,15 +496,22 @@ class Replayer:
         workflow: Workflow,
         rule: str | None,
         size_bound: int | None = None,
+        started: bool = False,
     ) -> _Outcome:
-        """The workflow's own decision (``decide``) and, when it acts, its dry-run plan."""
+        """The workflow's own decision (``decide``) and, when it acts, its dry-run plan.
+
+        ``started``: ``rule`` is the one rule that matched (the outcome names it in
+        ``matched``, as the merged outcome of several rules does)."""
+        matched = (rule,) if started and rule is not None else ()
         settings = self._settings
         try:
             decision = decide(event, workflow, settings, size_bound=size_bound)
         except InvalidEvent as exc:
-            return _Outcome(workflow.id, _IGNORE, f"invalid event: {exc}", rule=rule)
+            why = f"invalid event: {exc}"
+            return _Outcome(workflow.id, _IGNORE, why, rule=rule, matched=matched)
         except Exception as exc:  # a detection bug must not stop a month-long replay
-            return _Outcome(workflow.id, _IGNORE, _error("detection", exc), rule=rule, error=True)
+            why = _error("detection", exc)
+            return _Outcome(workflow.id, _IGNORE, why, rule=rule, matched=matched, error=True)
         detection, verdict = decision.detection, decision.verdict
         reason = detection.reason
         mode = settings.mode(workflow.id)
@@ -520,10 +531,10 @@ class Replayer:
                 plan = remediation.plan(detection.resource_id, detection.facts, None, settings)
             except Exception as exc:  # same: report it on the record's line
                 why = _error("planning", exc)
-                return _Outcome(workflow.id, _IGNORE, why, rule=rule, error=True)
+                return _Outcome(workflow.id, _IGNORE, why, rule=rule, matched=matched, error=True)
             actions = tuple(action.to_dict() for action in plan)
             reason += OFFLINE_NOTE
-        return _Outcome(workflow.id, str(verdict), reason, actions, rule)
+        return _Outcome(workflow.id, str(verdict), reason, actions, rule, matched)
 
     def _unmatched(self, event: Mapping[str, Any]) -> _Outcome:
         """No rule matched: name the workflow the event belongs to, if any (DESIGN §2)."""

@@ -112,3 +112,46 @@ def test_an_unexpected_error_is_an_ignore_line_and_the_run_goes_on(
     assert [line["verdict"] for line in lines] == ["ignore", "ignore"]
     assert "RuntimeError: matcher bug" in lines[0]["reason"]
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("event_id", "key", "event_name", "workflow", "rule"),
+    [
+        ("e-1", "e-1", "StopLogging", "cloudtrail-tamper", "TrailTampered"),
+        (None, None, None, None, None),
+        ('\u00e9v\u00e8nement "quoted" \\ \n', "sha256:ab", "N\u00e4me\x00", "w", "r"),
+    ],
+)
+def test_a_line_is_the_compact_json_of_its_fields(
+    event_id: str | None,
+    key: str | None,
+    event_name: str | None,
+    workflow: str | None,
+    rule: str | None,
+) -> None:
+    """The hand-built line is byte for byte what json.dumps prints for the same dict."""
+    import json
+    from datetime import UTC, datetime
+
+    from trailwarden_local.replay_core import _Outcome, line
+
+    actions = ({"action": "revoke", "at": datetime(2026, 1, 1, tzinfo=UTC), "ids": [1, 2.5]},)
+    for outcome in (
+        _Outcome(workflow, "remediate", "r\u00e9ason \u2713", actions, rule),
+        _Outcome(workflow, "ignore", "no rule matches", (), rule),
+    ):
+        expected = json.dumps(
+            {
+                "eventID": event_id,
+                "key": key,
+                "eventName": event_name,
+                "workflow": outcome.workflow,
+                "verdict": outcome.verdict,
+                "reason": outcome.reason,
+                "actions": list(outcome.actions),
+                "rule": outcome.rule,
+            },
+            separators=(",", ":"),
+            default=str,
+        )
+        assert line(event_id, event_name, outcome, key) == expected

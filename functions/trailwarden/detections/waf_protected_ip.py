@@ -165,6 +165,11 @@ def carve(network: IpNetwork, excluded: Iterable[IpNetwork]) -> tuple[IpNetwork,
     whichever remaining prefix holds it) and the result collapsed, so the answer is the
     same whatever the order. ``203.0.113.0/24`` minus ``203.0.113.10`` is 8 prefixes.
     """
+    return _carve(network, tuple(excluded))
+
+
+@lru_cache(maxsize=1024)  # pure: the same covering entries recur in every update of a set
+def _carve(network: IpNetwork, excluded: tuple[IpNetwork, ...]) -> tuple[IpNetwork, ...]:
     remaining: list[IpNetwork] = [network]
     for cut in ipaddress.collapse_addresses(list(excluded)):  # type: ignore[type-var]
         kept: list[IpNetwork] = []

@@ -47,8 +47,6 @@ from trailwarden.approvals.store import (
     Decider,
 )
 from trailwarden.errors import NotificationFailed
-from trailwarden.notify.embeds import discord_payload
-from trailwarden.notify.text import neutralize
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -215,6 +213,9 @@ def buttons(interaction_id: str, lang: str) -> list[dict[str, Any]]:
 
 def button_message(message: Message, interaction_id: str, lang: str) -> dict[str, Any]:
     """The bot's Create Message body: the alert embed, the buttons, no link, no pings."""
+    # The message code only where a message is sent: not in the interactions function.
+    from trailwarden.notify.embeds import discord_payload
+
     payload = discord_payload(message)
     payload.pop("username", None)  # a webhook field; bots post as themselves
     payload["content"] = _t("prompt", lang)
@@ -233,6 +234,8 @@ def decided_edit(
 ) -> dict[str, Any]:
     """The edit of the original message after a decision: buttons removed (kept only
     when the decision was undone and the approver may decide again)."""
+    from trailwarden.notify.text import neutralize
+
     when = (
         datetime.fromtimestamp(decided_at, UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
         if decided_at is not None

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 
 from trailwarden.errors import InvalidEvent
-from trailwarden.findings import Mode
+from trailwarden.modes import Mode
 from trailwarden.workflows import MODE_PARAMETERS, mode_env_var
 
 if TYPE_CHECKING:

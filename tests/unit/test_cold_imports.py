@@ -16,11 +16,12 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_MODULES = ("trailwarden.detections.", "trailwarden.remediations.")
 
 
-def _loaded_after(code: str) -> set[str]:
-    """Our workflow modules in sys.modules after `code` runs in a fresh interpreter."""
+def _loaded_after(code: str, prefixes: tuple[str, ...] = WORKFLOW_MODULES) -> set[str]:
+    """The modules named ``prefixes*`` in sys.modules after `code` runs in a fresh
+    interpreter (our workflow modules by default)."""
     probe = (
         f"import json, sys\n{code}\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({WORKFLOW_MODULES!r}))))"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -70,3 +71,34 @@ def test_every_workflow_id_is_registered_under_its_own_id() -> None:
 def test_an_unknown_workflow_id_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         registry.load_workflow("no-such-workflow")
+
+
+def test_the_discord_approval_functions_load_no_finding_code() -> None:
+    loaded = _loaded_after(
+        "import handlers.discord_interactions, handlers.discord_resume",
+        ("trailwarden.findings", "trailwarden.events", "trailwarden.notify.discord"),
+    )
+
+    assert loaded == set()
+
+
+def test_a_link_approval_request_loads_neither_parameters_nor_the_discord_app() -> None:
+    loaded = _loaded_after(
+        "import handlers.approval_request",
+        (
+            "aws_lambda_powertools.utilities.parameters",
+            "trailwarden.approvals.discord_app",
+            "trailwarden.notify.discord",
+        ),
+    )
+
+    assert loaded == set()
+
+
+def test_the_backstop_loads_no_workflow_message_formatting_until_it_alerts() -> None:
+    loaded = _loaded_after(
+        "import handlers.backstop",
+        ("trailwarden.notify.", "trailwarden.alert", "trailwarden.registry", "zoneinfo"),
+    )
+
+    assert loaded == {"trailwarden.notify.service"}

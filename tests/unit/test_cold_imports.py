@@ -102,3 +102,13 @@ def test_the_backstop_loads_no_workflow_message_formatting_until_it_alerts() -> 
     )
 
     assert loaded == {"trailwarden.notify.service"}
+
+
+def test_the_interactions_function_loads_neither_the_approval_service_nor_its_page() -> None:
+    # It must answer Discord within 3 s of a click, cold start included.
+    loaded = _loaded_after(
+        "import handlers.discord_interactions",
+        ("trailwarden.approvals.service", "trailwarden.approvals.page", "trailwarden.notify."),
+    )
+
+    assert loaded == set()

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from trailwarden.approvals import tokens
-from trailwarden.approvals.service import DECIDE_ACTIONS
 from trailwarden.approvals.store import (
     APPROVED,
     DECISION_STORE_ACTIONS,
@@ -59,9 +58,11 @@ logger = Logger(child=True)
 
 _SECRET_READ = frozenset({"secretsmanager:GetSecretValue"})
 # The interactions function decides (conditional write) and invokes the resume function;
-# only the resume function may call SendTaskSuccess.
+# only the resume function may call SendTaskSuccess (through the approval service it is
+# handed, whose DECIDE_ACTIONS permissions adds: this module does not import the service,
+# so the interactions function, which must answer Discord within 3 s, never loads it).
 INTERACTION_ACTIONS = DECISION_STORE_ACTIONS | _SECRET_READ | {"lambda:InvokeFunction"}
-RESUME_ACTIONS = DECISION_STORE_ACTIONS | DECIDE_ACTIONS | _SECRET_READ
+RESUME_ACTIONS = DECISION_STORE_ACTIONS | _SECRET_READ
 
 DISCORD_API = "https://discord.com/api/v10"
 SNOWFLAKE = re.compile(r"^[0-9]{17,20}$")

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.approvals.discord_app import DiscordApplication
 from trailwarden.errors import NotificationFailed
-from trailwarden.notify.discord import DiscordWebhook
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+    from trailwarden.notify.discord import DiscordWebhook
     from trailwarden.settings import NotifySettings
 
 
@@ -32,6 +32,9 @@ class DiscordAppDeps:
         return DiscordApplication.from_secret(str(raw))
 
     def _transport(self, url: str, deadline: float | None, **kwargs: Any) -> DiscordWebhook:
+        # Only the functions that post (not the interactions function, which only verifies).
+        from trailwarden.notify.discord import DiscordWebhook
+
         n = self.notify
         return DiscordWebhook(
             url,

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.clients import make_client
 from trailwarden.errors import NotificationFailed
-from trailwarden.notify.discord import DiscordWebhook
-from trailwarden.notify.service import Webhook, webhook_url_from_secret
 from trailwarden.settings import NotifySettings, merge_warnings, state_warnings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from trailwarden.notify.service import Webhook
 
 # Kept free at the end of an invocation for what follows the Discord send (the result,
 # logs, metrics): Discord is cut this long before Lambda would kill the function.
@@ -63,6 +63,10 @@ class NotifyDeps:
         """
         if self.secrets is None or not self.settings.discord_secret_name:
             return None
+        # Only with Discord configured (as the Parameters import below).
+        from trailwarden.notify.discord import DiscordWebhook
+        from trailwarden.notify.service import webhook_url_from_secret
+
         try:
             secret = self.secrets.get(
                 self.settings.discord_secret_name, max_age=self.settings.secret_max_age_seconds

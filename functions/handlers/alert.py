@@ -12,7 +12,7 @@ from handlers._observability import count_verdict, observability
 from handlers._store import build_incident_store
 from trailwarden.alert import alert
 from trailwarden.clients import make_client
-from trailwarden.registry import BY_ID, Workflow
+from trailwarden.registry import Workflow, load_workflow
 from trailwarden.settings import DetectionSettings, require_workflow
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _deps() -> Deps:
     env = os.environ
     settings = DetectionSettings.from_env(env)
     return Deps(
-        workflow=BY_ID[require_workflow(env)],
+        workflow=load_workflow(require_workflow(env)),
         settings=settings,
         store=build_incident_store(env),
         notify=build_notify_deps(env, settings.warnings),

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-from handlers._discord_app import DiscordAppDeps
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from trailwarden.approvals.request import request_approval
@@ -23,6 +20,8 @@ from trailwarden.settings import ApprovalSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from handlers._discord_app import DiscordAppDeps
 
 logger, metrics = observability()
 
@@ -41,6 +40,11 @@ def _deps() -> Deps:
     notify = build_notify_deps(os.environ, settings.warnings)
     discord_app = None
     if settings.discord_app_secret_name:
+        # Only when approving in Discord: Powertools Parameters and the Discord application.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        from handlers._discord_app import DiscordAppDeps
+
         discord_app = DiscordAppDeps(
             SecretsProvider(boto3_client=make_client("secretsmanager")),
             settings.discord_app_secret_name,

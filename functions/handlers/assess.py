@@ -11,7 +11,7 @@ from handlers._observability import count_verdict, observability
 from handlers._store import build_incident_store
 from trailwarden.assess import assess
 from trailwarden.clients import make_client
-from trailwarden.registry import BY_ID, Workflow
+from trailwarden.registry import Workflow, load_workflow
 from trailwarden.settings import (
     APPROVAL_TIMEOUT_DEFAULT,
     STATE_WARNINGS_KEY,
@@ -50,7 +50,7 @@ def _deps() -> Deps:
     timeout_warnings: list[str] = []
     timeout = approval_timeout(env, timeout_warnings)
     return Deps(
-        workflow=BY_ID[require_workflow(env)],
+        workflow=load_workflow(require_workflow(env)),
         settings=settings,
         store=build_incident_store(env),
         approval_timeout_seconds=timeout,

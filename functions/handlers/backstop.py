@@ -49,14 +49,14 @@ def _deps() -> Deps:
 
 def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]:
     def raise_alert(synthetic: dict[str, Any]) -> dict[str, Any]:
-        # Only when a trail is found not logging: the alert path and the registry of
-        # every workflow stay off the scheduled runs' cold starts.
+        # Only when a trail is found not logging: the alert path and the app-tamper
+        # workflow stay off the scheduled runs' cold starts.
         from trailwarden.alert import alert
-        from trailwarden.registry import BY_ID
+        from trailwarden.registry import load_workflow
 
         return alert(
             synthetic,
-            BY_ID[APP_TAMPER],
+            load_workflow(APP_TAMPER),
             deps.detection,
             make_client,
             deps.store,

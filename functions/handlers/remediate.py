@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from handlers._observability import observability
 from trailwarden.clients import make_client
 from trailwarden.findings import Finding
-from trailwarden.registry import BY_ID, Workflow
+from trailwarden.registry import Workflow, load_workflow
 from trailwarden.remediate import remediate
 from trailwarden.settings import DetectionSettings, require_workflow
 
@@ -31,7 +31,9 @@ class Deps:
 @cache
 def _deps() -> Deps:
     env = os.environ
-    return Deps(workflow=BY_ID[require_workflow(env)], settings=DetectionSettings.from_env(env))
+    return Deps(
+        workflow=load_workflow(require_workflow(env)), settings=DetectionSettings.from_env(env)
+    )
 
 
 def run(state: Any, deps: Deps) -> dict[str, Any]:

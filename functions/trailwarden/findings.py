@@ -9,6 +9,7 @@ from typing import Any
 
 from trailwarden.errors import InvalidEvent
 from trailwarden.events import checked_region, mapping_of, text_of
+from trailwarden.modes import Mode as Mode  # noqa: PLC0414 (re-exported: defined apart)
 
 
 class Outcome(StrEnum):
@@ -26,13 +27,6 @@ class Verdict(StrEnum):
     ALERT = "alert"
     REMEDIATE = "remediate"
     APPROVAL = "approval"
-
-
-class Mode(StrEnum):
-    REMEDIATE = "remediate"
-    APPROVAL = "approval"
-    ALERT = "alert"
-    OFF = "off"
 
 
 class Severity(StrEnum):

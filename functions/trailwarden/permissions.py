@@ -44,7 +44,7 @@ def declared_actions(handler: str, workflow: Workflow | None) -> frozenset[str] 
     if kind == "discord_interactions":
         return INTERACTION_ACTIONS
     if kind == "discord_resume":
-        return RESUME_ACTIONS
+        return RESUME_ACTIONS | DECIDE_ACTIONS
     if workflow is None:
         return None
     if kind == "assess" and workflow.remediation is not None:

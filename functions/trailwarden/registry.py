@@ -1,26 +1,21 @@
-"""Every workflow, registered explicitly (a test fails when a module is missing here)."""
+"""Every workflow, registered explicitly (a test fails when a module is missing here).
+
+Each workflow is declared once, by a function that imports its detection (and
+remediation) modules and returns its :class:`Workflow`; ``_REGISTERED`` lists them all.
+A function that runs one workflow calls :func:`load_workflow` and imports that
+workflow's modules only (its cold start does not pay for the other nine). ``BY_ID``,
+``WORKFLOWS`` and the ``workflow_for_*`` lookups (replay, the local engine, tests)
+load every workflow on first use. Importing this module loads none.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from trailwarden import enrichment
-from trailwarden.detections import ami_exposure as ami_detection
-from trailwarden.detections import app_tamper as app_tamper_detection
-from trailwarden.detections import cloudtrail_tamper as trail_detection
-from trailwarden.detections import ec2_keypair as ec2_keypair_detection
-from trailwarden.detections import iam_user_change as iam_user_detection
-from trailwarden.detections import sg_change as sg_change_detection
-from trailwarden.detections import sg_open_ingress as sg_detection
-from trailwarden.detections import ssm_session as ssm_detection
-from trailwarden.detections import waf_change as waf_change_detection
-from trailwarden.detections import waf_protected_ip as waf_detection
+from trailwarden import workflows
 from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE
-from trailwarden.remediations import ami_exposure as ami_remediation
-from trailwarden.remediations import cloudtrail_tamper as trail_remediation
-from trailwarden.remediations import sg_open_ingress as sg_remediation
-from trailwarden.remediations import waf_protected_ip as waf_remediation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -76,154 +71,224 @@ class Workflow:
     )
 
 
-AMI_EXPOSURE = Workflow(
-    id=ami_detection.WORKFLOW,
-    triggers=ami_detection.TRIGGERS,
-    detect=ami_detection.detect,
-    remediation=Remediation(
-        assess_actions=ami_remediation.ASSESS_ACTIONS,
-        remediate_actions=ami_remediation.REMEDIATE_ACTIONS,
-        live_state=lambda rid, region, clients, _s: ami_remediation.live_state(
-            rid, region, clients
-        ),
-        plan=lambda rid, facts, state, s: ami_remediation.plan_for(
-            rid, facts, state, s.trusted_account_ids
-        ),
-        apply=lambda rid, _facts, region, clients, s: ami_remediation.remediate(
-            rid, region, clients, s.trusted_account_ids
-        ),
-    ),
-)
+# --- one declaration per workflow: its modules are imported when it is loaded ----------
 
-SG_OPEN_INGRESS = Workflow(
-    id=sg_detection.WORKFLOW,
-    triggers=sg_detection.TRIGGERS,
-    detect=sg_detection.detect,
-    remediation=Remediation(
-        assess_actions=sg_remediation.ASSESS_ACTIONS,
-        remediate_actions=sg_remediation.REMEDIATE_ACTIONS,
-        live_state=lambda rid, region, clients, _s: sg_remediation.live_state(rid, region, clients),
-        plan=lambda rid, facts, state, s: sg_remediation.plan_for(
-            rid, facts, state, s.allowed_public_ports
-        ),
-        apply=lambda rid, facts, region, clients, s: sg_remediation.remediate(
-            rid, facts, region, clients, s.allowed_public_ports, s.exempt_security_group_ids
-        ),
-    ),
-)
 
-SG_CHANGE = Workflow(
-    id=sg_change_detection.WORKFLOW,
-    triggers=sg_change_detection.TRIGGERS,
-    detect=sg_change_detection.detect,
-)
+def _ami_exposure() -> Workflow:
+    from trailwarden.detections import ami_exposure as detection
+    from trailwarden.remediations import ami_exposure as remediation
+
+    return Workflow(
+        id=detection.WORKFLOW,
+        triggers=detection.TRIGGERS,
+        detect=detection.detect,
+        remediation=Remediation(
+            assess_actions=remediation.ASSESS_ACTIONS,
+            remediate_actions=remediation.REMEDIATE_ACTIONS,
+            live_state=lambda rid, region, clients, _s: remediation.live_state(
+                rid, region, clients
+            ),
+            plan=lambda rid, facts, state, s: remediation.plan_for(
+                rid, facts, state, s.trusted_account_ids
+            ),
+            apply=lambda rid, _facts, region, clients, s: remediation.remediate(
+                rid, region, clients, s.trusted_account_ids
+            ),
+        ),
+    )
+
+
+def _sg_open_ingress() -> Workflow:
+    from trailwarden.detections import sg_open_ingress as detection
+    from trailwarden.remediations import sg_open_ingress as remediation
+
+    return Workflow(
+        id=detection.WORKFLOW,
+        triggers=detection.TRIGGERS,
+        detect=detection.detect,
+        remediation=Remediation(
+            assess_actions=remediation.ASSESS_ACTIONS,
+            remediate_actions=remediation.REMEDIATE_ACTIONS,
+            live_state=lambda rid, region, clients, _s: remediation.live_state(
+                rid, region, clients
+            ),
+            plan=lambda rid, facts, state, s: remediation.plan_for(
+                rid, facts, state, s.allowed_public_ports
+            ),
+            apply=lambda rid, facts, region, clients, s: remediation.remediate(
+                rid, facts, region, clients, s.allowed_public_ports, s.exempt_security_group_ids
+            ),
+        ),
+    )
+
+
+def _sg_change() -> Workflow:
+    from trailwarden.detections import sg_change as detection
+
+    return Workflow(id=detection.WORKFLOW, triggers=detection.TRIGGERS, detect=detection.detect)
 
 
 def _instance_facts(detection: Detection, region: str, clients: ClientFactory) -> Mapping[str, Any]:
+    from trailwarden import enrichment
+
     return enrichment.instance_facts(detection.resource_id, region, clients)
 
 
-IAM_USER_CHANGE = Workflow(
-    id=iam_user_detection.WORKFLOW,
-    triggers=iam_user_detection.TRIGGERS,
-    detect=iam_user_detection.detect,
-)
+def _iam_user_change() -> Workflow:
+    from trailwarden.detections import iam_user_change as detection
 
-SSM_SESSION = Workflow(
-    id=ssm_detection.WORKFLOW,
-    triggers=ssm_detection.TRIGGERS,
-    detect=ssm_detection.detect,
-    enrich=_instance_facts,
-    enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
-)
+    return Workflow(id=detection.WORKFLOW, triggers=detection.TRIGGERS, detect=detection.detect)
 
-EC2_KEYPAIR = Workflow(
-    id=ec2_keypair_detection.WORKFLOW,
-    triggers=ec2_keypair_detection.TRIGGERS,
-    detect=ec2_keypair_detection.detect,
-    detect_envelope=ec2_keypair_detection.detect_envelope,
-    envelope_triggers=ec2_keypair_detection.ENVELOPE_TRIGGERS,
-    enrich=_instance_facts,
-    enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
-)
 
-CLOUDTRAIL_TAMPER = Workflow(
-    id=trail_detection.WORKFLOW,
-    triggers=trail_detection.TRIGGERS,
-    detect=trail_detection.detect,
-    remediation=Remediation(
-        assess_actions=trail_remediation.ASSESS_ACTIONS,
-        remediate_actions=trail_remediation.REMEDIATE_ACTIONS,
-        live_state=lambda rid, region, clients, _s: trail_remediation.live_state(
-            rid, region, clients
+def _ssm_session() -> Workflow:
+    from trailwarden import enrichment
+    from trailwarden.detections import ssm_session as detection
+
+    return Workflow(
+        id=detection.WORKFLOW,
+        triggers=detection.TRIGGERS,
+        detect=detection.detect,
+        enrich=_instance_facts,
+        enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
+    )
+
+
+def _ec2_keypair() -> Workflow:
+    from trailwarden import enrichment
+    from trailwarden.detections import ec2_keypair as detection
+
+    return Workflow(
+        id=detection.WORKFLOW,
+        triggers=detection.TRIGGERS,
+        detect=detection.detect,
+        detect_envelope=detection.detect_envelope,
+        envelope_triggers=detection.ENVELOPE_TRIGGERS,
+        enrich=_instance_facts,
+        enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
+    )
+
+
+def _cloudtrail_tamper() -> Workflow:
+    from trailwarden.detections import cloudtrail_tamper as detection
+    from trailwarden.remediations import cloudtrail_tamper as remediation
+
+    return Workflow(
+        id=detection.WORKFLOW,
+        triggers=detection.TRIGGERS,
+        detect=detection.detect,
+        remediation=Remediation(
+            assess_actions=remediation.ASSESS_ACTIONS,
+            remediate_actions=remediation.REMEDIATE_ACTIONS,
+            live_state=lambda rid, region, clients, _s: remediation.live_state(
+                rid, region, clients
+            ),
+            plan=lambda rid, facts, state, _s: remediation.plan_for(rid, facts, state),
+            apply=lambda rid, _facts, region, clients, s: remediation.remediate(
+                rid,
+                region,
+                clients,
+                timeout_seconds=s.verify_timeout_seconds,
+                poll_seconds=s.verify_poll_seconds,
+            ),
         ),
-        plan=lambda rid, facts, state, _s: trail_remediation.plan_for(rid, facts, state),
-        apply=lambda rid, _facts, region, clients, s: trail_remediation.remediate(
-            rid,
-            region,
-            clients,
-            timeout_seconds=s.verify_timeout_seconds,
-            poll_seconds=s.verify_poll_seconds,
+        # The scheduled backstop's "Trail Not Logging" (and trail-gone) events.
+        detect_envelope=detection.detect_envelope,
+        envelope_triggers=detection.ENVELOPE_TRIGGERS,
+        # DeleteTrail: is any other trail still logging? (a live fact; "unknown" offline)
+        enrich=remediation.enrich,
+        enrich_actions=remediation.ENRICH_ACTIONS,
+    )
+
+
+def _app_tamper() -> Workflow:
+    from trailwarden.detections import app_tamper as detection
+
+    return Workflow(
+        id=detection.WORKFLOW,
+        triggers=detection.TRIGGERS,
+        detect=detection.detect,
+        # The backstop's "App Rule Disabled / Missing / Without Targets" events.
+        detect_envelope=detection.detect_envelope,
+        envelope_triggers=detection.ENVELOPE_TRIGGERS,
+    )
+
+
+def _waf_protected_ip() -> Workflow:
+    from trailwarden.detections import waf_protected_ip as detection
+    from trailwarden.remediations import waf_protected_ip as remediation
+
+    return Workflow(
+        id=detection.WORKFLOW,
+        triggers=detection.TRIGGERS,
+        detect=detection.detect,
+        live_detect=remediation.live_detect,
+        remediation=Remediation(
+            assess_actions=remediation.ASSESS_ACTIONS,
+            remediate_actions=remediation.REMEDIATE_ACTIONS,
+            live_state=lambda rid, _region, clients, s: remediation.live_state(rid, clients, s),
+            plan=lambda rid, facts, state, _s: remediation.plan_for(rid, facts, state),
+            # Removes the entries inside the protected networks Assess saw (facts), re-read live.
+            apply=lambda rid, facts, _region, clients, s: remediation.remediate(
+                rid, facts, clients, s
+            ),
         ),
-    ),
-    # The scheduled backstop's "Trail Not Logging" (and trail-gone) events.
-    detect_envelope=trail_detection.detect_envelope,
-    envelope_triggers=trail_detection.ENVELOPE_TRIGGERS,
-    # DeleteTrail: is any other trail still logging? (a live fact; "unknown" offline)
-    enrich=trail_remediation.enrich,
-    enrich_actions=trail_remediation.ENRICH_ACTIONS,
+    )
+
+
+def _waf_change() -> Workflow:
+    from trailwarden.detections import waf_change as detection
+
+    return Workflow(id=detection.WORKFLOW, triggers=detection.TRIGGERS, detect=detection.detect)
+
+
+# Every workflow, in matching order: (id, declaration).
+_REGISTERED: tuple[tuple[str, Callable[[], Workflow]], ...] = (
+    (workflows.AMI_EXPOSURE, _ami_exposure),
+    (workflows.SG_OPEN_INGRESS, _sg_open_ingress),
+    (workflows.SG_CHANGE, _sg_change),
+    (workflows.IAM_USER_CHANGE, _iam_user_change),
+    (workflows.SSM_SESSION, _ssm_session),
+    (workflows.EC2_KEYPAIR, _ec2_keypair),
+    (workflows.CLOUDTRAIL_TAMPER, _cloudtrail_tamper),
+    (workflows.APP_TAMPER, _app_tamper),
+    (workflows.WAF_PROTECTED_IP, _waf_protected_ip),
+    (workflows.WAF_CHANGE, _waf_change),
 )
 
-APP_TAMPER = Workflow(
-    id=app_tamper_detection.WORKFLOW,
-    triggers=app_tamper_detection.TRIGGERS,
-    detect=app_tamper_detection.detect,
-    # The backstop's "App Rule Disabled / Missing / Without Targets" events.
-    detect_envelope=app_tamper_detection.detect_envelope,
-    envelope_triggers=app_tamper_detection.ENVELOPE_TRIGGERS,
-)
 
-WAF_PROTECTED_IP = Workflow(
-    id=waf_detection.WORKFLOW,
-    triggers=waf_detection.TRIGGERS,
-    detect=waf_detection.detect,
-    live_detect=waf_remediation.live_detect,
-    remediation=Remediation(
-        assess_actions=waf_remediation.ASSESS_ACTIONS,
-        remediate_actions=waf_remediation.REMEDIATE_ACTIONS,
-        live_state=lambda rid, _region, clients, s: waf_remediation.live_state(rid, clients, s),
-        plan=lambda rid, facts, state, _s: waf_remediation.plan_for(rid, facts, state),
-        # Removes the entries inside the protected networks Assess saw (facts), re-read live.
-        apply=lambda rid, facts, _region, clients, s: waf_remediation.remediate(
-            rid, facts, clients, s
-        ),
-    ),
-)
+@cache
+def load_workflow(workflow_id: str) -> Workflow:
+    """The workflow with this id, importing its modules (and no other workflow's) on first
+    use; the same object ``BY_ID`` holds. KeyError for an id that is not registered."""
+    return dict(_REGISTERED)[workflow_id]()
 
-WAF_CHANGE = Workflow(
-    id=waf_change_detection.WORKFLOW,
-    triggers=waf_change_detection.TRIGGERS,
-    detect=waf_change_detection.detect,
-)
 
-WORKFLOWS: tuple[Workflow, ...] = (
-    AMI_EXPOSURE,
-    SG_OPEN_INGRESS,
-    SG_CHANGE,
-    IAM_USER_CHANGE,
-    SSM_SESSION,
-    EC2_KEYPAIR,
-    CLOUDTRAIL_TAMPER,
-    APP_TAMPER,
-    WAF_PROTECTED_IP,
-    WAF_CHANGE,
-)
-BY_ID: dict[str, Workflow] = {w.id: w for w in WORKFLOWS}
+@cache
+def _workflows() -> tuple[Workflow, ...]:
+    return tuple(load_workflow(workflow_id) for workflow_id, _ in _REGISTERED)
+
+
+@cache
+def _by_id() -> dict[str, Workflow]:
+    return {w.id: w for w in _workflows()}
+
+
+# Every workflow (loading all of them): built on first use by __getattr__ below.
+WORKFLOWS: tuple[Workflow, ...]
+BY_ID: dict[str, Workflow]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WORKFLOWS":
+        return _workflows()
+    if name == "BY_ID":
+        return _by_id()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def workflow_for_call(event_source: str, event_name: str) -> Workflow | None:
     """The workflow whose triggers include this call (used to name weaker outcomes)."""
-    for workflow in WORKFLOWS:
+    for workflow in _workflows():
         if (event_source, event_name) in workflow.triggers:
             return workflow
     return None
@@ -231,7 +296,7 @@ def workflow_for_call(event_source: str, event_name: str) -> Workflow | None:
 
 def workflow_for_envelope(source: str, detail_type: str) -> Workflow | None:
     """The workflow that reads this kind of non-CloudTrail event (e.g. Config compliance)."""
-    for workflow in WORKFLOWS:
+    for workflow in _workflows():
         if (source, detail_type) in workflow.envelope_triggers:
             return workflow
     return None

@@ -38,16 +38,16 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_lambda_powertools import Logger
 
 from trailwarden.errors import InvalidEvent
-from trailwarden.findings import Mode
+from trailwarden.modes import Mode
 from trailwarden.workflows import MODE_PARAMETERS, mode_env_var
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from zoneinfo import ZoneInfo
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -223,6 +223,9 @@ class DetectionSettings:
 
 
 def _zone(name: str) -> ZoneInfo | None:
+    # zoneinfo (with sysconfig) only where a time is shown: not on every cold start.
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # unknown, malformed, a directory
@@ -247,6 +250,8 @@ class NotifySettings:
 
     @property
     def zone(self) -> ZoneInfo:
+        from zoneinfo import ZoneInfo
+
         return _zone(self.time_zone) or ZoneInfo(FALLBACK_TIME_ZONE)
 
     @classmethod

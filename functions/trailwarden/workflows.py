@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trailwarden.findings import Mode
+from trailwarden.modes import Mode
 
 AMI_EXPOSURE = "ami-exposure"
 CLOUDTRAIL_TAMPER = "cloudtrail-tamper"

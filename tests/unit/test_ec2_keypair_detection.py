@@ -12,12 +12,13 @@ from trailwarden.decide import decide
 from trailwarden.detections import ec2_keypair
 from trailwarden.events import parse_envelope
 from trailwarden.findings import Detection, Mode, Outcome, Severity, Verdict
-from trailwarden.registry import EC2_KEYPAIR
+from trailwarden.registry import load_workflow
 from trailwarden.settings import DetectionSettings
 from trailwarden.workflows import EC2_KEYPAIR as WORKFLOW_ID
 
 RULE = "trailwarden-ec2-without-key-pair"
 SETTINGS = DetectionSettings(key_pair_config_rule_name=RULE)
+EC2_KEYPAIR = load_workflow(WORKFLOW_ID)
 
 
 def detect(raw: dict[str, Any], settings: DetectionSettings = SETTINGS) -> Detection:

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from trailwarden.approvals import tokens
-from trailwarden.approvals.service import DECIDE_ACTIONS
 from trailwarden.approvals.store import (
     APPROVED,
     DECISION_STORE_ACTIONS,
@@ -47,8 +46,6 @@ from trailwarden.approvals.store import (
     Decider,
 )
 from trailwarden.errors import NotificationFailed
-from trailwarden.notify.embeds import discord_payload
-from trailwarden.notify.text import neutralize
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -61,9 +58,11 @@ logger = Logger(child=True)
 
 _SECRET_READ = frozenset({"secretsmanager:GetSecretValue"})
 # The interactions function decides (conditional write) and invokes the resume function;
-# only the resume function may call SendTaskSuccess.
+# only the resume function may call SendTaskSuccess (through the approval service it is
+# handed, whose DECIDE_ACTIONS permissions adds: this module does not import the service,
+# so the interactions function, which must answer Discord within 3 s, never loads it).
 INTERACTION_ACTIONS = DECISION_STORE_ACTIONS | _SECRET_READ | {"lambda:InvokeFunction"}
-RESUME_ACTIONS = DECISION_STORE_ACTIONS | DECIDE_ACTIONS | _SECRET_READ
+RESUME_ACTIONS = DECISION_STORE_ACTIONS | _SECRET_READ
 
 DISCORD_API = "https://discord.com/api/v10"
 SNOWFLAKE = re.compile(r"^[0-9]{17,20}$")
@@ -215,6 +214,9 @@ def buttons(interaction_id: str, lang: str) -> list[dict[str, Any]]:
 
 def button_message(message: Message, interaction_id: str, lang: str) -> dict[str, Any]:
     """The bot's Create Message body: the alert embed, the buttons, no link, no pings."""
+    # The message code only where a message is sent: not in the interactions function.
+    from trailwarden.notify.embeds import discord_payload
+
     payload = discord_payload(message)
     payload.pop("username", None)  # a webhook field; bots post as themselves
     payload["content"] = _t("prompt", lang)
@@ -233,6 +235,8 @@ def decided_edit(
 ) -> dict[str, Any]:
     """The edit of the original message after a decision: buttons removed (kept only
     when the decision was undone and the approver may decide again)."""
+    from trailwarden.notify.text import neutralize
+
     when = (
         datetime.fromtimestamp(decided_at, UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
         if decided_at is not None

@@ -34,7 +34,6 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trailwarden.approvals import tokens
-from trailwarden.approvals.discord_app import button_message
 from trailwarden.approvals.page import local_time
 from trailwarden.approvals.store import REQUEST_STORE_ACTIONS, NewApproval
 from trailwarden.errors import InvalidEvent
@@ -180,6 +179,9 @@ def _with_buttons(
 ) -> dict[str, str]:
     """The bot message with buttons (must succeed), then the email (no link: decide in
     Discord). Raises NotificationFailed when the buttons did not reach Discord."""
+    # Only when approving in Discord: a link-approval function never loads the app's code.
+    from trailwarden.approvals.discord_app import button_message
+
     message = messages.with_settings_warnings(message, notify.warnings)
     bot.post(button_message(message, interaction_id, notify.language))
     email_status = "not configured"

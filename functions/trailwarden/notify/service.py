@@ -10,9 +10,6 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trailwarden.errors import NotificationFailed
-from trailwarden.notify import email
-from trailwarden.notify.embeds import discord_payload
-from trailwarden.notify.messages import with_settings_warnings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -60,6 +57,11 @@ def deliver(
 
     ``warnings`` (the settings' careless entries) are added to the message here, once
     for every kind of message and both channels."""
+    # Here, not at import: the backstop imports NOTIFY_ACTIONS and delivers only on a finding.
+    from trailwarden.notify import email
+    from trailwarden.notify.embeds import discord_payload
+    from trailwarden.notify.messages import with_settings_warnings
+
     message = with_settings_warnings(message, warnings)
     email_status = "not configured"
     if topic_arn:

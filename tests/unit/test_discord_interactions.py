@@ -585,3 +585,45 @@ def test_a_button_id_that_names_no_request_decides_nothing(world: World) -> None
 
     assert "unknown" in answer["data"]["content"]
     assert world.request()["status"] == {"S": "pending"}
+
+
+def test_a_resume_run_twice_after_delivery_never_rewrites_the_decision_as_expired(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: the first resume hands the approval over, then fails to record that it did
+    # (a throttled DynamoDB write), so Lambda retries the asynchronous invoke.
+    from botocore.exceptions import ClientError
+
+    from trailwarden.errors import TransientAwsError
+
+    world.click("approve")
+    event = dict(world.resumed[0])
+    real_delivered = world.store.delivered
+    failures = iter([TransientAwsError("throttled")])
+
+    def delivered_once_failing(*args: Any, **kwargs: Any) -> None:
+        for failure in failures:
+            raise failure
+        real_delivered(*args, **kwargs)
+
+    monkeypatch.setattr(world.store, "delivered", delivered_once_failing)
+    with pytest.raises(TransientAwsError):
+        world.resume_all()
+    world.resumed.clear()
+    spent = ClientError({"Error": {"Code": "TaskTimedOut", "Message": "used"}}, "SendTaskSuccess")
+
+    def token_already_used(**kwargs: Any) -> dict[str, Any]:
+        raise spent
+
+    monkeypatch.setattr(world.sfn, "send_task_success", token_already_used)
+
+    # When: the retry runs (Step Functions: that token was already used)
+    world.resumed.append(event)
+    (result,) = world.resume_all()
+
+    # Then: the approval stands as delivered, never "expired"
+    item = world.request()
+    assert item["status"] == {"S": "approved"}
+    assert "deliveredAt" in item
+    assert "lateDecision" not in item
+    assert result["outcome"] == "delivered"

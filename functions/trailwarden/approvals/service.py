@@ -306,7 +306,12 @@ class ApprovalService:
         token = self.store.task_token(id_hash)
         if not token:
             return "nothing"
-        self._deliver(record, token, now, redelivery=False)
+        # Asynchronous invokes are at-least-once: a second run of the same resume must
+        # read "token already used" as delivered, not as expired.
+        first = self.store.start_sending(id_hash, now)
+        if first is None:
+            return "nothing"
+        self._deliver(record, token, now, redelivery=not first)
         after = self.store.get(id_hash)
         if after is None:
             return "nothing"

@@ -367,6 +367,36 @@ class ApprovalStore:
             },
         )
 
+    def start_sending(self, id_hash: str, now: int) -> bool | None:
+        """Mark that a decision is being handed to the workflow. True for the first
+        attempt, False when an earlier attempt (a retried or duplicated asynchronous
+        resume) may already have delivered it, None when it is not a decided,
+        undelivered request. A later "token gone" after an earlier attempt means that
+        attempt arrived, never "expired"."""
+        undelivered = "#s IN (:approved, :rejected) AND attribute_not_exists(deliveredAt)"
+        values = {
+            ":now": {"N": str(now)},
+            ":approved": {"S": APPROVED},
+            ":rejected": {"S": REJECTED},
+        }
+        first = self._update(
+            Key=self._key(id_hash),
+            UpdateExpression="SET sendingAt = :now",
+            ConditionExpression=f"{undelivered} AND attribute_not_exists(sendingAt)",
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues=values,
+        )
+        if first is not None:
+            return True
+        again = self._update(
+            Key=self._key(id_hash),
+            UpdateExpression="SET sentAgainAt = :now",
+            ConditionExpression=undelivered,
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues=values,
+        )
+        return None if again is None else False
+
     def reopen(self, id_hash: str, status: str, now: int) -> None:
         """Step Functions answered with an error (throttled, 5xx): the decision surely did
         not arrive, so undo it and let the approver decide again. Only this decision is
@@ -374,7 +404,7 @@ class ApprovalStore:
         self._update(
             Key=self._key(id_hash),
             UpdateExpression="SET #s = :pending REMOVE decidedAt, decidedIp, decidedUserAgent, "
-            "discordUserId, discordUserName",
+            "discordUserId, discordUserName, sendingAt",
             ConditionExpression="#s = :status AND decidedAt = :now",
             ExpressionAttributeNames=_NAMES,
             ExpressionAttributeValues={
@@ -391,7 +421,8 @@ class ApprovalStore:
             Key=self._key(id_hash),
             UpdateExpression="SET #s = :final, lateDecision = :status, lateAt = :now "
             "REMOVE taskToken",
-            ConditionExpression="#s = :status",
+            # A delivered decision is never rewritten as late (a retried resume).
+            ConditionExpression="#s = :status AND attribute_not_exists(deliveredAt)",
             ExpressionAttributeNames=_NAMES,
             ExpressionAttributeValues={
                 ":final": {"S": final},

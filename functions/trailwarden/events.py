@@ -232,6 +232,14 @@ def parse_envelope(raw: Any, *, size_bound: int | None = None) -> Envelope:
     )
 
 
+def _error_code(value: Any) -> str | None:
+    """A failed call's errorCode. Anything there but null or "" means the call failed:
+    a value of the wrong type must never turn a failed call into a successful one."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else f"<{type(value).__name__}>"
+
+
 def parse_actor(detail: Mapping[str, Any]) -> Actor:
     identity = mapping_of(detail.get("userIdentity"))
     session = mapping_of(identity.get("sessionContext"))
@@ -276,7 +284,7 @@ def parse_cloudtrail(envelope: Envelope) -> CloudTrailEvent:
         account_id=_checked_account(text_of(detail.get("recipientAccountId")), "recipientAccountId")
         or envelope.account,
         actor=parse_actor(detail),
-        error_code=text_of(detail.get("errorCode")) or None,
+        error_code=_error_code(detail.get("errorCode")),
         error_message=text_of(detail.get("errorMessage")) or None,
         request=request or {},
         response=mapping_of(response),

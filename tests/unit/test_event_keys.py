@@ -178,3 +178,13 @@ def test_a_version_1_0_record_alerts_once_and_is_audited_under_its_request_id(dd
     assert len(sns.messages) == 1
     audit = ddb.get_item(TableName="incidents", Key={"pk": {"S": item_key("audit", request_id)}})
     assert "Item" in audit
+
+
+@pytest.mark.parametrize("code", [403, {"code": "AccessDenied"}, ["AccessDenied"], True])
+def test_an_error_code_of_the_wrong_type_still_marks_the_call_failed(code: Any) -> None:
+    event = load_event("ami-exposure/made-public.json")
+    event["detail"]["errorCode"] = code
+
+    parsed = parse_cloudtrail(parse_envelope(event))
+
+    assert parsed.failed

@@ -603,3 +603,42 @@ def test_the_forwarder_says_so_too_when_it_tells_nobody() -> None:
 
     assert condition == {"Fn::Equals": [{"Ref": "NotificationEmail"}, ""]}
     assert "nobody is told" in output["Value"]
+
+
+def _alarmed_function_errors(node: Any) -> set[str]:
+    """Functions whose Lambda Errors metric a (piece of an) alarm definition watches."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        metric = node.get("Metric") if isinstance(node.get("Metric"), dict) else node
+        if metric.get("MetricName") == "Errors" and metric.get("Namespace") == "AWS/Lambda":
+            for dimension in metric.get("Dimensions", []):
+                value = dimension.get("Value")
+                if dimension.get("Name") == "FunctionName" and isinstance(value, dict):
+                    found.add(value.get("Ref", ""))
+        for value in node.values():
+            found |= _alarmed_function_errors(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _alarmed_function_errors(value)
+    return found
+
+
+def test_every_function_has_its_errors_alarmed_under_the_same_condition() -> None:
+    alarmed: dict[str, str | None] = {}
+    for body in SOURCE["Resources"].values():
+        if body["Type"] == "AWS::CloudWatch::Alarm":
+            for lid in _alarmed_function_errors(body["Properties"]):
+                alarmed.setdefault(lid, body.get("Condition"))
+    functions = {
+        lid: body.get("Condition")
+        for lid, body in SOURCE["Resources"].items()
+        if body["Type"] == "AWS::Serverless::Function"
+    }
+
+    assert set(functions) <= set(alarmed), set(functions) - set(alarmed)
+    for lid, condition in functions.items():
+        # An unconditional alarm may not name a conditional function (the deploy would
+        # fail when it is not created); a conditional one names it inside an !If or
+        # under the function's own condition.
+        if condition is not None and alarmed[lid] is not None:
+            assert alarmed[lid] == condition, lid

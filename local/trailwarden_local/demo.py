@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 
@@ -24,6 +24,9 @@ from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.drivers import DRIVERS
 from trailwarden_local.inbox import TopicInbox
 from trailwarden_local.samples import TEMPLATE, Sample, load_index
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 SECRET_NAME = "trailwarden/discord-webhook"  # noqa: S105 - a name, not a secret
 # Small delays so the demo and tests never wait long (the template keeps production values).
@@ -229,6 +232,17 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
     return [results[i] for i in sorted(results)]
 
 
+def _approval_step(step: Mapping[str, Any]) -> str:
+    """One approval step as a line: a check, an HTTP request and its answer, or the
+    audit record's decision (each driver says which)."""
+    if "check" in step:
+        return str(step["check"])
+    if "request" in step:
+        line = f"{step['request']} -> {step.get('status')}"
+        return line + (f" ({step['by']})" if "by" in step else "")
+    return json.dumps(step, sort_keys=True, default=str)
+
+
 def _indent(text: str, prefix: str = "      ") -> str:
     return "\n".join(prefix + line for line in text.rstrip().splitlines())
 
@@ -255,8 +269,7 @@ def print_human(results: list[ScenarioResult], elapsed: float, out: TextIO) -> N
             if number == 0:  # the first message in full; the rest by subject
                 print(_indent(mail["body"]), file=out)
         for step in r.approval:
-            line = step.get("check") or f"{step['request']} -> {step['status']}"
-            print(f"    approve: {line}" + (f" ({step['by']})" if "by" in step else ""), file=out)
+            print(f"    approve: {_approval_step(step)}", file=out)
         for problem in r.problems:
             print(f"    PROBLEM: {problem}", file=out)
         print(file=out)

@@ -13,10 +13,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from handlers._approval_service import build_approval_service
 from handlers._observability import observability
 from trailwarden.approvals.service import ApprovalService, HttpRequest
-from trailwarden.approvals.store import ApprovalStore
-from trailwarden.clients import make_client
 from trailwarden.events import mapping_of, text_of
 from trailwarden.settings import ApprovalSettings, NotifySettings
 
@@ -39,15 +38,7 @@ class Deps:
 def _deps() -> Deps:
     settings = ApprovalSettings.from_env(os.environ)
     notify = NotifySettings.from_env(os.environ)
-    return Deps(
-        service=ApprovalService(
-            store=ApprovalStore(make_client("dynamodb"), settings.table),
-            sfn=make_client("stepfunctions", retries=False),
-            settings=settings,
-            language=notify.language,
-            zone=notify.zone,
-        )
-    )
+    return Deps(service=build_approval_service(settings, notify))
 
 
 def _form(event: Mapping[str, Any]) -> dict[str, str]:

@@ -14,17 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from handlers._approval_service import build_approval_service
 from handlers._discord_app import DiscordAppDeps
 from handlers._notify_deps import send_deadline
 from handlers._observability import observability
 from trailwarden.approvals.discord_app import resume_and_edit
-from trailwarden.approvals.service import ApprovalService
-from trailwarden.approvals.store import ApprovalStore
 from trailwarden.clients import make_client
 from trailwarden.settings import ApprovalSettings, NotifySettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from trailwarden.approvals.service import ApprovalService
 
 logger, metrics = observability()
 
@@ -40,13 +41,7 @@ def _deps() -> Deps:
     settings = ApprovalSettings.from_env(os.environ)
     notify = NotifySettings.from_env(os.environ)
     return Deps(
-        service=ApprovalService(
-            store=ApprovalStore(make_client("dynamodb"), settings.table),
-            sfn=make_client("stepfunctions", retries=False),
-            settings=settings,
-            language=notify.language,
-            zone=notify.zone,
-        ),
+        service=build_approval_service(settings, notify),
         discord_app=DiscordAppDeps(
             SecretsProvider(boto3_client=make_client("secretsmanager")),
             settings.discord_app_secret_name,

@@ -60,7 +60,11 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, str]
         language=service.language,
         zone=service.zone,
     )
-    logger.info("discord decision resumed", extra=result)
+    # Not ``extra=result``: its "message" key would overwrite the LogRecord's (KeyError).
+    logger.info(
+        "discord decision resumed",
+        extra={"outcome": result["outcome"], "edit": result.get("message", "")},
+    )
     return result
 
 

@@ -34,8 +34,9 @@ MAX_EVENT_BYTES = 256 * 1024
 # longer than this, and a DynamoDB key must stay well under its 2 KB limit.
 MAX_ID_CHARS = 128
 MAX_NAME_CHARS = 128  # eventName, eventSource, detail-type, source
-# us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, us-isob-east-1 ...
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+# us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, us-isob-east-1, and the
+# European Sovereign Cloud's eusc-de-east-1 (a four-letter partition prefix) ...
+_REGION = re.compile(r"[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}")
 MAX_REGION_CHARS = 32
 _ACCOUNT = re.compile(r"\d{12}")
 # Printable ASCII without spaces: an id never carries a newline into a log, key or message.

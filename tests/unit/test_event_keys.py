@@ -112,7 +112,7 @@ def test_a_region_that_is_not_a_region_is_an_invalid_event(region: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "region", ["us-east-1", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1"]
+    "region", ["us-east-1", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1", "eusc-de-east-1"]
 )
 def test_real_region_shapes_are_accepted(region: str) -> None:
     assert parse_cloudtrail(parse_envelope(create_user(awsRegion=region))).aws_region == region

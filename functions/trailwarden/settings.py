@@ -53,7 +53,7 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 logger = Logger(child=True)
 
-# Template Parameter -> environment variable (the template's Globals set these).
+# Template Parameter -> environment variable (each function gets the ones it reads).
 PARAMETER_ENV: dict[str, str] = {
     "TrustedAccountIds": "TRUSTED_ACCOUNT_IDS",
     "AllowedPublicPorts": "ALLOWED_PUBLIC_PORTS",

@@ -14,6 +14,7 @@ stdout/stderr too.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -22,7 +23,7 @@ import time
 import urllib.parse
 import zipfile
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -33,6 +34,9 @@ from trailwarden.clients import make_client as real_make_client
 from trailwarden_local.discord_app_standin import APPROVER_ID, DiscordApplicationStandIn
 from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.engine.lambda_runtime import LambdaContext
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 WEBHOOK_TOKEN = "wh-SECRET-token-0123456789abcdefghijklmnopqrstuvwxyz"
 BOT_TOKEN = "bot-SECRET-token-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -50,6 +54,52 @@ class Everything(logging.Handler):
         self.lines.append(
             f"{record.name} {record.getMessage()} {json.dumps(record.__dict__, default=str)}"
         )
+
+
+@contextlib.contextmanager
+def every_logger_at_debug(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Everything]:
+    """The root logger (as ApplicationLogLevel=DEBUG sets it) and Powertools' logger (it
+    does not propagate) at DEBUG, each record kept whole while the block runs."""
+    everything = Everything()
+    caplog.set_level(logging.DEBUG)
+    service = logging.getLogger("trailwarden")
+    monkeypatch.setattr(service, "level", logging.DEBUG)
+    loggers = (logging.getLogger(), service)
+    for logger in loggers:
+        logger.addHandler(everything)
+    try:
+        yield everything
+    finally:
+        for logger in loggers:
+            logger.removeHandler(everything)
+
+
+def approvals_table_and_topic() -> str:
+    """The approvals table in moto, and an alert topic (its ARN)."""
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName="approvals",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    topic: str = boto3.client("sns", region_name="us-east-1").create_topic(Name="a")["TopicArn"]
+    return topic
+
+
+def lines_holding(
+    secrets: tuple[str, ...],
+    everything: Everything,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> list[str]:
+    """Every captured line (records, caplog, stdout, stderr) that holds one of secrets."""
+    captured = capsys.readouterr()
+    lines = [*everything.lines, *caplog.text.splitlines(), *captured.out.splitlines()]
+    lines += captured.err.splitlines()
+    assert any("botocore" in line or "trailwarden" in line for line in lines)  # it did log
+    return [line[:300] for line in lines if any(secret in line for secret in secrets)]
 
 
 def context(name: str) -> LambdaContext:
@@ -87,17 +137,9 @@ def test_with_every_logger_at_debug_no_line_holds_the_task_token_or_webhook_url(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    everything = Everything()
     with DiscordSink(token=WEBHOOK_TOKEN) as sink, mock_aws():
         webhook_url = sink.url
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="approvals",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
-        topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="a")["TopicArn"]
+        topic = approvals_table_and_topic()
         boto3.client("secretsmanager", region_name="us-east-1").create_secret(
             Name="tw/discord", SecretString=sink.url
         )
@@ -113,41 +155,30 @@ def test_with_every_logger_at_debug_no_line_holds_the_task_token_or_webhook_url(
 
         approval._deps.cache_clear()
         approval_request._deps.cache_clear()
-        caplog.set_level(logging.DEBUG)  # the root logger, as ApplicationLogLevel=DEBUG sets
-        service = logging.getLogger("trailwarden")  # Powertools' logger (does not propagate)
-        monkeypatch.setattr(service, "level", logging.DEBUG)
-        for logger in (logging.getLogger(), service):
-            logger.addHandler(everything)
         try:
-            now = datetime.now(UTC).isoformat()
-            requested = approval_request.handler(
-                payload(enteredTime=now), context("ApprovalRequestFunction")
-            )
-            (link,) = re.findall(
-                rf"{BASE_URL}/approvals/([A-Za-z0-9_-]+)", sink.requests[0].body.decode()
-            )
-            shown = approval.handler(http_event("GET", link), context("ApprovalFunction"))
-            nonce = re.search(r'name="nonce" value="([^"]+)"', shown["body"])
-            assert nonce is not None
-            decided = approval.handler(
-                http_event("POST", link, {"decision": "approve", "nonce": nonce.group(1)}),
-                context("ApprovalFunction"),
-            )
+            with every_logger_at_debug(caplog, monkeypatch) as everything:
+                now = datetime.now(UTC).isoformat()
+                requested = approval_request.handler(
+                    payload(enteredTime=now), context("ApprovalRequestFunction")
+                )
+                (link,) = re.findall(
+                    rf"{BASE_URL}/approvals/([A-Za-z0-9_-]+)", sink.requests[0].body.decode()
+                )
+                shown = approval.handler(http_event("GET", link), context("ApprovalFunction"))
+                nonce = re.search(r'name="nonce" value="([^"]+)"', shown["body"])
+                assert nonce is not None
+                decided = approval.handler(
+                    http_event("POST", link, {"decision": "approve", "nonce": nonce.group(1)}),
+                    context("ApprovalFunction"),
+                )
         finally:
-            for logger in (logging.getLogger(), service):
-                logger.removeHandler(everything)
             approval._deps.cache_clear()
             approval_request._deps.cache_clear()
 
     assert requested["delivery"] == {"email": "sent", "discord": "sent"}
     assert shown["statusCode"] == 200
     assert decided["statusCode"] in (200, 410)  # moto knows no such token: "expired"
-    captured = capsys.readouterr()
-    lines = [*everything.lines, *caplog.text.splitlines(), *captured.out.splitlines()]
-    lines += captured.err.splitlines()
-    assert any("botocore" in line or "trailwarden" in line for line in lines)  # it did log
-    secrets = (TOKEN, WEBHOOK_TOKEN, webhook_url)
-    assert [line[:300] for line in lines if any(s in line for s in secrets)] == []
+    assert lines_holding((TOKEN, WEBHOOK_TOKEN, webhook_url), everything, caplog, capsys) == []
 
 
 class HandedOver:
@@ -183,19 +214,12 @@ def test_approving_in_discord_at_debug_no_line_holds_a_token_or_the_webhook_url(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    everything, handed_over = Everything(), HandedOver()
+    handed_over = HandedOver()
     no_docker = mock_aws(config={"lambda": {"use_docker": False}})
     with DiscordSink(token=WEBHOOK_TOKEN, bot_token=BOT_TOKEN) as sink, no_docker:
         resume_function_in_moto()
         discord, webhook_url = DiscordApplicationStandIn(sink), sink.url
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="approvals",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
-        topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="a")["TopicArn"]
+        topic = approvals_table_and_topic()
         secrets = boto3.client("secretsmanager", region_name="us-east-1")
         secrets.create_secret(Name="tw/discord", SecretString=webhook_url)
         secrets.create_secret(Name="tw/discord-app", SecretString=discord.secret())
@@ -222,34 +246,28 @@ def test_approving_in_discord_at_debug_no_line_holds_a_token_or_the_webhook_url(
         functions = (approval_request, discord_interactions, discord_resume)
         for function in functions:
             function._deps.cache_clear()
-        caplog.set_level(logging.DEBUG)  # the root logger, as ApplicationLogLevel=DEBUG sets
-        service = logging.getLogger("trailwarden")  # Powertools' logger (does not propagate)
-        monkeypatch.setattr(service, "level", logging.DEBUG)
-        for logger in (logging.getLogger(), service):
-            logger.addHandler(everything)
         try:
-            now = datetime.now(UTC).isoformat()
-            requested = approval_request.handler(
-                payload(enteredTime=now), context("ApprovalRequestFunction")
-            )
-            message = discord.wait_for_buttons(0)
-            body = discord.interaction(
-                discord.custom_id(message, "approve"), APPROVER_ID, "Alice Kim"
-            )
-            interaction_token = json.loads(body)["token"]
-            clicked = discord_interactions.handler(
-                {
-                    "headers": discord.signed_headers(body),
-                    "body": body.decode(),
-                    "isBase64Encoded": False,
-                },
-                context("DiscordInteractionsFunction"),
-            )
-            (handed,) = handed_over.events
-            resumed = discord_resume.handler(handed, context("DiscordResumeFunction"))
+            with every_logger_at_debug(caplog, monkeypatch) as everything:
+                now = datetime.now(UTC).isoformat()
+                requested = approval_request.handler(
+                    payload(enteredTime=now), context("ApprovalRequestFunction")
+                )
+                message = discord.wait_for_buttons(0)
+                body = discord.interaction(
+                    discord.custom_id(message, "approve"), APPROVER_ID, "Alice Kim"
+                )
+                interaction_token = json.loads(body)["token"]
+                clicked = discord_interactions.handler(
+                    {
+                        "headers": discord.signed_headers(body),
+                        "body": body.decode(),
+                        "isBase64Encoded": False,
+                    },
+                    context("DiscordInteractionsFunction"),
+                )
+                (handed,) = handed_over.events
+                resumed = discord_resume.handler(handed, context("DiscordResumeFunction"))
         finally:
-            for logger in (logging.getLogger(), service):
-                logger.removeHandler(everything)
             for function in functions:
                 function._deps.cache_clear()
         edits = discord.edits()
@@ -259,9 +277,5 @@ def test_approving_in_discord_at_debug_no_line_holds_a_token_or_the_webhook_url(
     assert handed["interactionToken"] == interaction_token
     assert resumed == {"outcome": "delivered", "message": "edited"}
     assert len(edits) == 1 and interaction_token in edits[0].path
-    captured = capsys.readouterr()
-    lines = [*everything.lines, *caplog.text.splitlines(), *captured.out.splitlines()]
-    lines += captured.err.splitlines()
-    assert any("botocore" in line or "trailwarden" in line for line in lines)  # it did log
     secrets_seen = (TOKEN, BOT_TOKEN, interaction_token, WEBHOOK_TOKEN, webhook_url)
-    assert [line[:300] for line in lines if any(s in line for s in secrets_seen)] == []
+    assert lines_holding(secrets_seen, everything, caplog, capsys) == []

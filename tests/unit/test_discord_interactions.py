@@ -21,6 +21,7 @@ from handlers import approval_request, discord_interactions
 from handlers._discord_app import DiscordAppDeps
 from handlers._notify_deps import NotifyDeps
 from tests.conftest import REPO
+from tests.unit.test_approval_decisions import Clock
 from tests.unit.test_approval_request import ENTERED_EPOCH, TOKEN, FakeWebhook, payload
 from trailwarden.approvals.discord_app import (
     Approvers,
@@ -61,14 +62,6 @@ class SlowStepFunctions:
         time.sleep(self.delay)  # stands in for a slow Step Functions answer
         self.calls.append(kwargs)
         return {}
-
-
-@dataclass
-class Clock:
-    now: float = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -176,7 +169,7 @@ def make_world(approvers: Approvers) -> World:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
-    store, bot, clock = ApprovalStore(ddb, "approvals"), FakeWebhook(), Clock()
+    store, bot, clock = ApprovalStore(ddb, "approvals"), FakeWebhook(), Clock(NOW)
     sfn, resumed = SlowStepFunctions(), []
     settings = ApprovalSettings(table="approvals", timeout_seconds=3600)
     request_approval(

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from trailwarden import registry, workflows
+from trailwarden.workflows import ids as workflows
+from trailwarden.workflows import registry
 
 REPO = Path(__file__).resolve().parents[2]
-WORKFLOW_MODULES = ("trailwarden.detections.", "trailwarden.remediations.")
+# A workflow unit's modules: trailwarden.workflows.<unit>.<module>
+WORKFLOW_MODULES = ("trailwarden.workflows.",)
 
 
 def _loaded_after(code: str, prefixes: tuple[str, ...] = WORKFLOW_MODULES) -> set[str]:
@@ -31,27 +33,30 @@ def _loaded_after(code: str, prefixes: tuple[str, ...] = WORKFLOW_MODULES) -> se
         check=True,
         env={"PATH": "", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(REPO / "functions")},
     )
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    if prefixes == WORKFLOW_MODULES:
+        loaded = {m for m in loaded if m.count(".") >= 3}
+    return loaded
 
 
 def test_importing_the_workflow_handlers_loads_no_workflow() -> None:
     loaded = _loaded_after(
-        "import trailwarden.registry, handlers.alert, handlers.assess, handlers.remediate"
+        "import trailwarden.workflows.registry, handlers.alert, handlers.assess, handlers.remediate"
     )
 
     assert loaded == set()
 
 
 def test_loading_one_workflow_imports_its_modules_and_no_others() -> None:
-    code = "from trailwarden.registry import load_workflow; load_workflow('ami-exposure')"
+    code = "from trailwarden.workflows.registry import load_workflow; load_workflow('ami-exposure')"
 
     loaded = _loaded_after(code)
 
     assert {
-        "trailwarden.detections.ami_exposure",
-        "trailwarden.remediations.ami_exposure",
+        "trailwarden.workflows.ami_exposure.detection",
+        "trailwarden.workflows.ami_exposure.remediation",
     } <= loaded
-    others = [m for m in loaded if not m.endswith((".ami_exposure", ".common", ".base"))]
+    others = [m for m in loaded if not m.startswith("trailwarden.workflows.ami_exposure.")]
     assert others == []
 
 
@@ -76,7 +81,7 @@ def test_an_unknown_workflow_id_is_a_key_error() -> None:
 def test_the_discord_approval_functions_load_no_finding_code() -> None:
     loaded = _loaded_after(
         "import handlers.discord_interactions, handlers.discord_resume",
-        ("trailwarden.findings", "trailwarden.events", "trailwarden.notify.discord"),
+        ("trailwarden.models.findings", "trailwarden.models.events", "trailwarden.notify.discord"),
     )
 
     assert loaded == set()
@@ -98,7 +103,12 @@ def test_a_link_approval_request_loads_neither_parameters_nor_the_discord_app() 
 def test_the_backstop_loads_no_workflow_message_formatting_until_it_alerts() -> None:
     loaded = _loaded_after(
         "import handlers.backstop",
-        ("trailwarden.notify.", "trailwarden.alert", "trailwarden.registry", "zoneinfo"),
+        (
+            "trailwarden.notify.",
+            "trailwarden.logic.alert",
+            "trailwarden.workflows.registry",
+            "zoneinfo",
+        ),
     )
 
     assert loaded == {"trailwarden.notify.service"}

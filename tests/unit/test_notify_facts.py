@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from trailwarden.findings import Finding, Severity, Verdict
+from trailwarden.models.findings import Finding, Severity, Verdict
 from trailwarden.notify import messages
 
 SEOUL = ZoneInfo("Asia/Seoul")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.findings import Finding, Severity, Verdict
+from trailwarden.models.findings import Finding, Severity, Verdict
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo

@@ -1,0 +1,1 @@
+"""sg-open-ingress."""

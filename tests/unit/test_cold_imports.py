@@ -106,7 +106,6 @@ def test_the_backstop_loads_no_workflow_message_formatting_until_it_alerts() -> 
         (
             "trailwarden.notify.",
             "trailwarden.logic.alert",
-            "trailwarden.workflows.registry",
             "zoneinfo",
         ),
     )

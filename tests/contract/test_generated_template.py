@@ -100,6 +100,10 @@ def test_a_rule_naming_every_state_machine_is_split_before_it_outgrows_the_quota
 
     chunks = generate._rule_chunks(rule, more)
 
-    assert [name for name, _ in chunks] == [rule.name, rule.name + "2"]
-    named = [[u for u in chunk if u.declaration.acting] for _, chunk in chunks]
-    assert [len(n) for n in named] == [rule.split_every, len(acting)]
+    sizes = [len([u for u in chunk if u.declaration.acting]) for _, chunk in chunks]
+    assert len(chunks) >= 2
+    assert [name for name, _ in chunks] == [rule.name] + [
+        f"{rule.name}{n}" for n in range(2, len(chunks) + 1)
+    ]
+    assert max(sizes) == rule.split_every
+    assert sum(sizes) == len(acting) + rule.split_every

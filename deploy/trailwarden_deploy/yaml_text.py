@@ -159,7 +159,9 @@ def entry(head: str, value: Any, depth: int) -> list[str]:
     if isinstance(value, Commented):
         comment = f"  # {value.comment}"
         value = value.value
-    flat = inline(value)
+    # A commented mapping reads better as a block under its comment.
+    multi = isinstance(value, Mapping) and _tag(value) is None and len(value) > 1
+    flat = None if comment and multi else inline(value)
     if flat is not None:
         return [f"{pad}{head} {flat}{comment}"]
     if isinstance(value, str):  # a long plain string: folded, as people write them
@@ -171,8 +173,8 @@ def entry(head: str, value: Any, depth: int) -> list[str]:
         tag, inner = tagged
         return [f"{pad}{head} {tag}{comment}", *block(inner, depth + 1)]
     body = block(value, depth + 1)
-    if head == "-" and body and not isinstance(value, list | tuple):
-        # "- key: value" on the dash's line
+    if head == "-" and body and not body[0].lstrip().startswith("#"):
+        # "- key: value" (or "- - item") on the dash's line
         first = body[0][len(INDENT * (depth + 1)) :]
         return [f"{pad}- {first}{comment}", *body[1:]]
     return [f"{pad}{head}{comment}", *body]

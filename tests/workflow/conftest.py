@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from trailwarden.permissions import declared_actions
-from trailwarden.registry import BY_ID
+from trailwarden.workflows.permissions import declared_actions
+from trailwarden.workflows.registry import BY_ID
 from trailwarden_local.demo import FAST_ENV, SECRET_NAME
 from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.engine import LocalApp

@@ -20,6 +20,7 @@ from trailwarden.models.findings import (
     Verdict,
     effective_verdict,
 )
+from trailwarden.workflows.common import precheck
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -86,6 +87,11 @@ def decide(
 ) -> Decision:
     """Raises InvalidEvent for input that is not an event this workflow can read.
 
+    A CloudTrail call first goes through the shared prechecks
+    (:func:`~trailwarden.workflows.common.precheck`: the app's own call, a failed call,
+    a call that is not one of the workflow's triggers): each is an ``ignore`` the
+    workflow's detection never sees.
+
     With ``clients`` (Assess), a workflow whose detection needs live inputs (the NAT
     gateways' IPs, the web ACLs that use an IP set) runs its ``live_detect``; without
     (replay) the pure detection assumes what gives the stronger verdict. ``size_bound``
@@ -106,7 +112,12 @@ def decide(
         )
     else:
         event = parse_cloudtrail(envelope)
-        if clients is not None and workflow.live_detect is not None:
+        # The checks every workflow shares run here, once: the detection sees only calls
+        # it may act on (a failed one only if it decides those itself).
+        skip = precheck(event, settings, workflow.id, workflow.triggers, workflow.detect)
+        if skip is not None:
+            detection = skip
+        elif clients is not None and workflow.live_detect is not None:
             detection = workflow.live_detect(event, settings, clients)
         else:
             detection = workflow.detect(event, settings)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
-from trailwarden.workflows.common import as_list, precheck, text_of
+from trailwarden.workflows.common import as_list, text_of
 from trailwarden.workflows.ids import AMI_EXPOSURE
 
 if TYPE_CHECKING:
@@ -82,9 +82,6 @@ def parse_grant(request: Mapping[str, Any]) -> LaunchPermissionGrant:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     request = event.request
     attribute = text_of(request.get("attributeType"))
     if attribute and attribute != "launchPermission":

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
-from trailwarden.workflows.common import precheck, text_of
+from trailwarden.workflows.common import text_of
 from trailwarden.workflows.ids import APP_TAMPER
 
 if TYPE_CHECKING:
@@ -136,9 +136,6 @@ def made_by_cloudformation(event: CloudTrailEvent) -> bool:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     call = base_call_name(event.event_name)
     known = CALLS.get(event.event_source, {}).get(call)
     if known is None:

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
-from trailwarden.workflows.common import as_list, precheck, text_of
+from trailwarden.workflows.common import as_list, text_of
 from trailwarden.workflows.ids import WAF_PROTECTED_IP
 
 if TYPE_CHECKING:
@@ -598,9 +598,6 @@ def _carve_out_text(changes: Changes) -> str:
 
 
 def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafContext) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     change = parse_change(event)
     if change is None:
         return Detection(

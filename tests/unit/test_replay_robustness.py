@@ -4,11 +4,13 @@ decides records without an eventID (CloudTrail eventVersion 1.0) on their conten
 from __future__ import annotations
 
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.unit.test_replay import record_of, replay, write_log
+from trailwarden_local.replay_core import _loads_record
 from trailwarden_local.replay_rules import ReplayRule
 
 if TYPE_CHECKING:
@@ -155,3 +157,26 @@ def test_a_line_is_the_compact_json_of_its_fields(
             default=str,
         )
         assert line(event_id, event_name, outcome, key) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a":123456789012345678901234567890}',  # beyond 64 bits: orjson makes it a float
+        b'{"a":-9223372036854775809}',
+        b'{"a":18446744073709551615,"b":"x"}',
+        b'{"a":Infinity,"b":NaN}',  # json reads these; orjson refuses them
+        b'{"a":1e400}',
+        b'{"a":"\\ud800"}',  # a lone surrogate
+        b'{"a":1,"a":2}',
+        b'{"a":0.1,"b":[1.0,-0.0,5e-324],"c":null,"d":true}',
+    ],
+    ids=["huge-int", "below-int64", "uint64-max", "nan", "overflow", "surrogate", "dup", "plain"],
+)
+def test_a_record_the_scan_cuts_out_is_read_exactly_as_json_reads_it(text: bytes) -> None:
+    read = _loads_record(text)
+
+    assert repr(read) == repr(json.loads(text.decode("utf-8", "surrogatepass")))
+    assert [type(v) for v in read.values()] == [
+        type(v) for v in json.loads(text.decode("utf-8", "surrogatepass")).values()
+    ]

@@ -197,23 +197,12 @@ def line(
     # by hand: only the actions need the encoder (tests compare both).
     actions = outcome.actions
     return (
-        '{"eventID":'
-        + _json_text(event_id)
-        + ',"key":'
-        + _json_text(key)
-        + ',"eventName":'
-        + _json_text(event_name)
-        + ',"workflow":'
-        + _json_text(outcome.workflow)
-        + ',"verdict":'
-        + encode_basestring_ascii(outcome.verdict)
-        + ',"reason":'
-        + encode_basestring_ascii(outcome.reason)
-        + ',"actions":'
-        + (_LINE_ENCODER.encode(list(actions)) if actions else "[]")
-        + ',"rule":'
-        + _json_text(outcome.rule)
-        + "}"
+        f'{{"eventID":{_json_text(event_id)},"key":{_json_text(key)}'
+        f',"eventName":{_json_text(event_name)},"workflow":{_json_text(outcome.workflow)}'
+        f',"verdict":{encode_basestring_ascii(outcome.verdict)}'
+        f',"reason":{encode_basestring_ascii(outcome.reason)}'
+        f',"actions":{_LINE_ENCODER.encode(list(actions)) if actions else "[]"}'
+        f',"rule":{_json_text(outcome.rule)}}}'
     )
 
 
@@ -315,7 +304,7 @@ class Replayer:
         if not self.only_matches:
             if all(map(str.isascii, id_texts)):  # the JSON text as written
                 lines = [
-                    '{"eventID":"' + text + '","key":"' + text + tail
+                    f'{{"eventID":"{text}","key":"{text}{tail}'
                     for text, tail in zip(id_texts, tails, strict=True)
                 ]
             else:
@@ -423,7 +412,7 @@ class Replayer:
     def _record_line(
         self, record: Any, label: str, index: int, size_bound: int | None = None
     ) -> _Produced:
-        if not isinstance(record, Mapping):
+        if type(record) is not dict and not isinstance(record, Mapping):
             why = f"{label}: record {index} is a {type(record).__name__}, not an object"
             return None, None, _Outcome(None, _IGNORE, why), None
         event_id = _text_or_none(record.get("eventID"))

@@ -6,7 +6,7 @@ deployed app and the offline replay reach the same verdict from the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -25,6 +25,7 @@ from trailwarden.workflows.common import precheck
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from trailwarden.models.events import Actor
     from trailwarden.models.settings import DetectionSettings
     from trailwarden.workflows.base import ClientFactory
     from trailwarden.workflows.registry import Workflow
@@ -37,8 +38,13 @@ class EventContext:
     event_time: str
     region: str
     account: str
-    actor: Mapping[str, Any] = field(default_factory=dict)
+    caller: Actor | None = None  # who made the CloudTrail call (None: not a call)
     key: str = ""  # the incident key for dedupe and audit (events.record_key)
+
+    @property
+    def actor(self) -> Mapping[str, Any]:
+        """The caller as JSON (a finding carries it; replay never asks, so never pays)."""
+        return self.caller.to_dict() if self.caller is not None else {}
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ def decide(
             event_time=event.event_time,
             region=event.aws_region,
             account=event.account_id,
-            actor=event.actor.to_dict(),
+            caller=event.actor,
             key=event.key,
         )
     verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))

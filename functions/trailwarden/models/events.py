@@ -336,15 +336,18 @@ def parse_cloudtrail(envelope: Envelope) -> CloudTrailEvent:
 
 def wrap_cloudtrail_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """Wrap a raw CloudTrail log record the way EventBridge delivers it."""
-    source = text_of(record.get("eventSource"))
+    # text_of inlined: replay wraps every record a rule may take.
+    get = record.get
+    source, event_id = get("eventSource"), get("eventID")
+    account, time, region = get("recipientAccountId"), get("eventTime"), get("awsRegion")
     return {
         "version": "0",
-        "id": text_of(record.get("eventID")),
+        "id": event_id if isinstance(event_id, str) else "",
         "detail-type": CLOUDTRAIL_DETAIL_TYPE,
-        "source": "aws." + source.split(".", 1)[0] if source else "",
-        "account": text_of(record.get("recipientAccountId")),
-        "time": text_of(record.get("eventTime")),
-        "region": text_of(record.get("awsRegion")),
+        "source": "aws." + source.split(".", 1)[0] if source and isinstance(source, str) else "",
+        "account": account if isinstance(account, str) else "",
+        "time": time if isinstance(time, str) else "",
+        "region": region if isinstance(region, str) else "",
         "resources": [],
         "detail": dict(record),
     }

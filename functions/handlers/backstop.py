@@ -15,7 +15,7 @@ from handlers._store import build_incident_store
 from trailwarden.dal.clients import make_client
 from trailwarden.logic.backstop import Backstop
 from trailwarden.models.settings import BackstopSettings, DetectionSettings
-from trailwarden.workflows.ids import APP_TAMPER
+from trailwarden.workflows.app_tamper import DECLARATION as APP_TAMPER
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -56,7 +56,7 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
 
         return alert(
             synthetic,
-            load_workflow(APP_TAMPER),
+            load_workflow(APP_TAMPER.id),
             deps.detection,
             make_client,
             deps.store,

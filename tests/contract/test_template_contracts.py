@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from tests.conftest import REPO
 from trailwarden.models.errors import ERROR_NAMES
-from trailwarden.workflows.ids import MODE_PARAMETERS
+from trailwarden.models.settings import MODE_PARAMETERS
 from trailwarden.workflows.permissions import declared_actions
 from trailwarden.workflows.registry import BY_ID, WORKFLOWS
 from trailwarden_local.engine import LocalApp

@@ -14,8 +14,9 @@ from trailwarden.models.events import parse_envelope
 from trailwarden.models.findings import Mode, Outcome, Severity, Verdict
 from trailwarden.models.settings import DetectionSettings
 from trailwarden.workflows.cloudtrail_tamper import detection as cloudtrail_tamper
-from trailwarden.workflows.ids import CLOUDTRAIL_TAMPER
 from trailwarden.workflows.registry import BY_ID
+
+CLOUDTRAIL_TAMPER = "cloudtrail-tamper"
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/trailwarden-CloudTrailTamperRemediateFunctionRole-X"
 SETTINGS = DetectionSettings(own_role_arns=frozenset({OWN_ROLE}))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from trailwarden.workflows import ids as workflows
 from trailwarden.workflows import registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,14 +59,15 @@ def test_loading_one_workflow_imports_its_modules_and_no_others() -> None:
     assert others == []
 
 
-def test_every_workflow_id_is_registered_under_its_own_id() -> None:
-    every = {
-        value
-        for name, value in vars(workflows).items()
-        if name.isupper() and isinstance(value, str)
+def test_every_workflow_unit_is_registered_under_its_own_id() -> None:
+    units = {
+        path.name.replace("_", "-")
+        for path in (REPO / "functions/trailwarden/workflows").iterdir()
+        if (path / "__init__.py").is_file()
     }
 
-    assert {w.id for w in registry.WORKFLOWS} == every
+    assert {w.id for w in registry.WORKFLOWS} == units
+    assert [d.id for d in registry.declarations()] == sorted(units)
     for workflow_id, workflow in registry.BY_ID.items():
         assert workflow.id == workflow_id
         assert registry.load_workflow(workflow_id) is workflow
@@ -106,7 +106,6 @@ def test_the_backstop_loads_no_workflow_message_formatting_until_it_alerts() -> 
         (
             "trailwarden.notify.",
             "trailwarden.logic.alert",
-            "trailwarden.workflows.registry",
             "zoneinfo",
         ),
     )

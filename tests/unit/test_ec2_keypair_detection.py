@@ -13,8 +13,9 @@ from trailwarden.models.events import parse_envelope
 from trailwarden.models.findings import Detection, Mode, Outcome, Severity, Verdict
 from trailwarden.models.settings import DetectionSettings
 from trailwarden.workflows.ec2_keypair import detection as ec2_keypair
-from trailwarden.workflows.ids import EC2_KEYPAIR as WORKFLOW_ID
 from trailwarden.workflows.registry import load_workflow
+
+WORKFLOW_ID = "ec2-keypair"
 
 RULE = "trailwarden-ec2-without-key-pair"
 SETTINGS = DetectionSettings(key_pair_config_rule_name=RULE)

@@ -44,7 +44,7 @@ def finding(workflow: str, facts: dict[str, Any], event_name: str = "CreateUser"
     ],
 )
 def test_fact_values_read_naturally(key: str, value: Any, lang: str, text: str) -> None:
-    assert messages.fact_text(key, value, lang) == text
+    assert messages.fact_text(key, value, lang, "ssm-session") == text
 
 
 def test_only_listed_non_empty_facts_are_shown_in_order() -> None:

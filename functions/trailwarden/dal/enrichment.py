@@ -12,12 +12,20 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from trailwarden.dal.aws_errors import translate
+from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of
 
 if TYPE_CHECKING:
+    from trailwarden.models.findings import Detection
     from trailwarden.workflows.base import ClientFactory
 
-# ec2:DescribeInstances has no resource-level permissions: the template grants it on "*".
-INSTANCE_LOOKUP_ACTIONS = frozenset({"ec2:DescribeInstances"})
+INSTANCE_LOOKUP_GRANTS = (
+    Grant(
+        ("ec2:DescribeInstances",),
+        ANY_RESOURCE,
+        "enrich: Name tag; DescribeInstances has no resource-level permissions",
+    ),
+)
+INSTANCE_LOOKUP_ACTIONS = actions_of(INSTANCE_LOOKUP_GRANTS)
 GONE_CODES = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
 
 
@@ -44,3 +52,8 @@ def instance_facts(instance_id: str, region: str, clients: ClientFactory) -> dic
                 "keyName": instance.get("KeyName", ""),
             }
     return {}
+
+
+def enrich_instance(detection: Detection, region: str, clients: ClientFactory) -> dict[str, Any]:
+    """A Workflow ``enrich`` hook: the facts of the instance the detection names."""
+    return instance_facts(detection.resource_id, region, clients)

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from trailwarden.models import modes
 from trailwarden.models.errors import InvalidEvent
 
-CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+CLOUDTRAIL_DETAIL_TYPE = modes.CLOUDTRAIL_DETAIL_TYPE  # defined with the Mode (modes.py)
 # EventBridge cannot match events over 256 KB; treat larger input as invalid.
 MAX_EVENT_BYTES = 256 * 1024
 # Ids (eventID, requestID, the envelope id) are GUIDs in practice; nothing AWS writes is

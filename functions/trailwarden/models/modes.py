@@ -1,5 +1,6 @@
-"""A workflow's Mode (contract vocabulary), in a module of its own: settings and the
-workflow ids need it in every function, the findings code only some functions."""
+"""Contract vocabulary every function needs, in a module of its own (settings and the
+workflow declarations read it; the event and findings code only some functions do):
+a workflow's Mode, and the detail-type of CloudTrail API-call events."""
 
 from __future__ import annotations
 
@@ -11,3 +12,6 @@ class Mode(StrEnum):
     APPROVAL = "approval"
     ALERT = "alert"
     OFF = "off"
+
+
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"

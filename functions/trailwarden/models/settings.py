@@ -43,7 +43,7 @@ from aws_lambda_powertools import Logger
 
 from trailwarden.models.errors import InvalidEvent
 from trailwarden.models.modes import Mode
-from trailwarden.workflows.ids import MODE_PARAMETERS, mode_env_var
+from trailwarden.workflows.registry import declarations
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -58,13 +58,23 @@ PARAMETER_ENV: dict[str, str] = {
     "TrustedAccountIds": "TRUSTED_ACCOUNT_IDS",
     "AllowedPublicPorts": "ALLOWED_PUBLIC_PORTS",
     "ExemptSecurityGroupIds": "EXEMPT_SECURITY_GROUP_IDS",
-    "ProtectedIpCidrs": "PROTECTED_IP_CIDRS",
-    "KeyPairConfigRuleName": "KEY_PAIR_CONFIG_RULE_NAME",
     "ApprovalTimeoutSeconds": "APPROVAL_TIMEOUT_SECONDS",
     "Language": "LANGUAGE",
     "TimeZone": "TIME_ZONE",
-    **{param: mode_env_var(wf) for wf, (param, _default) in MODE_PARAMETERS.items()},
+    # The parameters a workflow owns, and every workflow's Mode (its declaration).
+    **{p.name: p.env for d in declarations() for p in d.parameters if p.env},
+    **{d.mode.name: d.mode_env for d in declarations()},
 }
+# workflow id -> (Mode parameter name, default mode)
+MODE_PARAMETERS: dict[str, tuple[str, Mode]] = {
+    d.id: (d.mode.name, d.mode.default) for d in declarations()
+}
+
+
+def mode_env_var(workflow: str) -> str:
+    """Environment variable that carries a workflow's Mode, e.g. MODE_AMI_EXPOSURE."""
+    return "MODE_" + workflow.upper().replace("-", "_")
+
 
 DEDUPE_MIN_SECONDS = 24 * 3600
 LANGUAGES = ("en", "ko")

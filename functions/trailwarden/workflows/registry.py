@@ -1,267 +1,76 @@
-"""Every workflow, registered explicitly (a test fails when a module is missing here).
+"""Every workflow, found by listing this package: a sub-package is a workflow unit.
 
-Each workflow is declared once, by a function that imports its detection (and
-remediation) modules and returns its :class:`Workflow`; ``_REGISTERED`` lists them all.
-A function that runs one workflow calls :func:`load_workflow` and imports that
-workflow's modules only (its cold start does not pay for the other nine). ``BY_ID``,
-``WORKFLOWS`` and the ``workflow_for_*`` lookups (replay, the local engine, tests)
-load every workflow on first use. Importing this module loads none.
+A unit exports ``DECLARATION`` (plain data) and ``load()`` (its code; see
+:mod:`trailwarden.workflows.declaration`). Declarations are cheap: every function
+reads the Modes from them. A function that runs one workflow calls
+:func:`load_workflow`, which imports that unit's code only (its cold start does not pay
+for the others). ``WORKFLOWS``, ``BY_ID`` and the ``workflow_for_*`` lookups (replay,
+the local engine, tests) load every workflow on first use. Importing this module loads
+no unit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import pkgutil
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.models.events import CLOUDTRAIL_DETAIL_TYPE
-from trailwarden.workflows import ids as workflows
+from trailwarden.models.modes import CLOUDTRAIL_DETAIL_TYPE
+from trailwarden.workflows.declaration import Declaration, Remediation, Workflow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from types import ModuleType
 
-    from trailwarden.models.events import CloudTrailEvent, Envelope
-    from trailwarden.models.findings import Detection, PlannedAction
-    from trailwarden.models.settings import DetectionSettings
-    from trailwarden.workflows.base import ClientFactory, RemediationResult
+    from trailwarden.models.events import Envelope
 
+__all__ = ["Declaration", "Remediation", "Workflow", "declarations", "load_workflow"]
 
-@dataclass(frozen=True)
-class Remediation:
-    """The acting half of a workflow. Each callable takes plain data and clients."""
-
-    assess_actions: frozenset[str]
-    remediate_actions: frozenset[str]
-    # (resource id, region, clients, settings) -> live state as JSON
-    live_state: Callable[[str, str, ClientFactory, DetectionSettings], Mapping[str, Any]]
-    # (resource id, detection facts, live state or None offline, settings) -> plan
-    plan: Callable[
-        [str, Mapping[str, Any], Mapping[str, Any] | None, DetectionSettings],
-        tuple[PlannedAction, ...],
-    ]
-    # (resource id, detection facts, region, clients, settings) -> verified result.
-    # The facts let a fix stay within what the event changed (sg-open-ingress revokes
-    # only the rules the call added, never others of the group).
-    apply: Callable[
-        [str, Mapping[str, Any], str, ClientFactory, DetectionSettings], RemediationResult
-    ]
+_PACKAGE = "trailwarden.workflows"
 
 
-@dataclass(frozen=True)
-class Workflow:
-    id: str
-    triggers: frozenset[tuple[str, str]]
-    detect: Callable[[CloudTrailEvent, DetectionSettings], Detection]
-    remediation: Remediation | None = None
-    # For events that are not CloudTrail API calls (Config compliance changes, schedules).
-    detect_envelope: Callable[[Envelope, DetectionSettings], Detection] | None = None
-    # (source, detail-type) of the non-CloudTrail events detect_envelope reads.
-    envelope_triggers: frozenset[tuple[str, str]] = frozenset()
-    # Optional live lookups that only add context to an alert (e.g. an instance's Name
-    # tag): (detection, region, clients) -> extra facts. A failing lookup never blocks it.
-    enrich: Callable[[Detection, str, ClientFactory], Mapping[str, Any]] | None = None
-    # IAM actions the enrich lookup calls (granted to the alert/assess function).
-    enrich_actions: frozenset[str] = frozenset()
-    # A detection that needs live inputs (waf-protected-ip: the NAT gateways' IPs and
-    # the web ACLs using the IP set): Assess runs it with clients; replay runs the pure
-    # ``detect``, which assumes the stronger verdict. Its IAM actions belong in the
-    # remediation's assess_actions.
-    live_detect: Callable[[CloudTrailEvent, DetectionSettings, ClientFactory], Detection] | None = (
-        None
-    )
+def unit_module(workflow_id: str) -> str:
+    """The unit package of a workflow id (ami-exposure -> trailwarden.workflows.ami_exposure)."""
+    return f"{_PACKAGE}.{workflow_id.replace('-', '_')}"
 
 
-# --- one declaration per workflow: its modules are imported when it is loaded ----------
+@cache
+def _units() -> tuple[str, ...]:
+    package = importlib.import_module(_PACKAGE)
+    return tuple(sorted(info.name for info in pkgutil.iter_modules(package.__path__) if info.ispkg))
 
 
-def _ami_exposure() -> Workflow:
-    from trailwarden.workflows.ami_exposure import detection, remediation
-
-    return Workflow(
-        id=detection.WORKFLOW,
-        triggers=detection.TRIGGERS,
-        detect=detection.detect,
-        remediation=Remediation(
-            assess_actions=remediation.ASSESS_ACTIONS,
-            remediate_actions=remediation.REMEDIATE_ACTIONS,
-            live_state=lambda rid, region, clients, _s: remediation.live_state(
-                rid, region, clients
-            ),
-            plan=lambda rid, facts, state, s: remediation.plan_for(
-                rid, facts, state, s.trusted_account_ids
-            ),
-            apply=lambda rid, _facts, region, clients, s: remediation.remediate(
-                rid, region, clients, s.trusted_account_ids
-            ),
-        ),
-    )
+def _unit(workflow_id: str) -> ModuleType:
+    if not workflow_id or workflow_id.replace("-", "_") not in _units():
+        raise KeyError(workflow_id)
+    return importlib.import_module(unit_module(workflow_id))
 
 
-def _sg_open_ingress() -> Workflow:
-    from trailwarden.workflows.sg_open_ingress import detection, remediation
-
-    return Workflow(
-        id=detection.WORKFLOW,
-        triggers=detection.TRIGGERS,
-        detect=detection.detect,
-        remediation=Remediation(
-            assess_actions=remediation.ASSESS_ACTIONS,
-            remediate_actions=remediation.REMEDIATE_ACTIONS,
-            live_state=lambda rid, region, clients, _s: remediation.live_state(
-                rid, region, clients
-            ),
-            plan=lambda rid, facts, state, s: remediation.plan_for(
-                rid, facts, state, s.allowed_public_ports
-            ),
-            apply=lambda rid, facts, region, clients, s: remediation.remediate(
-                rid, facts, region, clients, s.allowed_public_ports, s.exempt_security_group_ids
-            ),
-        ),
-    )
+@cache
+def declarations() -> tuple[Declaration, ...]:
+    """Every workflow's declaration, ordered by id. Imports no detection code."""
+    found = [importlib.import_module(f"{_PACKAGE}.{name}").DECLARATION for name in _units()]
+    return tuple(sorted(found, key=lambda d: d.id))
 
 
-def _sg_change() -> Workflow:
-    from trailwarden.workflows.sg_change import detection
-
-    return Workflow(id=detection.WORKFLOW, triggers=detection.TRIGGERS, detect=detection.detect)
-
-
-def _instance_facts(detection: Detection, region: str, clients: ClientFactory) -> Mapping[str, Any]:
-    from trailwarden.dal import enrichment
-
-    return enrichment.instance_facts(detection.resource_id, region, clients)
-
-
-def _iam_user_change() -> Workflow:
-    from trailwarden.workflows.iam_user_change import detection
-
-    return Workflow(id=detection.WORKFLOW, triggers=detection.TRIGGERS, detect=detection.detect)
-
-
-def _ssm_session() -> Workflow:
-    from trailwarden.dal import enrichment
-    from trailwarden.workflows.ssm_session import detection
-
-    return Workflow(
-        id=detection.WORKFLOW,
-        triggers=detection.TRIGGERS,
-        detect=detection.detect,
-        enrich=_instance_facts,
-        enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
-    )
-
-
-def _ec2_keypair() -> Workflow:
-    from trailwarden.dal import enrichment
-    from trailwarden.workflows.ec2_keypair import detection
-
-    return Workflow(
-        id=detection.WORKFLOW,
-        triggers=detection.TRIGGERS,
-        detect=detection.detect,
-        detect_envelope=detection.detect_envelope,
-        envelope_triggers=detection.ENVELOPE_TRIGGERS,
-        enrich=_instance_facts,
-        enrich_actions=enrichment.INSTANCE_LOOKUP_ACTIONS,
-    )
-
-
-def _cloudtrail_tamper() -> Workflow:
-    from trailwarden.workflows.cloudtrail_tamper import detection, remediation
-
-    return Workflow(
-        id=detection.WORKFLOW,
-        triggers=detection.TRIGGERS,
-        detect=detection.detect,
-        remediation=Remediation(
-            assess_actions=remediation.ASSESS_ACTIONS,
-            remediate_actions=remediation.REMEDIATE_ACTIONS,
-            live_state=lambda rid, region, clients, _s: remediation.live_state(
-                rid, region, clients
-            ),
-            plan=lambda rid, facts, state, _s: remediation.plan_for(rid, facts, state),
-            apply=lambda rid, _facts, region, clients, s: remediation.remediate(
-                rid,
-                region,
-                clients,
-                timeout_seconds=s.verify_timeout_seconds,
-                poll_seconds=s.verify_poll_seconds,
-            ),
-        ),
-        # The scheduled backstop's "Trail Not Logging" (and trail-gone) events.
-        detect_envelope=detection.detect_envelope,
-        envelope_triggers=detection.ENVELOPE_TRIGGERS,
-        # DeleteTrail: is any other trail still logging? (a live fact; "unknown" offline)
-        enrich=remediation.enrich,
-        enrich_actions=remediation.ENRICH_ACTIONS,
-    )
-
-
-def _app_tamper() -> Workflow:
-    from trailwarden.workflows.app_tamper import detection
-
-    return Workflow(
-        id=detection.WORKFLOW,
-        triggers=detection.TRIGGERS,
-        detect=detection.detect,
-        # The backstop's "App Rule Disabled / Missing / Without Targets" events.
-        detect_envelope=detection.detect_envelope,
-        envelope_triggers=detection.ENVELOPE_TRIGGERS,
-    )
-
-
-def _waf_protected_ip() -> Workflow:
-    from trailwarden.workflows.waf_protected_ip import detection, remediation
-
-    return Workflow(
-        id=detection.WORKFLOW,
-        triggers=detection.TRIGGERS,
-        detect=detection.detect,
-        live_detect=remediation.live_detect,
-        remediation=Remediation(
-            assess_actions=remediation.ASSESS_ACTIONS,
-            remediate_actions=remediation.REMEDIATE_ACTIONS,
-            live_state=lambda rid, _region, clients, s: remediation.live_state(rid, clients, s),
-            plan=lambda rid, facts, state, _s: remediation.plan_for(rid, facts, state),
-            # Removes the entries inside the protected networks Assess saw (facts), re-read live.
-            apply=lambda rid, facts, _region, clients, s: remediation.remediate(
-                rid, facts, clients, s
-            ),
-        ),
-    )
-
-
-def _waf_change() -> Workflow:
-    from trailwarden.workflows.waf_change import detection
-
-    return Workflow(id=detection.WORKFLOW, triggers=detection.TRIGGERS, detect=detection.detect)
-
-
-# Every workflow, in matching order: (id, declaration).
-_REGISTERED: tuple[tuple[str, Callable[[], Workflow]], ...] = (
-    (workflows.AMI_EXPOSURE, _ami_exposure),
-    (workflows.SG_OPEN_INGRESS, _sg_open_ingress),
-    (workflows.SG_CHANGE, _sg_change),
-    (workflows.IAM_USER_CHANGE, _iam_user_change),
-    (workflows.SSM_SESSION, _ssm_session),
-    (workflows.EC2_KEYPAIR, _ec2_keypair),
-    (workflows.CLOUDTRAIL_TAMPER, _cloudtrail_tamper),
-    (workflows.APP_TAMPER, _app_tamper),
-    (workflows.WAF_PROTECTED_IP, _waf_protected_ip),
-    (workflows.WAF_CHANGE, _waf_change),
-)
+@cache
+def declaration(workflow_id: str) -> Declaration:
+    """KeyError for an id that is not registered."""
+    found: Declaration = _unit(workflow_id).DECLARATION
+    return found
 
 
 @cache
 def load_workflow(workflow_id: str) -> Workflow:
-    """The workflow with this id, importing its modules (and no other workflow's) on first
-    use; the same object ``BY_ID`` holds. KeyError for an id that is not registered."""
-    return dict(_REGISTERED)[workflow_id]()
+    """The workflow with this id, importing its unit's code (and no other unit's) on
+    first use; the same object ``BY_ID`` holds. KeyError for an unknown id."""
+    workflow: Workflow = _unit(workflow_id).load()
+    return workflow
 
 
 @cache
 def _workflows() -> tuple[Workflow, ...]:
-    return tuple(load_workflow(workflow_id) for workflow_id, _ in _REGISTERED)
+    return tuple(load_workflow(d.id) for d in declarations())
 
 
 @cache
@@ -282,20 +91,24 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@cache
+def _by_call() -> dict[tuple[str, str], Workflow]:
+    return {trigger: w for w in _workflows() for trigger in w.triggers}
+
+
+@cache
+def _by_envelope() -> dict[tuple[str, str], Workflow]:
+    return {trigger: w for w in _workflows() for trigger in w.envelope_triggers}
+
+
 def workflow_for_call(event_source: str, event_name: str) -> Workflow | None:
     """The workflow whose triggers include this call (used to name weaker outcomes)."""
-    for workflow in _workflows():
-        if (event_source, event_name) in workflow.triggers:
-            return workflow
-    return None
+    return _by_call().get((event_source, event_name))
 
 
 def workflow_for_envelope(source: str, detail_type: str) -> Workflow | None:
     """The workflow that reads this kind of non-CloudTrail event (e.g. Config compliance)."""
-    for workflow in _workflows():
-        if (source, detail_type) in workflow.envelope_triggers:
-            return workflow
-    return None
+    return _by_envelope().get((source, detail_type))
 
 
 def workflow_for_event(envelope: Envelope) -> Workflow | None:

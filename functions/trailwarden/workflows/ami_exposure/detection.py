@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.workflows.ami_exposure import DECLARATION
 from trailwarden.workflows.common import as_list, text_of
-from trailwarden.workflows.ids import AMI_EXPOSURE
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = AMI_EXPOSURE
+WORKFLOW = DECLARATION.id
 TRIGGERS = frozenset({("ec2.amazonaws.com", "ModifyImageAttribute")})
 RESOURCE_TYPE = "AWS::EC2::Image"
 _ACCOUNT_ID = re.compile(r"\d{12}")

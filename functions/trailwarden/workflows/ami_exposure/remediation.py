@@ -17,15 +17,28 @@ from trailwarden.dal.aws_errors import translate
 from trailwarden.models.errors import RemediationFailed, ResourceGone
 from trailwarden.models.findings import PlannedAction
 from trailwarden.workflows.base import ClientFactory, RemediationResult
+from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-# IAM actions each step calls (the contract test compares them with template.yaml).
-ASSESS_ACTIONS = frozenset({"ec2:DescribeImages", "ec2:DescribeImageAttribute"})
-REMEDIATE_ACTIONS = frozenset(
-    {"ec2:DescribeImages", "ec2:DescribeImageAttribute", "ec2:ModifyImageAttribute"}
+# What each step calls: template.yaml grants exactly these (make template), and the
+# workflow tests compare them with the calls made.
+_READ = Grant(
+    ("ec2:DescribeImages", "ec2:DescribeImageAttribute"),
+    ANY_RESOURCE,
+    "Describe* has no resource-level permissions",
 )
+ASSESS_GRANTS = (_READ,)
+REMEDIATE_GRANTS = (
+    _READ,
+    Grant(
+        ("ec2:ModifyImageAttribute",),
+        (sub("arn:${AWS::Partition}:ec2:${AWS::Region}::image/*"),),
+    ),
+)
+ASSESS_ACTIONS = actions_of(ASSESS_GRANTS)
+REMEDIATE_ACTIONS = actions_of(REMEDIATE_GRANTS)
 
 _GONE = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"})
 

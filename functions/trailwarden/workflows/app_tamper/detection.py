@@ -18,8 +18,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.workflows.app_tamper import DECLARATION
 from trailwarden.workflows.common import text_of
-from trailwarden.workflows.ids import APP_TAMPER
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent, Envelope
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = APP_TAMPER
+WORKFLOW = DECLARATION.id
 
 _RULE = ("AWS::Events::Rule", ("name", "rule"))
 _STATE_MACHINE = ("AWS::StepFunctions::StateMachine", ("stateMachineArn",))

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.workflows.cloudtrail_tamper import DECLARATION
 from trailwarden.workflows.common import as_list, decides_failed_calls, text_of
-from trailwarden.workflows.ids import CLOUDTRAIL_TAMPER
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent, Envelope
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = CLOUDTRAIL_TAMPER
+WORKFLOW = DECLARATION.id
 EVENT_SOURCE = "cloudtrail.amazonaws.com"
 TAMPER_CALLS = ("StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors")
 TRIGGERS = frozenset((EVENT_SOURCE, name) for name in (*TAMPER_CALLS, "StartLogging"))

@@ -25,18 +25,36 @@ from trailwarden.workflows.cloudtrail_tamper.detection import (
     is_trail_arn,
     trail_name_of,
 )
+from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from trailwarden.models.findings import Detection
 
-# IAM actions each step calls (the contract test compares them with template.yaml).
-ASSESS_ACTIONS = frozenset({"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus"})
-REMEDIATE_ACTIONS = frozenset(
-    {"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"}
+# What each step calls: template.yaml grants exactly these (make template), and the
+# workflow tests compare them with the calls made.
+_ANY_TRAIL = sub("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*")
+_DESCRIBE = Grant(("cloudtrail:DescribeTrails",), ANY_RESOURCE, "no resource-level permissions")
+_STATUS = Grant(
+    ("cloudtrail:GetTrailStatus",),
+    (_ANY_TRAIL,),
+    "any region: a multi-region trail's home region may differ",
 )
-ENRICH_ACTIONS = frozenset({"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus"})
+ASSESS_GRANTS = (_DESCRIBE, _STATUS)
+REMEDIATE_GRANTS = (
+    _DESCRIBE,
+    Grant(
+        ("cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"),
+        (_ANY_TRAIL,),
+        "any region: a multi-region trail is started in its home region",
+    ),
+)
+# enrich: read the trail back ("still logging?")
+ENRICH_GRANTS = (_DESCRIBE, _STATUS)
+ASSESS_ACTIONS = actions_of(ASSESS_GRANTS)
+REMEDIATE_ACTIONS = actions_of(REMEDIATE_GRANTS)
+ENRICH_ACTIONS = actions_of(ENRICH_GRANTS)
 
 _GONE = frozenset({"TrailNotFoundException"})
 INVALID_HOME_REGION = "InvalidHomeRegionException"

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.common import text_of
-from trailwarden.workflows.ids import EC2_KEYPAIR
+from trailwarden.workflows.ec2_keypair import DECLARATION
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent, Envelope
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = EC2_KEYPAIR
+WORKFLOW = DECLARATION.id
 TRIGGERS: frozenset[tuple[str, str]] = frozenset()  # no CloudTrail call triggers it
 CONFIG_SOURCE = "aws.config"
 COMPLIANCE_CHANGE = "Config Rules Compliance Change"

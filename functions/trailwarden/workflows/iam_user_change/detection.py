@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.common import access_path, as_list, text_of
-from trailwarden.workflows.ids import IAM_USER_CHANGE
+from trailwarden.workflows.iam_user_change import DECLARATION
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = IAM_USER_CHANGE
+WORKFLOW = DECLARATION.id
 TRIGGERS = frozenset({("iam.amazonaws.com", "CreateUser"), ("iam.amazonaws.com", "DeleteUser")})
 RESOURCE_TYPE = "AWS::IAM::User"
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.models.sg_rules import parse_ip_permissions
 from trailwarden.workflows.common import as_list, text_of
-from trailwarden.workflows.ids import SG_CHANGE
+from trailwarden.workflows.sg_change import DECLARATION
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = SG_CHANGE
+WORKFLOW = DECLARATION.id
 _EVENTS = (
     "CreateSecurityGroup",
     "DeleteSecurityGroup",

@@ -28,13 +28,13 @@ from trailwarden.models.sg_rules import (
     request_shape,
 )
 from trailwarden.workflows.common import text_of
-from trailwarden.workflows.ids import SG_OPEN_INGRESS
+from trailwarden.workflows.sg_open_ingress import DECLARATION
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = SG_OPEN_INGRESS
+WORKFLOW = DECLARATION.id
 TRIGGERS = frozenset(
     {
         ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),

@@ -26,13 +26,27 @@ from trailwarden.models.errors import RemediationFailed, RemediationRefused
 from trailwarden.models.findings import PlannedAction
 from trailwarden.models.sg_rules import IngressRule, from_api, is_risky
 from trailwarden.workflows.base import ClientFactory, RemediationResult
+from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-# IAM actions each step calls (the contract test compares them with template.yaml).
-ASSESS_ACTIONS = frozenset({"ec2:DescribeSecurityGroupRules"})
-REMEDIATE_ACTIONS = frozenset({"ec2:DescribeSecurityGroupRules", "ec2:RevokeSecurityGroupIngress"})
+# What each step calls: template.yaml grants exactly these (make template), and the
+# workflow tests compare them with the calls made.
+_READ = Grant(("ec2:DescribeSecurityGroupRules",), ANY_RESOURCE, "no resource-level permissions")
+ASSESS_GRANTS = (_READ,)
+REMEDIATE_GRANTS = (
+    _READ,
+    Grant(
+        ("ec2:RevokeSecurityGroupIngress",),
+        (
+            sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"),
+            sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group-rule/*"),
+        ),
+    ),
+)
+ASSESS_ACTIONS = actions_of(ASSESS_GRANTS)
+REMEDIATE_ACTIONS = actions_of(REMEDIATE_GRANTS)
 
 # The group itself is gone: every rule in it is gone too.
 _GROUP_GONE = frozenset({"InvalidGroup.NotFound"})

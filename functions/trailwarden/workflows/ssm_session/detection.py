@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.common import access_path, as_list, text_of
-from trailwarden.workflows.ids import SSM_SESSION
+from trailwarden.workflows.ssm_session import DECLARATION
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = SSM_SESSION
+WORKFLOW = DECLARATION.id
 EVENT_SOURCE = "ssm.amazonaws.com"
 TRIGGERS = frozenset({(EVENT_SOURCE, "StartSession")})
 INSTANCE_TYPE = "AWS::EC2::Instance"

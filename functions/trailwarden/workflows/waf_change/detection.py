@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.common import as_list, text_of
-from trailwarden.workflows.ids import WAF_CHANGE
+from trailwarden.workflows.waf_change import DECLARATION
 from trailwarden.workflows.waf_protected_ip.detection import CLOUDFRONT_REGION, EVENT_SOURCE
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings
 
-WORKFLOW = WAF_CHANGE
+WORKFLOW = DECLARATION.id
 _EVENTS = ("CreateWebACL", "UpdateWebACL", "DeleteWebACL")
 TRIGGERS = frozenset((EVENT_SOURCE, name) for name in _EVENTS)
 RESOURCE_TYPE = "AWS::WAFv2::WebACL"

@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.common import as_list, text_of
-from trailwarden.workflows.ids import WAF_PROTECTED_IP
+from trailwarden.workflows.waf_protected_ip import DECLARATION
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings, IpNetwork
 
-WORKFLOW = WAF_PROTECTED_IP
+WORKFLOW = DECLARATION.id
 EVENT_SOURCE = "wafv2.amazonaws.com"
 TRIGGERS = frozenset({(EVENT_SOURCE, "UpdateIPSet")})
 RESOURCE_TYPE = "AWS::WAFv2::IPSet"

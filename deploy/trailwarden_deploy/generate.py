@@ -115,9 +115,22 @@ class Unit:
         acting = self.declaration.acting and rule.target == "workflow"
         return self.state_machine if acting else self.function("alert")
 
-    def rule_ids(self) -> list[str]:
+    def events(self, target: str, units: list[Unit]) -> dict[str, Any]:
+        """The SAM events (EventBridge rules) of one target, by event name."""
+        return {
+            name: expand_markers(rule_event(self, rule, units), chunk)
+            for rule in self.declaration.rules
+            if self.rule_target(rule) == target
+            for name, chunk in _rule_chunks(rule, units)
+        }
+
+    def rule_ids(self, units: list[Unit]) -> list[str]:
         """Logical ids SAM gives the rules (<target><event name>)."""
-        return [self.rule_target(rule) + rule.name for rule in self.declaration.rules]
+        return [
+            self.rule_target(rule) + name
+            for rule in self.declaration.rules
+            for name, _chunk in _rule_chunks(rule, units)
+        ]
 
     def acting_functions(self) -> list[str]:
         own = [self.function("remediate")] if self.declaration.acting else []
@@ -347,11 +360,7 @@ def function(
         policies.append(discord_webhook_secret_policy())
     properties["Policies"] = policies
     if kind == "alert":
-        properties["Events"] = {
-            rule.name: rule_event(unit, rule, units)
-            for rule in d.rules
-            if unit.rule_target(rule) == unit.function("alert")
-        }
+        properties["Events"] = unit.events(unit.function("alert"), units)
     return {"Type": "AWS::Serverless::Function", "Metadata": _BUILD, "Properties": properties}
 
 
@@ -401,11 +410,7 @@ def state_machine(unit: Unit, units: list[Unit]) -> dict[str, Any]:
                     ]
                 },
             ],
-            "Events": {
-                rule.name: rule_event(unit, rule, units)
-                for rule in unit.declaration.rules
-                if unit.rule_target(rule) == unit.state_machine
-            },
+            "Events": unit.events(unit.state_machine, units),
         },
     }
 
@@ -495,6 +500,22 @@ def _constant(value: str, units: list[Unit]) -> Any:
     return value
 
 
+def _rule_chunks(rule: Rule, units: list[Unit]) -> list[tuple[str, list[Unit]]]:
+    """A rule that names every state machine (``split_every``) becomes one rule per that
+    many of them, so no pattern outgrows EventBridge's 2,048 characters: ``Name``,
+    ``Name2``, ... (the first keeps its name, so a deployed stack keeps its rule)."""
+    if not rule.split_every:
+        return [(rule.name, units)]
+    acting = [u for u in units if u.declaration.acting]
+    others = [u for u in units if not u.declaration.acting]
+    size = rule.split_every
+    chunks = [acting[i : i + size] for i in range(0, len(acting), size)] or [[]]
+    return [
+        (rule.name if n == 0 else f"{rule.name}{n + 1}", chunk + others)
+        for n, chunk in enumerate(chunks)
+    ]
+
+
 def expand_markers(value: Any, units: list[Unit]) -> Any:
     """Replace the declaration markers (lists of every state machine) in rule data."""
     acting = [u for u in units if u.declaration.acting]
@@ -525,7 +546,9 @@ def generated_values(units: list[Unit]) -> dict[str, Any]:
     """What a ``"@name"`` line in the base or a fragment becomes."""
     return {
         "discord-webhook-secret-policy": discord_webhook_secret_policy(),
-        "app-rule-names": {"Fn::Join": [",", [ref(rid) for u in units for rid in u.rule_ids()]]},
+        "app-rule-names": {
+            "Fn::Join": [",", [ref(rid) for u in units for rid in u.rule_ids(units)]]
+        },
     }
 
 

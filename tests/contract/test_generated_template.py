@@ -3,6 +3,7 @@ committed files are current, and the shared base and the generator name no workf
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -42,10 +43,11 @@ def _per_workflow_names() -> set[str]:
     resources)."""
     template = cfn_yaml.loads((REPO / "template.yaml").read_text(encoding="utf-8"))
     names: set[str] = set()
-    for unit in generate.load_units():
+    units = generate.load_units()
+    for unit in units:
         d = unit.declaration
         names |= {d.id, d.mode.name, d.logical_prefix, *(p.name for p in d.parameters)}
-        names |= set(unit.rule_ids())
+        names |= set(unit.rule_ids(units))
         for text in unit.fragment.values():
             names |= set(re.findall(r"^  ([A-Za-z]\w*):", text, re.M))
     prefixes = tuple(d.logical_prefix for d in declarations())
@@ -87,3 +89,21 @@ def test_every_function_of_the_template_has_an_errors_alarm() -> None:
     alarmed = set(re.findall(r"Value: !Ref (\w+Function)\b", (REPO / "template.yaml").read_text()))
 
     assert functions <= alarmed
+
+
+def test_a_rule_naming_every_state_machine_is_split_before_it_outgrows_the_quota() -> None:
+    units = generate.load_units()
+    acting = [u for u in units if u.declaration.acting]
+    app_tamper = next(u for u in units if u.declaration.id == "app-tamper")
+    rule = next(r for r in app_tamper.declaration.rules if r.split_every)
+    more = units + [dataclasses.replace(acting[0]) for _ in range(rule.split_every)]
+
+    chunks = generate._rule_chunks(rule, more)
+
+    sizes = [len([u for u in chunk if u.declaration.acting]) for _, chunk in chunks]
+    assert len(chunks) >= 2
+    assert [name for name, _ in chunks] == [rule.name] + [
+        f"{rule.name}{n}" for n in range(2, len(chunks) + 1)
+    ]
+    assert max(sizes) == rule.split_every
+    assert sum(sizes) == len(acting) + rule.split_every

@@ -83,6 +83,9 @@ class Rule:
     target: Literal["workflow", "alert"] = "workflow"
     failed_calls: bool = False  # True: only failed calls (errorCode present) match
     why: str = ""
+    # For a rule that names every state machine (STATE_MACHINE_ARN_PREFIXES): at most
+    # this many per rule, the rest in more rules (EventBridge's 2,048-character quota).
+    split_every: int = 0
 
 
 @dataclass(frozen=True)

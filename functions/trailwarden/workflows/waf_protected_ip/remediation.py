@@ -37,7 +37,6 @@ from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.models.errors import RemediationFailed, RemediationRefused, TransientAwsError
 from trailwarden.models.findings import Outcome, PlannedAction
 from trailwarden.workflows.base import ClientFactory, RemediationResult
-from trailwarden.workflows.common import precheck
 from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
 from trailwarden.workflows.waf_protected_ip import detection as waf
 
@@ -135,9 +134,8 @@ def _lookup_error(err: Exception) -> str:
 def live_detect(
     event: CloudTrailEvent, settings: DetectionSettings, clients: ClientFactory
 ) -> Detection:
-    """The detection with live inputs (Assess). Lookups are made only when they matter."""
-    if precheck(event, settings, waf.WORKFLOW) is not None:
-        return waf.detect(event, settings)
+    """The detection with live inputs (Assess), after decide's shared prechecks. Lookups
+    are made only when they matter."""
     change = waf.parse_change(event)
     if change is None:
         return waf.detect(event, settings)

@@ -120,7 +120,13 @@ def decide(
         event = parse_cloudtrail(envelope)
         # The checks every workflow shares run here, once: the detection sees only calls
         # it may act on (a failed one only if it decides those itself).
-        skip = precheck(event, settings, workflow.id, workflow.triggers, workflow.detect)
+        skip = precheck(
+            event,
+            settings,
+            workflow.id,
+            workflow.triggers,
+            decides_failed_calls=workflow.declaration.decides_failed_calls,
+        )
         if skip is not None:
             detection = skip
         elif clients is not None and workflow.live_detect is not None:

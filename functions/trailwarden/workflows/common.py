@@ -5,9 +5,9 @@ small readers of CloudTrail's request shapes."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 
@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings
 
-_Detect = TypeVar("_Detect", bound=Callable[..., Detection])
-_DECIDES_FAILED_CALLS = "decides_failed_calls"
 # Lambda logs its calls with the API version they used (DeleteFunction20150331,
 # UpdateFunctionCode20150331v2); a trigger names one version and matches every other.
 _LAMBDA = "lambda.amazonaws.com"
@@ -27,14 +25,6 @@ def is_own_call(event: CloudTrailEvent, settings: DetectionSettings) -> bool:
     """True when one of the app's own roles made the call (exact role ARN, never a prefix)."""
     actor = event.actor
     return actor.type == "AssumedRole" and actor.session_issuer_arn in settings.own_role_arns
-
-
-def decides_failed_calls(detect: _Detect) -> _Detect:
-    """Mark a detection that decides failed calls itself (cloudtrail-tamper: a failed
-    attempt to stop a trail is worth an info alert). The precheck hands it failed calls
-    instead of ignoring them; the detection must never act on one."""
-    vars(detect)[_DECIDES_FAILED_CALLS] = True
-    return detect
 
 
 def call_name(event_source: str, event_name: str) -> str:
@@ -61,19 +51,19 @@ def precheck(
     settings: DetectionSettings,
     workflow: str,
     triggers: frozenset[tuple[str, str]],
-    detect: Callable[..., Detection] | None = None,
+    *,
+    decides_failed_calls: bool = False,
 ) -> Detection | None:
     """An ``ignore`` detection for a call the workflow's detection must not see, else None.
 
     Run once by :func:`trailwarden.logic.decide.decide` before the detection: the app's
-    own call, a failed call (unless ``detect`` is marked :func:`decides_failed_calls`),
-    a call that is not one of the workflow's ``triggers``.
+    own call, a failed call (unless the workflow ``decides_failed_calls`` itself: it
+    declares a rule for them, as cloudtrail-tamper alerts on failed attempts; it must
+    never act on one), a call that is not one of the workflow's ``triggers``.
     """
     if is_own_call(event, settings):
         return Detection(workflow, Outcome.IGNORE, Severity.INFO, "the app's own call")
-    if event.error_code and not (
-        detect is not None and getattr(detect, _DECIDES_FAILED_CALLS, False)
-    ):
+    if event.error_code and not decides_failed_calls:
         return Detection(
             workflow,
             Outcome.IGNORE,

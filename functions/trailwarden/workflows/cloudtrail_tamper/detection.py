@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.cloudtrail_tamper import DECLARATION
-from trailwarden.workflows.common import as_list, decides_failed_calls, text_of
+from trailwarden.workflows.common import as_list, text_of
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent, Envelope
@@ -282,7 +282,6 @@ def _classify(event: CloudTrailEvent) -> Detection:
     )
 
 
-@decides_failed_calls
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
     """The call's outcome; a failed call (the shared precheck hands those over) is an info
     alert when the call would have stopped, deleted or weakened a trail, else ignored."""

@@ -7,6 +7,7 @@ no bytecode. A function added later must say it too, and take the shared layer.
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from tests.conftest import REPO
@@ -46,3 +47,16 @@ def test_every_function_takes_the_one_shared_layer() -> None:
     assert (REPO / "layer" / "Makefile").read_text(encoding="utf-8").count(
         "build-DependenciesLayer:"
     ) == 1
+
+
+def test_function_code_has_no_assert_statements() -> None:
+    """Function packages are compiled with -o 2 (functions/Makefile), which drops asserts:
+    the code must raise typed errors instead."""
+    found = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in sorted((REPO / "functions").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Assert)
+    ]
+
+    assert found == []

@@ -37,13 +37,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
 from trailwarden.models.errors import InvalidEvent
 from trailwarden.models.modes import Mode
-from trailwarden.workflows.registry import declarations
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,22 +53,47 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 logger = Logger(child=True)
 
-# Template Parameter -> environment variable (each function gets the ones it reads).
-PARAMETER_ENV: dict[str, str] = {
+# Template Parameter -> environment variable (each function gets the ones it reads):
+# these, the parameters a workflow owns and every workflow's Mode (its declaration).
+_SHARED_PARAMETER_ENV: dict[str, str] = {
     "TrustedAccountIds": "TRUSTED_ACCOUNT_IDS",
     "AllowedPublicPorts": "ALLOWED_PUBLIC_PORTS",
     "ExemptSecurityGroupIds": "EXEMPT_SECURITY_GROUP_IDS",
     "ApprovalTimeoutSeconds": "APPROVAL_TIMEOUT_SECONDS",
     "Language": "LANGUAGE",
     "TimeZone": "TIME_ZONE",
-    # The parameters a workflow owns, and every workflow's Mode (its declaration).
-    **{p.name: p.env for d in declarations() for p in d.parameters if p.env},
-    **{d.mode.name: d.mode_env for d in declarations()},
 }
+PARAMETER_ENV: dict[str, str]
 # workflow id -> (Mode parameter name, default mode)
-MODE_PARAMETERS: dict[str, tuple[str, Mode]] = {
-    d.id: (d.mode.name, d.mode.default) for d in declarations()
-}
+MODE_PARAMETERS: dict[str, tuple[str, Mode]]
+
+
+@cache
+def parameter_env() -> dict[str, str]:
+    from trailwarden.workflows.registry import declarations
+
+    return {
+        **_SHARED_PARAMETER_ENV,
+        **{p.name: p.env for d in declarations() for p in d.parameters if p.env},
+        **{d.mode.name: d.mode_env for d in declarations()},
+    }
+
+
+@cache
+def mode_parameters() -> dict[str, tuple[str, Mode]]:
+    """Read on first use: a function that reads no Mode (notify, report, approvals) never
+    imports the workflow declarations on its cold start."""
+    from trailwarden.workflows.registry import declarations
+
+    return {d.id: (d.mode.name, d.mode.default) for d in declarations()}
+
+
+def __getattr__(name: str) -> object:
+    if name == "PARAMETER_ENV":
+        return parameter_env()
+    if name == "MODE_PARAMETERS":
+        return mode_parameters()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def mode_env_var(workflow: str) -> str:
@@ -166,7 +191,7 @@ _MODE_VALUES = frozenset(mode.value for mode in Mode)
 
 def _modes(env: Mapping[str, str], warnings: list[str]) -> dict[str, Mode]:
     modes = {}
-    for workflow, (param, default) in MODE_PARAMETERS.items():
+    for workflow, (param, default) in mode_parameters().items():
         raw = env.get(mode_env_var(workflow), "")
         if not raw:
             modes[workflow] = default
@@ -200,7 +225,7 @@ class DetectionSettings:
     warnings: tuple[str, ...] = ()
 
     def mode(self, workflow: str) -> Mode:
-        return self.modes.get(workflow, MODE_PARAMETERS[workflow][1])
+        return self.modes.get(workflow, mode_parameters()[workflow][1])
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DetectionSettings:
@@ -391,6 +416,6 @@ class ApprovalSettings:
 
 def require_workflow(env: Mapping[str, str]) -> str:
     workflow = env.get("WORKFLOW", "")
-    if workflow not in MODE_PARAMETERS:
+    if workflow not in mode_parameters():
         raise InvalidEvent(f"WORKFLOW {workflow!r} is not a known workflow id")
     return workflow

@@ -339,7 +339,8 @@ def apply(
         break
     else:  # pragma: no cover - the loop always breaks or raises
         raise TransientAwsError(f"{_LOCK} on {arn}")
-    assert first is not None and changes is not None
+    if first is None or changes is None:  # pragma: no cover - the loop sets both or raises
+        raise TransientAwsError(f"{arn} was never read")
     left = changes.refused
     refused_now = [c for c in left if c.network in set(carve_out)]
     if applied is None and refused_now:

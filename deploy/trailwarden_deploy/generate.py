@@ -77,6 +77,12 @@ _LOG_DELIVERY = (
     "logs:DescribeLogGroups",
 )
 _METRICS_PER_ALARM = 9  # a metric-math alarm may reference at most 10 metrics (+ the sum)
+ORGANIZATION_MODE = "OrganizationMode"
+# IAM paths (organisation mode): the hub's function roles, the member role, the forwarder
+# role. Disjoint, so the member trust's "role/trailwarden/hub/*" never names a member role.
+HUB_ROLE_PATH = "/trailwarden/hub/"
+MEMBER_ROLE_PATH = "/trailwarden/member/"
+FORWARDER_ROLE_PATH = "/trailwarden/forwarder/"
 _BUILD = Commented({"BuildMethod": "makefile"}, "functions/Makefile: our code, compiled")
 
 
@@ -268,21 +274,69 @@ def rule_event(unit: Unit, rule: Rule, units: list[Unit]) -> dict[str, Any]:
         if roles:
             # The app's own calls never match; IAM-user and root calls (no sessionIssuer
             # at all) still do, because anything-but does not match an absent field.
+            # Organisation mode: every app change in any account is made by the member
+            # role, and the hub's own roles are known by their path (README
+            # "Organisation mode"): one pattern the member forwarders carry unchanged.
+            issuer = {
+                "Fn::If": [
+                    ORGANIZATION_MODE,
+                    own_calls_wildcard("${AWS::AccountId}"),
+                    {"anything-but": roles},
+                ]
+            }
             detail["userIdentity"] = {
                 "$or": [
                     {"type": [{"anything-but": "AssumedRole"}]},
-                    {"sessionContext": {"sessionIssuer": {"arn": [{"anything-but": roles}]}}},
+                    {"sessionContext": {"sessionIssuer": {"arn": [issuer]}}},
                 ]
             }
     pattern = {"source": list(rule.source), "detail-type": [rule.detail_type], "detail": detail}
+    properties: dict[str, Any] = {}
+    if not watches_the_hub(rule):
+        properties["EventBusName"] = {
+            "Fn::If": [ORGANIZATION_MODE, ref("HubEventBus"), ref("AWS::NoValue")]
+        }
+    properties.update(
+        {"RetryPolicy": _ASYNC_RETRY, "DeadLetterConfig": {"Arn": _DLQ}, "Pattern": pattern}
+    )
+    return {"Type": "EventBridgeRule", "Properties": properties}
+
+
+def own_calls_wildcard(hub_account: str) -> dict[str, Any]:
+    """The organisation-mode exclusion of the app's own calls: any role under the hub
+    roles' path in the hub account, and the member role in any account (EventBridge
+    ``wildcard`` inside ``anything-but``)."""
     return {
-        "Type": "EventBridgeRule",
-        "Properties": {
-            "RetryPolicy": _ASYNC_RETRY,
-            "DeadLetterConfig": {"Arn": _DLQ},
-            "Pattern": pattern,
-        },
+        "anything-but": {
+            "wildcard": [
+                sub(f"arn:${{AWS::Partition}}:iam::{hub_account}:role{HUB_ROLE_PATH}*"),
+                sub(f"arn:${{AWS::Partition}}:iam::*:role{MEMBER_ROLE_PATH}${{MemberRoleName}}"),
+            ]
+        }
     }
+
+
+def watches_the_hub(rule: Rule) -> bool:
+    """A rule whose pattern names this stack's own resources (its name, its state
+    machines) watches the hub itself: in organisation mode it stays on the hub's default
+    bus and no member forwards it (no member event can match it)."""
+
+    def names_the_stack(value: Any) -> bool:
+        if value in (decl.STATE_MACHINE_ARN_PREFIXES, decl.EXECUTION_ARN_PREFIXES):
+            return True
+        if isinstance(value, Mapping):
+            if "Fn::GetAtt" in value:
+                return True
+            if "Ref" in value and str(value["Ref"]).startswith("AWS::"):
+                return True
+            if "Fn::Sub" in value and re.search(r"\$\{AWS::(StackName|AccountId)", str(value)):
+                return True
+            return any(names_the_stack(v) for v in value.values())
+        if isinstance(value, list | tuple):
+            return any(names_the_stack(v) for v in value)
+        return False
+
+    return names_the_stack(rule.detail)
 
 
 def function(

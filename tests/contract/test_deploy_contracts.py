@@ -459,6 +459,7 @@ EXPLICIT_NAME_LIMIT = {
     ("AWS::Scheduler::Schedule", "Name"): 64,
     ("AWS::Scheduler::ScheduleGroup", "Name"): 64,
     ("AWS::CloudTrail::Trail", "TrailName"): 128,
+    ("AWS::Events::EventBus", "Name"): 256,
 }
 
 

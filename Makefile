@@ -44,7 +44,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy functions local deploy
 
-# template.yaml and forwarder/template.yaml, written from the workflow declarations
+# template.yaml, forwarder/template.yaml and member/*.yaml, written from the workflow declarations
 # (functions/trailwarden/workflows/) and the hand-written base (deploy/).
 template: $(STAMP)
 	$(BIN)/python -m trailwarden_deploy.generate

@@ -11,9 +11,9 @@ are Assess's (``remediation.ASSESS_GRANTS``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trailwarden.dal.aws_errors import error_code, translate
@@ -24,12 +24,22 @@ from trailwarden.workflows.waf_protected_ip import detection as waf
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from aws_lambda_powertools import Logger
+
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.findings import Detection
     from trailwarden.models.settings import DetectionSettings
     from trailwarden.workflows.base import ClientFactory
 
-logger = Logger(child=True)
+
+@cache
+def _logger() -> Logger:
+    """This module's Powertools child logger, made on first use: replay never logs here,
+    and importing Powertools is ~20 ms of its start-up."""
+    from aws_lambda_powertools import Logger
+
+    return Logger(child=True)
+
 
 _NAT_STATES = frozenset({"pending", "available"})
 GONE_CODES = frozenset({"WAFNonexistentItemException"})
@@ -140,13 +150,13 @@ def live_detect(
         nat = nat_gateway_networks(clients("ec2", None))
     except (ClientError, BotoCoreError) as err:
         nat_error = lookup_error(err)
-        logger.warning("NAT gateway lookup failed", extra={"error": nat_error})
+        _logger().warning("NAT gateway lookup failed", extra={"error": nat_error})
     live_addresses = None
     if change.addresses is None:
         try:
             live_addresses = read_ip_set(clients("wafv2", change.region), change.arn).addresses
         except (ClientError, BotoCoreError, TransientAwsError) as err:
-            logger.warning("GetIPSet failed", extra={"error": type(err).__name__})
+            _logger().warning("GetIPSet failed", extra={"error": type(err).__name__})
     context = waf.WafContext(
         nat_networks=nat, nat_lookup_error=nat_error, live_addresses=live_addresses
     )
@@ -157,7 +167,7 @@ def live_detect(
         uses = ip_set_usage(clients("wafv2", change.region), change.arn, change.scope)
     except (ClientError, BotoCoreError) as err:
         error = lookup_error(err)
-        logger.warning("web ACL lookup failed", extra={"error": error})
+        _logger().warning("web ACL lookup failed", extra={"error": error})
         return waf.evaluate(event, settings, _replace_usage(context, None, error))
     return waf.evaluate(event, settings, _replace_usage(context, uses, None))
 

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-__all__ = ["PatternError", "compile_pattern", "matches"]
+__all__ = ["PatternError", "compile_pattern", "compile_pattern_given", "matches"]
 
 # A compiled object-level matcher: (object at this level, whole event) -> bool.
 # The whole event is needed because "exists": false asks about the event JSON.
@@ -71,6 +71,75 @@ def compile_pattern(pattern: Mapping[str, Any]) -> Callable[[Mapping[str, Any]],
         return matcher(event, event)
 
     return predicate
+
+
+def compile_pattern_given(
+    pattern: Mapping[str, Any], known: Mapping[tuple[str, ...], str]
+) -> Callable[[Mapping[str, Any]], bool] | bool:
+    """``compile_pattern(pattern)`` for the events whose value at each path of ``known``
+    is that string (so every object on the way is an object): the pattern's fields at
+    those paths are decided now and left out of the predicate. True or False when that
+    decides the whole pattern.
+
+    Replay offers each CloudTrail call to the few rules that name it, and every rule
+    pins ``source``, ``detail-type``, ``eventSource`` and ``eventName``: a predicate per
+    call checks only the rest (the error code, the caller, the request).
+    """
+    compile_pattern(pattern)  # validated as a whole, as EventBridge does
+    try:
+        reduced = _given(pattern, (), known)
+    except _Irreducible:
+        return compile_pattern(pattern)
+    if isinstance(reduced, bool):
+        return reduced
+    return compile_pattern(reduced)
+
+
+class _Irreducible(Exception):  # noqa: N818 - internal signal
+    """A reduced ``$or`` left one branch whose fields collide with its parent's."""
+
+
+def _given(
+    pattern: Mapping[str, Any], path: tuple[str, ...], known: Mapping[tuple[str, ...], str]
+) -> dict[str, Any] | bool:
+    """The pattern object at ``path`` with the known fields decided: the fields left
+    (True: none, every field matched; False: a known field does not match)."""
+    out: dict[str, Any] = {}
+    for key, sub in pattern.items():
+        where = (*path, key)
+        if key == _OR:
+            branches: list[dict[str, Any]] = []
+            for branch in sub:
+                reduced = _given(branch, path, known)
+                if reduced is True:  # this branch holds whatever the rest is
+                    branches = []
+                    break
+                if reduced is not False:
+                    branches.append(reduced)
+            else:
+                if not branches:
+                    return False
+            if len(branches) == 1:  # AND its fields into this object
+                if set(branches[0]) & (set(pattern) | set(out)):
+                    raise _Irreducible
+                out.update(branches[0])
+            elif branches:
+                out[key] = branches
+        elif isinstance(sub, Mapping):
+            if not any(len(p) > len(where) and p[: len(where)] == where for p in known):
+                out[key] = sub
+                continue
+            reduced = _given(sub, where, known)  # an object known to be there
+            if reduced is False:
+                return False
+            if reduced is not True:
+                out[key] = reduced
+        elif where in known:
+            if not _compile_leaf(key, sub, where)({key: known[where]}, _EMPTY):
+                return False
+        else:
+            out[key] = sub
+    return out or True
 
 
 def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:

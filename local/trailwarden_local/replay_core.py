@@ -44,12 +44,17 @@ from trailwarden.models.events import (
 )
 from trailwarden.models.findings import Mode, Outcome, Verdict
 from trailwarden.workflows.registry import BY_ID, workflow_for_call, workflow_for_envelope
+from trailwarden_local.patterns import compile_pattern_given
 from trailwarden_local.replay_inputs import Loaded, UnreadableInput, parse_json
-from trailwarden_local.replay_rules import may_take, pattern_calls
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from trailwarden.workflows.registry import Workflow
     from trailwarden_local.replay_rules import ReplayRule, RuleSet
+
+    # A rule and whether EventBridge would deliver an event to it.
+    _Candidate = tuple[ReplayRule, Callable[[Mapping[str, Any]], bool]]
 
 NO_WORKFLOW: Final = "-"
 NO_RULE_MATCHES: Final = "no rule matches"
@@ -217,9 +222,10 @@ class Replayer:
         self._settings = ruleset.settings
         self._scan = shortcuts and not ruleset.call_filter.any_call
         self._scan_memo: _ScanMemo = {}
-        # (source, name) -> the rules whose pattern allows that call (a sound superset)
-        self._rule_calls = tuple((rule, pattern_calls(rule.pattern)) for rule in self._rules)
-        self._rules_by_call: dict[tuple[str, str], tuple[ReplayRule, ...]] = {}
+        self._every_rule: tuple[_Candidate, ...] = tuple((r, r.accepts) for r in self._rules)
+        # (source, eventSource, eventName) -> the rules that may take that call, each with
+        # its pattern decided for that call (see _candidates)
+        self._rules_by_call: dict[tuple[str | None, str, str], tuple[_Candidate, ...]] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -446,7 +452,7 @@ class Replayer:
             return _Outcome(None, _IGNORE, _error("replay", exc), error=True)
 
     def _outcome(self, event: Mapping[str, Any], size_bound: int | None) -> _Outcome:
-        matched = [rule for rule in self._candidates(event) if rule.accepts(event)]
+        matched = [rule for rule, accepts in self._candidates(event) if accepts(event)]
         if not matched:
             return self._unmatched(event)
         if len(matched) == 1:  # the common case
@@ -471,22 +477,41 @@ class Replayer:
             error=any(o.error for o in outcomes),
         )
 
-    def _candidates(self, event: Mapping[str, Any]) -> tuple[ReplayRule, ...]:
-        """The rules that may match: for a CloudTrail call, those whose pattern allows its
-        eventSource and eventName (memoised by call); for anything else, every rule."""
+    def _candidates(self, event: Mapping[str, Any]) -> tuple[_Candidate, ...]:
+        """The rules that may take the event, each with its test (EventBridge delivers the
+        event to the rule). For a CloudTrail call, memoised by call: the rules whose
+        pattern allows its source, eventSource and eventName, each tested on the rest
+        of its pattern only (:func:`~trailwarden_local.patterns.compile_pattern_given`);
+        for anything else, every rule and its whole pattern."""
         detail = event.get("detail")
         if event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE or type(detail) is not dict:
-            return self._rules
-        call = (detail.get("eventSource"), detail.get("eventName"))
-        if type(call[0]) is not str or type(call[1]) is not str:
-            return self._rules
-        rules = self._rules_by_call.get(call)  # type: ignore[arg-type]
-        if rules is None:
-            rules = tuple(
-                rule for rule, calls in self._rule_calls if may_take(calls, call[0], call[1])
-            )
-            self._rules_by_call[call] = rules  # type: ignore[index]
-        return rules
+            return self._every_rule
+        event_source, event_name = detail.get("eventSource"), detail.get("eventName")
+        if type(event_source) is not str or type(event_name) is not str:
+            return self._every_rule
+        source = event.get("source")
+        call = (source if type(source) is str else None, event_source, event_name)
+        candidates = self._rules_by_call.get(call)
+        if candidates is None:
+            candidates = self._rules_by_call[call] = self._for_call(*call)
+        return candidates
+
+    def _for_call(
+        self, source: str | None, event_source: str, event_name: str
+    ) -> tuple[_Candidate, ...]:
+        known = {
+            ("detail-type",): CLOUDTRAIL_DETAIL_TYPE,
+            ("detail", "eventSource"): event_source,
+            ("detail", "eventName"): event_name,
+        }
+        if source is not None:
+            known[("source",)] = source
+        candidates: list[_Candidate] = []
+        for rule in self._rules:
+            test = compile_pattern_given(rule.pattern, known)
+            if test is not False:
+                candidates.append((rule, _accepting(rule, test)))
+        return tuple(candidates)
 
     def _workflow(self, rule: ReplayRule, event: Mapping[str, Any]) -> Workflow:
         """The rule's workflow; a rule that runs several picks the one the call triggers."""
@@ -599,6 +624,27 @@ class Replayer:
 
 
 _MISSING: Final = object()
+
+
+def _accepting(
+    rule: ReplayRule, test: Callable[[Mapping[str, Any]], bool] | bool
+) -> Callable[[Mapping[str, Any]], bool]:
+    """``rule.accepts`` for CloudTrail calls (``detail`` an object) whose known fields
+    ``test`` (the rest of the rule's pattern, or its constant value) already took into
+    account: a rule that does not receive read-only management events still skips them."""
+    skips_read_only = not rule.all_management_events
+    rest = _always if isinstance(test, bool) else test  # False: never asked (no candidate)
+
+    def accepts(event: Mapping[str, Any]) -> bool:
+        if skips_read_only and event["detail"].get("readOnly") in (True, "true"):
+            return False
+        return rest(event)
+
+    return accepts
+
+
+def _always(event: Mapping[str, Any]) -> bool:
+    return True
 
 
 def _error(stage: str, exc: Exception) -> str:

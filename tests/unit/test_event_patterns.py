@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from trailwarden_local.patterns import PatternError, compile_pattern, matches
+from trailwarden_local.patterns import (
+    PatternError,
+    compile_pattern,
+    compile_pattern_given,
+    matches,
+)
 
 OWN_ROLE = "arn:aws:iam::111122223333:role/x"
 
@@ -822,3 +827,106 @@ def test_compiled_predicate_is_reusable_and_does_not_mutate_inputs() -> None:
     events = [{"detail": {"eventName": name}} for name in ("CreateUser", "DeleteUser")] * 3
     assert [predicate(event) for event in events] == [True, False] * 3
     assert repr(pattern) == snapshot
+
+
+# --- a pattern decided in part (replay: the fields every rule pins, known per call) ---
+
+
+def _known_fields(event: dict[str, Any]) -> dict[tuple[str, ...], str]:
+    """The string values replay knows before matching: source, detail-type, and the
+    call's eventSource and eventName when detail is an object."""
+    known = {(key,): event[key] for key in ("source", "detail-type") if type(event.get(key)) is str}
+    detail = event.get("detail")
+    if type(detail) is dict:
+        for key in ("eventSource", "eventName"):
+            if type(detail.get(key)) is str:
+                known[("detail", key)] = detail[key]
+    return known
+
+
+def _given(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    test = compile_pattern_given(pattern, _known_fields(event))
+    return test if isinstance(test, bool) else test(event)
+
+
+CALL_SHAPED = {
+    "source": ["aws.events"],
+    "detail-type": ["AWS API Call via CloudTrail"],
+    "detail": {
+        "eventSource": ["events.amazonaws.com"],
+        "$or": [
+            {"eventName": ["PutRule"], "requestParameters": {"name": [{"prefix": "tw-"}]}},
+            {"eventName": [{"prefix": "PutTarget"}], "requestParameters": {"rule": ["tw-x"]}},
+            {"eventName": [{"anything-but": ["PutRule", "PutTargets"]}], "readOnly": [False]},
+        ],
+        "errorCode": [{"exists": False}],
+    },
+}
+# The only $or branch left shares a field with its parent: decided as a whole.
+COLLIDING = {
+    "detail": {
+        "requestParameters": {"name": [{"exists": True}]},
+        "$or": [
+            {"eventName": ["PutRule"], "requestParameters": {"name": ["tw-x"]}},
+            {"eventName": ["DeleteRule"], "requestParameters": {"rule": ["tw-x"]}},
+        ],
+    }
+}
+
+
+def _call(name: str, **detail: Any) -> dict[str, Any]:
+    return {
+        "source": "aws.events",
+        "detail-type": "AWS API Call via CloudTrail",
+        "detail": {"eventSource": "events.amazonaws.com", "eventName": name, **detail},
+    }
+
+
+GIVEN_CASES = [
+    *(
+        pytest.param(pattern, event, expected, id=f"match-case-{at}")
+        for at, (pattern, event, expected) in enumerate(p.values for p in MATCH_CASES)
+    ),
+    case("rule-branch", CALL_SHAPED, _call("PutRule", requestParameters={"name": "tw-a"}), True),
+    case(
+        "rule-branch-other-name",
+        CALL_SHAPED,
+        _call("PutRule", requestParameters={"name": "x"}),
+        False,
+    ),
+    case(
+        "prefix-branch", CALL_SHAPED, _call("PutTargets", requestParameters={"rule": "tw-x"}), True
+    ),
+    case("anything-but-branch", CALL_SHAPED, _call("DeleteRule", readOnly=False), True),
+    case("anything-but-branch-read", CALL_SHAPED, _call("DeleteRule", readOnly=True), False),
+    case(
+        "failed-call",
+        CALL_SHAPED,
+        _call("PutRule", requestParameters={"name": "tw-a"}, errorCode="X"),
+        False,
+    ),
+    case("other-source", CALL_SHAPED, {**_call("PutRule"), "source": "aws.s3"}, False),
+    case("colliding-match", COLLIDING, _call("PutRule", requestParameters={"name": "tw-x"}), True),
+    case("colliding-miss", COLLIDING, _call("PutRule", requestParameters={"name": "tw-y"}), False),
+    case(
+        "colliding-parent-field-missing",
+        COLLIDING,
+        _call("DeleteRule", requestParameters={"rule": "tw-x"}),
+        False,
+    ),
+    case(
+        "colliding-other",
+        COLLIDING,
+        _call("DeleteRule", requestParameters={"name": "n", "rule": "tw-x"}),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("pattern", "event", "expected"), GIVEN_CASES)
+def test_pattern_decided_for_the_known_call_matches_as_the_whole_pattern(
+    pattern: dict[str, Any], event: dict[str, Any], expected: bool
+) -> None:
+    assert compile_pattern(pattern)(event) is expected
+
+    assert _given(pattern, event) is expected

@@ -606,7 +606,7 @@ def test_rules_preselected_by_call_match_exactly_what_every_rule_matches() -> No
     for event in events:
         everyone = [rule.logical_id for rule in ruleset.rules if rule.accepts(event)]
         candidates = [
-            rule.logical_id for rule in replayer._candidates(event) if rule.accepts(event)
+            rule.logical_id for rule, accepts in replayer._candidates(event) if accepts(event)
         ]
         assert candidates == everyone
 

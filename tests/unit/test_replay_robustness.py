@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.unit.test_replay import record_of, replay, write_log
-from trailwarden_local import replay_inputs
+from trailwarden_local import replay_core, replay_inputs
 from trailwarden_local.replay_core import _loads_record
 from trailwarden_local.replay_rules import ReplayRule
 
@@ -105,10 +105,12 @@ def test_an_event_source_that_is_an_object_gets_its_line(tmp_path: Path) -> None
 def test_an_unexpected_error_is_an_ignore_line_and_the_run_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: ReplayRule, event: Any) -> bool:
+    def broken(*args: Any) -> bool:
         raise RuntimeError("matcher bug")
 
+    # Both matchers: a rule's whole pattern, and its pattern decided for a known call.
     monkeypatch.setattr(ReplayRule, "accepts", broken)
+    monkeypatch.setattr(replay_core, "compile_pattern_given", lambda *args: broken)
     write_log(tmp_path / "log.json.gz", [record_of(CREATE_USER), record_of(CREATE_USER)])
 
     status, lines, err = replay([tmp_path], shortcuts=False)

@@ -100,7 +100,9 @@ def as_list(value: Any) -> list[Any]:
     """CloudTrail logs lists as ``{"items": [...]}``, plain lists or single values."""
     if value is None:
         return []
-    if isinstance(value, Mapping):
+    if type(value) is list:  # before the Mapping ABC check, ~5x dearer: the common case
+        return value
+    if type(value) is dict or isinstance(value, Mapping):
         items = value.get("items")
         return list(items) if isinstance(items, list) else ([] if "items" in value else [value])
     if isinstance(value, list):

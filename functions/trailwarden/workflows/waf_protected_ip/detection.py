@@ -232,7 +232,7 @@ class CarveOut:
             sources.setdefault(p.network, [])
             if p.source not in sources[p.network]:
                 sources[p.network].append(p.source)
-        return ", ".join(f"{n} ({', '.join(s)})" for n, s in sources.items())
+        return ", ".join(f"{network_text(n)} ({', '.join(s)})" for n, s in sources.items())
 
     def text(self) -> str:
         return f"{self.entry} covers protected {self.leave_out()}"
@@ -577,9 +577,10 @@ def _some(items: Sequence[str], shown: int = 10) -> str:
 
 
 def _hit_text(hit: Hit) -> str:
+    network, protected = network_text(hit.network), network_text(hit.protected.network)
     if hit.network == hit.protected.network:
-        return f"{hit.network} ({hit.protected.source})"
-    return f"{hit.network} (inside protected {hit.protected.network}, {hit.protected.source})"
+        return f"{network} ({hit.protected.source})"
+    return f"{network} (inside protected {protected}, {hit.protected.source})"
 
 
 def _change_facts(changes: Changes) -> dict[str, Any]:

@@ -156,7 +156,7 @@ def actions_for(resource_id: str, changes: waf.Changes) -> tuple[PlannedAction, 
         more = len(changes.remove) - 10
         steps.append(f"remove {why}" + (f" and {more} more" if more > 0 else ""))
     for c in changes.carve:
-        prefixes = [str(p) for p in c.prefixes]
+        prefixes = [waf.network_text(p) for p in c.prefixes]
         steps.append(
             f"replace {c.entry} with {len(prefixes)} prefixes that leave out {c.leave_out()}"
             f" and keep blocking the rest: {_shown(prefixes)}"
@@ -172,13 +172,17 @@ def actions_for(resource_id: str, changes: waf.Changes) -> tuple[PlannedAction, 
                 "Id": ip_set_id,
                 "Scope": scope,
                 "RemoveAddresses": waf.listed(entries),
-                "RemoveNetworks": waf.listed(sorted({str(h.network) for h in changes.remove})),
+                "RemoveNetworks": waf.listed(
+                    sorted({waf.network_text(h.network) for h in changes.remove})
+                ),
                 "CarveOut": [
                     {
                         "entry": c.entry,
-                        "network": str(c.network),
-                        "exclude": list(dict.fromkeys(str(p.network) for p in c.excluded)),
-                        "add": [str(p) for p in c.prefixes],
+                        "network": waf.network_text(c.network),
+                        "exclude": list(
+                            dict.fromkeys(waf.network_text(p.network) for p in c.excluded)
+                        ),
+                        "add": [waf.network_text(p) for p in c.prefixes],
                     }
                     for c in changes.carve
                 ],

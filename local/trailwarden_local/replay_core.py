@@ -29,7 +29,6 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from trailwarden.logic.decide import decide
@@ -71,18 +70,20 @@ _RECORD_START: Final = b'{"eventVersion":'
 _RECORD_SEPARATOR: Final = b'},{"eventVersion":'
 _SEPARATORS: Final = re.compile(re.escape(_RECORD_SEPARATOR))
 # One pass reads, in order, every record's call (eventSource + eventName, adjacent as
-# CloudTrail writes them) and its eventID: (source, name, b"") and (b"", b"", id) tuples.
-# Strings with an escape or a control character do not match (the file is parsed).
+# CloudTrail writes them) and its eventID, as the texts `Source":"<eventSource>",
+# "eventName":"<eventName>` and `ID":"<eventID>` (one group: a flat list of bytes, no
+# tuples). Strings with an escape or a control character do not match (the file is
+# parsed).
 _FIELDS: Final = re.compile(
-    rb'"event(?:Source":"([^"\\\x00-\x1f\x7f]+)","eventName":"([^"\\\x00-\x1f\x7f]+)"'
-    rb'|ID":"([^"\\\x00-\x1f\x7f]+)")'
+    rb'"event((?:Source":"[^"\\\x00-\x1f\x7f]+","eventName|ID)":"[^"\\\x00-\x1f\x7f]+)"'
 )
+_CALL_HEAD: Final = b'Source":"'
+_NAME_JOINT: Final = b'","eventName":"'
+_ID_HEAD: Final = b'ID":"'
 _CLOSE: Final = ord("}")
 # What the scan does with a call (the regex's tuple): "" when a rule may take it (the
 # record is parsed and decided), else the tail of its line after the eventID's text.
-_ScanMemo = dict[tuple[bytes, bytes, bytes], str]
-_first: Final = itemgetter(0)
-_third: Final = itemgetter(2)
+_ScanMemo = dict[bytes, str]
 # The line of a record no rule can match, after its eventID and eventName.
 _UNMATCHED_TAIL: Final = (
     ',"workflow":null,"verdict":"ignore","reason":"' + NO_RULE_MATCHES + '","actions":[],'
@@ -109,16 +110,17 @@ _ENVELOPE_PER_BYTE: Final = 12
 _ENVELOPE_OVERHEAD: Final = 512
 
 
-def _parse_record(text: bytes, call: tuple[bytes, bytes, bytes], event_id: bytes) -> Any:
+def _parse_record(text: bytes, call: bytes, event_id: bytes) -> Any:
     """One record cut out of a scanned log, parsed; None unless it is the record whose
-    fields the scan read there."""
+    fields the scan read there (``call`` as the scan read it, see _FIELDS)."""
+    source, _, name = call[len(_CALL_HEAD) :].partition(_NAME_JOINT)
     try:
         record = _loads_record(text)
         if (
             type(record) is dict
             and record.get("eventID") == event_id.decode()
-            and record.get("eventSource") == call[0].decode()
-            and record.get("eventName") == call[1].decode()
+            and record.get("eventSource") == source.decode()
+            and record.get("eventName") == name.decode()
         ):
             return record
     except ValueError:  # UnicodeDecodeError included
@@ -293,16 +295,17 @@ class Replayer:
         if len(fields) != 2 * total:
             return None
         calls, found_ids = fields[0::2], fields[1::2]
-        # Calls and IDs alternate: a call has a source, an ID tuple has none.
-        if not all(map(_first, calls)) or any(map(_first, found_ids)):
+        # Calls and IDs alternate: each call holds `Source":"` once and an ID `ID":"` once
+        # (a field's text has no quote), at its start. No raw newline in a match.
+        joined_ids = b"\n".join(found_ids)
+        if joined_ids.count(_ID_HEAD) != total or b"\n".join(calls).count(_CALL_HEAD) != total:
             return None
         memo = self._scan_memo
         for call in set(calls).difference(memo):
             self._scan_tail(call)
         tails = list(map(memo.__getitem__, calls))
-        ids = list(map(_third, found_ids))
         try:
-            id_texts = b"\n".join(ids).decode().split("\n")  # no raw newline in a match
+            id_texts = joined_ids.replace(_ID_HEAD, b"").decode().split("\n")
         except UnicodeDecodeError:
             return None
         stats = Stats(inputs=1)
@@ -327,7 +330,8 @@ class Replayer:
             # A rule may take it: parse the record and decide it in full.
             start = low if index == 0 else closes[index - 1] + 2
             end = closes[index] + 1
-            record = _parse_record(data[start:end], calls[index], ids[index])
+            event_id = found_ids[index][len(_ID_HEAD) :]
+            record = _parse_record(data[start:end], calls[index], event_id)
             if record is None:
                 return None
             bound = _ENVELOPE_PER_BYTE * (end - start) + _ENVELOPE_OVERHEAD
@@ -340,13 +344,13 @@ class Replayer:
         stats.records = total
         return Result(lines, stats)
 
-    def _scan_tail(self, call: tuple[bytes, bytes, bytes]) -> str:
+    def _scan_tail(self, call: bytes) -> str:
         """Memoised: "" if a rule may take this call, else its line after the eventID.
 
         Raises nothing: a name that is not UTF-8 is treated as "may match" (the record
         is parsed, and a record that does not parse sends the file to the full path).
         """
-        source, name, _ = call
+        source, _, name = call[len(_CALL_HEAD) :].partition(_NAME_JOINT)
         try:
             text_source, text_name = source.decode(), name.decode()
         except UnicodeDecodeError:

@@ -551,6 +551,10 @@ def test_the_fast_scan_falls_back_to_a_full_parse_when_fields_do_not_line_up(
         k: v for k, v in benign.items() if k not in ("eventVersion", "eventID")
     }
     nested_call = {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyImageAttribute"}
+    # eventID, eventName adjacent, eventSource later: no field may be read as another
+    id_then_name = {"eventVersion": "1.09", "eventID": "adj", "eventName": "CreateUser"} | {
+        k: v for k, v in benign.items() if k not in ("eventVersion", "eventID", "eventName")
+    }
     files = {
         "nested-call-and-id": [
             benign | {"eventID": "n1", "requestParameters": {**nested_call, "eventID": "x"}},
@@ -561,6 +565,7 @@ def test_the_fast_scan_falls_back_to_a_full_parse_when_fields_do_not_line_up(
             benign | {"eventID": "b2", "responseElements": {"eventID": "inner"}},
         ],
         "id-before-call": [id_first, made_public],
+        "id-then-name-then-source": [id_then_name, made_public, benign | {"eventID": "b3"}],
         "control-and-del-in-id": [benign | {"eventID": "a\x7fb"}, benign | {"eventID": "c\nd"}],
         "nested-record-array": [
             benign

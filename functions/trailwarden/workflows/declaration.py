@@ -15,7 +15,6 @@ listing the package, so nothing else names a workflow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -29,8 +28,8 @@ if TYPE_CHECKING:
     from trailwarden.models.settings import DetectionSettings
     from trailwarden.workflows.base import ClientFactory, RemediationResult
 
-# The declarations are NamedTuples, not dataclasses: every function imports them on
-# its cold start, and a dataclass costs a few milliseconds to create.
+# NamedTuples, not dataclasses: every function imports these on its cold start, and a
+# dataclass costs about a millisecond to create.
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 ACTING_MODES = (Mode.REMEDIATE, Mode.APPROVAL, Mode.ALERT, Mode.OFF)
 ALERTING_MODES = (Mode.ALERT, Mode.OFF)
@@ -153,8 +152,7 @@ class Declaration(NamedTuple):
 # --- the code half --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Remediation:
+class Remediation(NamedTuple):
     """The acting half of a workflow. Each callable takes plain data and clients."""
 
     assess_grants: tuple[Grant, ...]
@@ -182,8 +180,7 @@ class Remediation:
         return actions_of(self.remediate_grants)
 
 
-@dataclass(frozen=True)
-class Workflow:
+class Workflow(NamedTuple):
     declaration: Declaration
     # (eventSource, eventName) of the CloudTrail calls the detection reads.
     triggers: frozenset[tuple[str, str]]

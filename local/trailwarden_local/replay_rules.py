@@ -692,7 +692,6 @@ def _load_rules(
         },
         pseudo=pseudo,
         conditions=translated.get("Conditions") or {},
-        mappings=translated.get("Mappings") or {},
         resources=lookup,
     )
     arns = tuple(own_role_arns) or (_NO_OWN_ROLE,)

@@ -55,7 +55,6 @@ def conditions(overrides: dict[str, str]) -> dict[str, bool]:
         parameters={k: parameter_ref_value(PARAMETERS[k], v) for k, v in declared.items()},
         pseudo=PSEUDO,
         conditions=SOURCE.get("Conditions", {}),
-        mappings={},
         resources=None,  # type: ignore[arg-type]  # conditions never look at resources
     )
     return resolver.all_conditions()

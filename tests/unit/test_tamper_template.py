@@ -84,7 +84,6 @@ class Stack:
             parameters={n: parameter_ref_value(declared[n], v) for n, v in parameters.items()},
             pseudo=pseudo,
             conditions=self.template.get("Conditions") or {},
-            mappings=self.template.get("Mappings") or {},
             resources=_Names(self.resources),
         )
 

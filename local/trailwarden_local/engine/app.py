@@ -36,7 +36,7 @@ from .lambda_runtime import (
     base_environment,
 )
 from .parameters import parameter_ref_value, resolve_parameters
-from .provision import Provisioned, Provisioner, skip_reason
+from .provision import Provisioned, Provisioner
 from .recorder import OperationRecorder
 from .template import expand_template, load_template_file
 
@@ -176,67 +176,6 @@ def _dependency_order(resources: Mapping[str, Any], active: set[str]) -> list[st
     return order
 
 
-def _json_path(document: Any, path: str, where: str) -> Any:
-    """The JSONPath subset EventBridge InputPath/InputPathsMap use ($, $.a.b, $.a[0])."""
-    if path == "$":
-        return document
-    if not path.startswith("$."):
-        raise UnsupportedTemplateFeature(f"{where}: JSONPath {path!r}")
-    value = document
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path[2:]):
-        if part.startswith("["):
-            index = int(part[1:-1])
-            value = value[index] if isinstance(value, list) and index < len(value) else None
-        else:
-            value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _input_transform(transformer: Mapping[str, Any], event: Any, rule: Mapping[str, Any]) -> Any:
-    values = {
-        name: _json_path(event, path, f"rule {rule['Name']} InputPathsMap.{name}")
-        for name, path in (transformer.get("InputPathsMap") or {}).items()
-    }
-    values.update(
-        {
-            "aws.events.rule-arn": rule["Arn"],
-            "aws.events.rule-name": rule["Name"],
-            "aws.events.event.ingestion-time": event.get("time"),
-            "aws.events.event": event,
-            "aws.events.event.json": event,
-        }
-    )
-    template = str(transformer["InputTemplate"])
-    json_shaped = template.lstrip().startswith(("{", "["))
-    out: list[str] = []
-    in_string = False
-    index = 0
-    while index < len(template):
-        char = template[index]
-        if char == "\\" and in_string:
-            out.append(template[index : index + 2])
-            index += 2
-            continue
-        if char == '"':
-            in_string = not in_string
-        match = re.match(r"<([A-Za-z0-9_.-]+)>", template[index:])
-        if match and match.group(1) in values:
-            value = values[match.group(1)]
-            if in_string or not json_shaped:
-                out.append(value if isinstance(value, str) else json.dumps(value))
-            else:
-                out.append(json.dumps(value))
-            index += match.end()
-            continue
-        out.append(char)
-        index += 1
-    text = "".join(out)
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def _memoise_asl_validation() -> None:
     """Validate each distinct state-machine definition once per process.
 
@@ -326,7 +265,6 @@ class LocalApp:
             },
             pseudo=self._pseudo,
             conditions=self.translated_template.get("Conditions", {}) or {},
-            mappings=self.translated_template.get("Mappings", {}) or {},
             resources=self._registry,
         )
         self.conditions: dict[str, bool] = self._resolver.all_conditions()
@@ -683,16 +621,6 @@ class LocalApp:
                     deliveries.append(self._deliver(rule, by_name.get(rule["Name"]), target, full))
         return deliveries
 
-    def _target_input(self, rule: Mapping[str, Any], target: Mapping[str, Any], event: Any) -> Any:
-        where = f"rule {rule['Name']} target {target['Id']}"
-        if "Input" in target:
-            return json.loads(target["Input"])
-        if "InputPath" in target:
-            return _json_path(event, target["InputPath"], where)
-        if "InputTransformer" in target:
-            return _input_transform(target["InputTransformer"], event, rule)
-        return event
-
     def _execution_name(self, rule_name: str) -> str:
         prefix = _EXECUTION_NAME_UNSAFE.sub("-", rule_name)[:47]
         return f"{prefix}-{uuid.uuid4().hex}"
@@ -714,7 +642,10 @@ class LocalApp:
                 f"rule {rule['Name']}: target {arn} (only Step Functions, Lambda, SQS and SNS "
                 "targets are delivered locally)"
             )
-        payload = self._target_input(rule, target, event)
+        transforms = {"Input", "InputPath", "InputTransformer"} & set(target)
+        if transforms:
+            raise UnsupportedTemplateFeature(f"rule {rule['Name']}: target {sorted(transforms)}")
+        payload = event
         base = {
             "rule_logical_id": rule_lid,
             "rule_name": rule["Name"],
@@ -854,5 +785,4 @@ __all__ = [
     "LocalRule",
     "LocalStateMachine",
     "SkippedResource",
-    "skip_reason",
 ]

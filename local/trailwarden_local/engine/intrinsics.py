@@ -1,14 +1,13 @@
 """CloudFormation intrinsic functions and Conditions, resolved against provisioned resources.
 
-Supported: ``Ref`` (parameters, pseudo parameters, resources), ``Fn::GetAtt``, ``Fn::Sub``,
-``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If``, ``Fn::FindInMap``, ``Fn::Base64``,
+Supported: what the app's templates use after the SAM transform: ``Ref`` (parameters,
+pseudo parameters, resources), ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::If``,
 ``Fn::Equals`` / ``Fn::Not`` / ``Fn::And`` / ``Fn::Or`` / ``Condition`` and
 ``AWS::NoValue``. Anything else raises :class:`UnsupportedTemplateFeature`.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -105,13 +104,11 @@ class Resolver:
         parameters: Mapping[str, Any],
         pseudo: Mapping[str, Any],
         conditions: Mapping[str, Any],
-        mappings: Mapping[str, Any],
         resources: ResourceLookup,
     ) -> None:
         self._parameters = dict(parameters)
         self._pseudo = dict(pseudo)
         self._condition_defs = dict(conditions)
-        self._mappings = dict(mappings)
         self._resources = resources
         self._condition_values: dict[str, bool] = {}
         self._evaluating: list[str] = []
@@ -120,11 +117,7 @@ class Resolver:
             "Fn::GetAtt": self._get_att,
             "Fn::Sub": self._sub,
             "Fn::Join": self._join,
-            "Fn::Select": self._select,
-            "Fn::Split": self._split,
             "Fn::If": self._if,
-            "Fn::FindInMap": self._find_in_map,
-            "Fn::Base64": self._base64,
             "Fn::Equals": self._equals,
             "Fn::Not": self._not,
             "Fn::And": self._and,
@@ -282,50 +275,12 @@ class Resolver:
             raise TemplateError(f"{where}: Fn::Join takes [delimiter, list], got {arg!r}")
         return delimiter.join(self._text(item, "Fn::Join", where) for item in items)
 
-    def _select(self, arg: Any, where: str) -> Any:
-        index, items = self._args("Fn::Select", arg, 2, where)
-        index = self.resolve(index, where)
-        items = self.resolve(items, where)
-        try:
-            position = int(index)
-        except (TypeError, ValueError):
-            raise TemplateError(f"{where}: Fn::Select index {index!r} is not a number") from None
-        if not isinstance(items, list) or not 0 <= position < len(items):
-            raise TemplateError(f"{where}: Fn::Select index {position} out of range of {items!r}")
-        return items[position]
-
-    def _split(self, arg: Any, where: str) -> list[str]:
-        delimiter, source = self._args("Fn::Split", arg, 2, where)
-        delimiter = self.resolve(delimiter, where)
-        source = self.resolve(source, where)
-        if not isinstance(delimiter, str) or not delimiter or not isinstance(source, str):
-            raise TemplateError(f"{where}: Fn::Split takes [delimiter, string], got {arg!r}")
-        return source.split(delimiter)
-
     def _if(self, arg: Any, where: str) -> Any:
         name, if_true, if_false = self._args("Fn::If", arg, 3, where)
         if not isinstance(name, str):
             raise TemplateError(f"{where}: Fn::If needs a condition name, got {name!r}")
         chosen = if_true if self.condition(name, where) else if_false
         return self.resolve(chosen, where)
-
-    def _find_in_map(self, arg: Any, where: str) -> Any:
-        parts = self._args("Fn::FindInMap", arg, (3, 4), where)
-        if len(parts) == 4:
-            raise UnsupportedTemplateFeature(
-                f"{where}: Fn::FindInMap DefaultValue (AWS::LanguageExtensions)"
-            )
-        map_name, top_key, second_key = (self._name(p, "Fn::FindInMap", where) for p in parts)
-        try:
-            return self._mappings[map_name][top_key][second_key]
-        except (KeyError, TypeError):
-            raise TemplateError(
-                f"{where}: Fn::FindInMap [{map_name}, {top_key}, {second_key}] not found"
-            ) from None
-
-    def _base64(self, arg: Any, where: str) -> str:
-        text = self._text(self.resolve(arg, where), "Fn::Base64", where)
-        return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
     def _comparable(self, value: Any, where: str) -> Any:
         if isinstance(value, list):

@@ -11,30 +11,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import (
-        Delivery,
-        InvokeResult,
-        LocalApp,
-        LocalRule,
-        LocalStateMachine,
-        SkippedResource,
-    )
+    from .app import LocalApp
+    from .bus import Delivery
     from .errors import (
         EngineStateError,
         ParameterError,
         TemplateError,
         UnsupportedTemplateFeature,
     )
+    from .executions import InvokeResult
     from .lambda_runtime import InvocationRecord, LocalFunction
     from .provision import SKIPPED_RESOURCE_TYPES
+    from .stack import LocalRule, LocalStateMachine, SkippedResource
 
 _WHERE = {
-    "Delivery": "app",
-    "InvokeResult": "app",
+    "Delivery": "bus",
+    "InvokeResult": "executions",
     "LocalApp": "app",
-    "LocalRule": "app",
-    "LocalStateMachine": "app",
-    "SkippedResource": "app",
+    "LocalRule": "stack",
+    "LocalStateMachine": "stack",
+    "SkippedResource": "stack",
     "EngineStateError": "errors",
     "ParameterError": "errors",
     "TemplateError": "errors",

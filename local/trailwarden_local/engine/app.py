@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .bus import Delivery, EventBus
-from .errors import EngineStateError, TemplateError
+from .errors import EngineStateError
 from .executions import Executions, InvokeResult
 from .lambda_runtime import InvocationRecord, LambdaRuntime, base_environment
 from .recorder import OperationRecorder
@@ -276,37 +276,6 @@ class LocalApp:
     @property
     def invocations(self) -> list[InvocationRecord]:
         return list(self._runtime.invocations) if self._runtime else []
-
-    def _role_statements(self, role_lid: str) -> list[Mapping[str, Any]]:
-        resources = self.expanded_template.get("Resources", {})
-        role = resources.get(role_lid, {})
-        documents = [p["PolicyDocument"] for p in role.get("Properties", {}).get("Policies", [])]
-        statements: list[Mapping[str, Any]] = []
-        for document in documents:
-            found = document.get("Statement", [])
-            statements.extend([found] if isinstance(found, dict) else found)
-        return statements
-
-    def granted_actions(self, function_logical_id: str) -> list[tuple[str, Any]]:
-        """(action, Resource) for every Allow statement of the function role's policies."""
-        function = self.functions[function_logical_id]
-        if function.role_logical_id is None:
-            raise TemplateError(f"{function_logical_id}: role is not a resource of the template")
-        granted: list[tuple[str, Any]] = []
-        for statement in self._role_statements(function.role_logical_id):
-            if statement.get("Effect") != "Allow" or "Action" not in statement:
-                continue
-            actions = statement["Action"]
-            for action in [actions] if isinstance(actions, str) else actions:
-                granted.append((action, statement.get("Resource")))
-        return granted
-
-    def managed_policy_arns(self, function_logical_id: str) -> list[str]:
-        function = self.functions[function_logical_id]
-        if function.role_logical_id is None:
-            return []
-        role = self.expanded_template["Resources"][function.role_logical_id]
-        return list(role["Properties"].get("ManagedPolicyArns", []))
 
     # ------------------------------------------------------------------ bus and executions
 

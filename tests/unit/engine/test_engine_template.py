@@ -63,11 +63,18 @@ def test_yaml_short_forms_become_long_forms() -> None:
     }
 
 
-def test_yaml_rejects_duplicate_keys_and_unknown_tags() -> None:
-    with pytest.raises(TemplateError, match="duplicate key 'A'"):
-        load_yaml("A: 1\nA: 2\n")
-    with pytest.raises(UnsupportedTemplateFeature, match="!Bogus"):
-        load_yaml("A: !Bogus x\n")
+def test_template_with_duplicate_keys_is_a_template_error(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "Resources:\n  A: {Type: AWS::SNS::Topic}\n  A: {Type: AWS::SQS::Queue}\n"
+    )
+    with pytest.raises(TemplateError, match="Duplicate found 'A'"):
+        LocalApp(path)
+
+
+def test_unknown_tag_fails_loudly_when_resolved() -> None:
+    fragment = load_yaml("A: !Bogus x\n")
+    with pytest.raises(UnsupportedTemplateFeature, match="intrinsic function Fn::Bogus"):
+        _resolver().resolve(fragment, "here")
 
 
 def test_resolver_handles_every_supported_intrinsic() -> None:

@@ -27,27 +27,13 @@ if TYPE_CHECKING:
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 FAKE_ARTIFACT_BUCKET = "trailwarden-local-artifacts"
 
-# AWS managed policies SAM may attach, by name (offline stand-in for IAM ListPolicies).
+# AWS managed policies a template may name in a function's Policies (offline stand-in for
+# IAM ListPolicies); a name missing here fails loudly when its role is created.
 MANAGED_POLICY_ARNS: dict[str, str] = {
-    name: f"arn:aws:iam::aws:policy/{path}"
-    for name, path in {
-        "AWSLambdaBasicExecutionRole": "service-role/AWSLambdaBasicExecutionRole",
-        "AWSLambdaVPCAccessExecutionRole": "service-role/AWSLambdaVPCAccessExecutionRole",
-        "AWSLambdaRole": "service-role/AWSLambdaRole",
-        "AWSLambdaDynamoDBExecutionRole": "service-role/AWSLambdaDynamoDBExecutionRole",
-        "AWSLambdaSQSQueueExecutionRole": "service-role/AWSLambdaSQSQueueExecutionRole",
-        "AWSLambdaKinesisExecutionRole": "service-role/AWSLambdaKinesisExecutionRole",
-        "AWSXrayWriteOnlyAccess": "AWSXrayWriteOnlyAccess",
-        "AWSXRayDaemonWriteAccess": "AWSXRayDaemonWriteAccess",
-        "AWSLambdaExecute": "AWSLambdaExecute",
-        "CloudWatchLambdaInsightsExecutionRolePolicy": (
-            "CloudWatchLambdaInsightsExecutionRolePolicy"
-        ),
-        "CloudWatchLogsFullAccess": "CloudWatchLogsFullAccess",
-        "AWSStepFunctionsFullAccess": "AWSStepFunctionsFullAccess",
-        "ReadOnlyAccess": "ReadOnlyAccess",
-        "SecurityAudit": "SecurityAudit",
-    }.items()
+    "AWSLambdaBasicExecutionRole": (
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ),
+    "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
 
 

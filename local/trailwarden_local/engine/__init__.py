@@ -1,8 +1,9 @@
 """Local engine: the real SAM template provisioned into moto, handlers run in-process.
 
 ``from trailwarden_local.engine import LocalApp``; see :mod:`trailwarden_local.engine.app`.
-The names are imported on first use: ``replay`` needs only the template loader and the
-intrinsic resolver, not moto, boto3 and the Lambda runtime behind :class:`LocalApp`.
+The names are imported on first use: ``replay`` needs only the offline resolver
+(:mod:`~trailwarden_local.engine.resolver`), not moto, boto3 and the Lambda runtime behind
+:class:`LocalApp`.
 """
 
 from __future__ import annotations

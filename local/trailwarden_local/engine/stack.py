@@ -9,16 +9,13 @@ machines, rules, outputs.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import TemplateError, UnsupportedTemplateFeature
-from .intrinsics import Resolver, referenced_resources
 from .lambda_runtime import LocalFunction
-from .parameters import parameter_ref_value, resolve_parameters
 from .provision import Provisioned, Provisioner
-from .template import expand_template, load_template_file
+from .resolver import prepare, referenced_resources
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -51,14 +48,6 @@ class SkippedResource:
     logical_id: str
     type: str
     reason: str
-
-
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 class _Registry:
@@ -142,41 +131,17 @@ class LocalStack:
     ) -> None:
         self.region = region
         self.account_id = account_id
-        self.partition = _partition(region)
         self.stack_name = stack_name
-        source = load_template_file(template_path)
-        declared = source.get("Parameters") or {}
-        self.parameters: dict[str, str] = resolve_parameters(declared, parameters)
-        pseudo: dict[str, Any] = {
-            "AWS::Region": region,
-            "AWS::AccountId": account_id,
-            "AWS::Partition": self.partition,
-            "AWS::StackName": stack_name,
-            "AWS::StackId": (
-                f"arn:{self.partition}:cloudformation:{region}:{account_id}:stack/{stack_name}/"
-                f"{uuid.uuid5(uuid.NAMESPACE_URL, stack_name)}"
-            ),
-            "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
-            "AWS::NotificationARNs": [],
-        }
-        sam_values = {
-            **self.parameters,
-            **{k: v for k, v in pseudo.items() if k != "AWS::NotificationARNs"},
-        }
-        loaded = expand_template(template_path, source, parameter_values=sam_values, region=region)
-        self.code_dirs = loaded.code_dirs
-        self.translated_template: dict[str, Any] = loaded.translated
+        prepared = prepare(
+            template_path, parameters, region=region, account_id=account_id, stack_name=stack_name
+        )
+        self.partition: str = prepared.pseudo["AWS::Partition"]
+        self.parameters = prepared.parameters
+        self.code_dirs = prepared.code_dirs
+        self.translated_template: dict[str, Any] = prepared.translated
         resources: dict[str, Any] = self.translated_template.get("Resources", {})
         self._registry = _Registry(resources, set())
-        self._resolver = Resolver(
-            parameters={
-                name: parameter_ref_value(declared[name], value)
-                for name, value in self.parameters.items()
-            },
-            pseudo=pseudo,
-            conditions=self.translated_template.get("Conditions", {}) or {},
-            resources=self._registry,
-        )
+        self._resolver = prepared.resolver(self._registry)
         self.conditions: dict[str, bool] = self._resolver.all_conditions()
         self.inactive_resources: set[str] = set()
         for logical_id, body in resources.items():

@@ -12,8 +12,8 @@ from trailwarden_local.engine import (
     TemplateError,
     UnsupportedTemplateFeature,
 )
-from trailwarden_local.engine.intrinsics import NO_VALUE, Resolver, referenced_resources
 from trailwarden_local.engine.provision import apply_definition_substitutions
+from trailwarden_local.engine.resolver import NO_VALUE, Resolver, referenced_resources
 from trailwarden_local.engine.template import load_yaml
 
 from .conftest import FIXTURE_TEMPLATE

@@ -1,20 +1,31 @@
-"""CloudFormation intrinsic functions and Conditions, resolved against provisioned resources.
+"""One offline resolver for the engine and replay: parameters, pseudo parameters,
+Conditions and the intrinsic functions of a SAM-expanded template.
 
-Supported: what the app's templates use after the SAM transform: ``Ref`` (parameters,
-pseudo parameters, resources), ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::If``,
-``Fn::Equals`` / ``Fn::Not`` / ``Fn::And`` / ``Fn::Or`` / ``Condition`` and
+:func:`prepare` loads a template, validates the parameters like CloudFormation, expands
+the SAM transform and returns a :class:`PreparedTemplate`; its :meth:`~PreparedTemplate.resolver`
+resolves intrinsics against whatever names the resources have: the provisioned ones
+(the engine) or the names CloudFormation would generate (replay, tests).
+
+Intrinsics supported: what the app's templates use after the SAM transform: ``Ref``
+(parameters, pseudo parameters, resources), ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``,
+``Fn::If``, ``Fn::Equals`` / ``Fn::Not`` / ``Fn::And`` / ``Fn::Or`` / ``Condition`` and
 ``AWS::NoValue``. Anything else raises :class:`UnsupportedTemplateFeature`.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import TemplateError, UnsupportedTemplateFeature
+from .errors import ParameterError, TemplateError, UnsupportedTemplateFeature
+from .template import expand_template, load_template_file
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 
 class _NoValue:
@@ -304,3 +315,178 @@ class Resolver:
     def _or(self, arg: Any, where: str) -> bool:
         items = self._args("Fn::Or", arg, tuple(range(2, 11)), where)
         return any([self._condition_expr(item, where) for item in items])  # noqa: C419 - evaluate all
+
+
+# --------------------------------------------------------------------------- parameters
+
+_LIST_TYPES = ("CommaDelimitedList", "List<")
+_STRING_LIKE_PREFIXES = ("AWS::EC2::", "AWS::Route53::", "List<AWS::")
+
+
+def _check_type(name: str, ptype: str) -> None:
+    if ptype in ("String", "Number", "CommaDelimitedList", "List<Number>"):
+        return
+    if ptype.startswith("AWS::SSM::Parameter::"):
+        raise UnsupportedTemplateFeature(f"Parameter {name}: type {ptype} (SSM-backed parameters)")
+    if ptype.startswith(_STRING_LIKE_PREFIXES):
+        return
+    raise UnsupportedTemplateFeature(f"Parameter {name}: type {ptype}")
+
+
+def _as_text(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ",".join(str(v) for v in value)
+    raise ParameterError(f"Parameter {name}: value {value!r} is not a string")
+
+
+def _validate(name: str, spec: Mapping[str, Any], value: str) -> None:
+    ptype = str(spec.get("Type", "String"))
+    is_list = ptype.startswith(_LIST_TYPES)
+    items = [part.strip() for part in value.split(",")] if is_list else [value]
+    allowed = spec.get("AllowedValues")
+    if allowed is not None:
+        allowed_text = [_as_text(name, a) for a in allowed]
+        for item in items:
+            if item not in allowed_text:
+                raise ParameterError(
+                    f"Parameter {name}: {item!r} is not one of AllowedValues {allowed_text}"
+                )
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None:
+        for item in items:
+            if re.fullmatch(str(pattern), item) is None:
+                raise ParameterError(
+                    f"Parameter {name}: {item!r} does not match AllowedPattern {pattern!r}"
+                )
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        raise ParameterError(f"Parameter {name}: shorter than MinLength {spec['MinLength']}")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        raise ParameterError(f"Parameter {name}: longer than MaxLength {spec['MaxLength']}")
+    if ptype in ("Number", "List<Number>"):
+        for item in items:
+            try:
+                number = float(item)
+            except ValueError:
+                raise ParameterError(f"Parameter {name}: {item!r} is not a Number") from None
+            if "MinValue" in spec and number < float(spec["MinValue"]):
+                raise ParameterError(f"Parameter {name}: {item} is below MinValue")
+            if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                raise ParameterError(f"Parameter {name}: {item} is above MaxValue")
+
+
+def resolve_parameters(
+    declared: Mapping[str, Any] | None, overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """Final parameter values (as text, like CloudFormation receives them).
+
+    Raises :class:`ParameterError` for an unknown name, a missing value (no Default)
+    or a value outside AllowedValues / AllowedPattern / length / range constraints.
+    """
+    declared = declared or {}
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise ParameterError(
+            f"unknown template parameter(s) {unknown}; the template declares {sorted(declared)}"
+        )
+    values: dict[str, str] = {}
+    for name, spec in declared.items():
+        if not isinstance(spec, Mapping):
+            raise ParameterError(f"Parameter {name}: declaration is not a mapping")
+        _check_type(name, str(spec.get("Type", "String")))
+        if name in overrides:
+            value = _as_text(name, overrides[name])
+        elif "Default" in spec:
+            value = _as_text(name, spec["Default"])
+        else:
+            raise ParameterError(f"Parameter {name}: no value given and no Default")
+        _validate(name, spec, value)
+        values[name] = value
+    return values
+
+
+def parameter_ref_value(spec: Mapping[str, Any], value: str) -> str | list[str]:
+    """What ``Ref`` to a parameter returns: text, or a list for list types."""
+    ptype = str(spec.get("Type", "String"))
+    if ptype.startswith(_LIST_TYPES):
+        return [part.strip() for part in value.split(",")]
+    return value
+
+
+# --------------------------------------------------------------------------- pseudo parameters
+
+
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def pseudo_parameters(region: str, account_id: str, stack_name: str) -> dict[str, Any]:
+    """What ``Ref AWS::*`` returns in a stack named ``stack_name`` (a stable StackId)."""
+    part = partition(region)
+    return {
+        "AWS::Region": region,
+        "AWS::AccountId": account_id,
+        "AWS::Partition": part,
+        "AWS::StackName": stack_name,
+        "AWS::StackId": (
+            f"arn:{part}:cloudformation:{region}:{account_id}:stack/{stack_name}/"
+            f"{uuid.uuid5(uuid.NAMESPACE_URL, stack_name)}"
+        ),
+        "AWS::URLSuffix": "amazonaws.com.cn" if part == "aws-cn" else "amazonaws.com",
+        "AWS::NotificationARNs": [],
+    }
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True)
+class PreparedTemplate:
+    """A template with its parameter values, expanded, ready to be resolved."""
+
+    declared: dict[str, Any]  # the Parameters section
+    parameters: dict[str, str]  # effective values, as text
+    pseudo: dict[str, Any]
+    translated: dict[str, Any]  # plain CloudFormation (SAM expanded), intrinsics unresolved
+    code_dirs: dict[str, Path] = field(default_factory=dict)
+
+    def resolver(self, resources: ResourceLookup) -> Resolver:
+        """A resolver of this template's intrinsics; ``resources`` names the resources."""
+        return Resolver(
+            parameters={
+                name: parameter_ref_value(self.declared[name], value)
+                for name, value in self.parameters.items()
+            },
+            pseudo=self.pseudo,
+            conditions=self.translated.get("Conditions") or {},
+            resources=resources,
+        )
+
+
+def prepare(
+    path: Path,
+    overrides: Mapping[str, str],
+    *,
+    region: str = "us-east-1",
+    account_id: str = "123456789012",
+    stack_name: str,
+) -> PreparedTemplate:
+    """Load ``path``, validate ``overrides`` against its Parameters and expand SAM.
+
+    Raises :class:`ParameterError` and :class:`TemplateError` (or its subclass
+    :class:`UnsupportedTemplateFeature`) naming the culprit.
+    """
+    source = load_template_file(path)
+    declared = dict(source.get("Parameters") or {})
+    parameters = resolve_parameters(declared, overrides)
+    pseudo = pseudo_parameters(region, account_id, stack_name)
+    sam_values = {**parameters, **{k: v for k, v in pseudo.items() if isinstance(v, str)}}
+    loaded = expand_template(path, source, parameter_values=sam_values, region=region)
+    return PreparedTemplate(declared, parameters, pseudo, loaded.translated, loaded.code_dirs)

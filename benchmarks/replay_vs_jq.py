@@ -712,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     ).stdout.strip()
 
     sys.path[:0] = [str(REPO / "functions"), str(REPO / "local")]
-    from trailwarden.registry import BY_ID
+    from trailwarden.workflows.registry import BY_ID
     from trailwarden_local.replay_rules import load_rules
     from trailwarden_local.samples import TEMPLATE
 

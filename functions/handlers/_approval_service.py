@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from trailwarden.approvals.service import ApprovalService
 from trailwarden.approvals.store import ApprovalStore
-from trailwarden.clients import make_client
+from trailwarden.dal.clients import make_client
 
 if TYPE_CHECKING:
-    from trailwarden.settings import ApprovalSettings, NotifySettings
+    from trailwarden.models.settings import ApprovalSettings, NotifySettings
 
 
 def build_approval_service(settings: ApprovalSettings, notify: NotifySettings) -> ApprovalService:

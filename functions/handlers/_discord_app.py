@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.approvals.discord_app import DiscordApplication
-from trailwarden.errors import NotificationFailed
+from trailwarden.models.errors import NotificationFailed
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+    from trailwarden.models.settings import NotifySettings
     from trailwarden.notify.discord import DiscordWebhook
-    from trailwarden.settings import NotifySettings
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.clients import make_client
-from trailwarden.errors import NotificationFailed
-from trailwarden.settings import NotifySettings, merge_warnings, state_warnings
+from trailwarden.dal.clients import make_client
+from trailwarden.models.errors import NotificationFailed
+from trailwarden.models.settings import NotifySettings, merge_warnings, state_warnings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

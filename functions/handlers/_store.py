@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trailwarden.clients import make_client
-from trailwarden.incidents import IncidentStore
-from trailwarden.settings import StoreSettings
+from trailwarden.dal.clients import make_client
+from trailwarden.dal.incidents import IncidentStore
+from trailwarden.models.settings import StoreSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

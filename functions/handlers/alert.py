@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import count_verdict, observability
 from handlers._store import build_incident_store
-from trailwarden.alert import alert
-from trailwarden.clients import make_client
-from trailwarden.registry import Workflow, load_workflow
-from trailwarden.settings import DetectionSettings, require_workflow
+from trailwarden.dal.clients import make_client
+from trailwarden.logic.alert import alert
+from trailwarden.models.settings import DetectionSettings, require_workflow
+from trailwarden.workflows.registry import Workflow, load_workflow
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from trailwarden.incidents import IncidentStore
+    from trailwarden.dal.incidents import IncidentStore
 
 # The verdict is published as a single metric (count_verdict), so no log_metrics here.
 logger, _metrics = observability()

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs
 from handlers._approval_service import build_approval_service
 from handlers._observability import observability
 from trailwarden.approvals.service import ApprovalService, HttpRequest
-from trailwarden.events import mapping_of, text_of
-from trailwarden.settings import ApprovalSettings, NotifySettings
+from trailwarden.models.events import mapping_of, text_of
+from trailwarden.models.settings import ApprovalSettings, NotifySettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -15,8 +15,8 @@ from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from trailwarden.approvals.request import request_approval
 from trailwarden.approvals.store import ApprovalStore
-from trailwarden.clients import make_client
-from trailwarden.settings import ApprovalSettings
+from trailwarden.dal.clients import make_client
+from trailwarden.models.settings import ApprovalSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

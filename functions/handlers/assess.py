@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from handlers._observability import count_verdict, observability
 from handlers._store import build_incident_store
-from trailwarden.assess import assess
-from trailwarden.clients import make_client
-from trailwarden.registry import Workflow, load_workflow
-from trailwarden.settings import (
+from trailwarden.dal.clients import make_client
+from trailwarden.logic.assess import assess
+from trailwarden.models.settings import (
     APPROVAL_TIMEOUT_DEFAULT,
     STATE_WARNINGS_KEY,
     DetectionSettings,
@@ -21,11 +20,12 @@ from trailwarden.settings import (
     merge_warnings,
     require_workflow,
 )
+from trailwarden.workflows.registry import Workflow, load_workflow
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from trailwarden.incidents import IncidentStore
+    from trailwarden.dal.incidents import IncidentStore
 
 # The verdict is published as a single metric (count_verdict), so no log_metrics here.
 logger, _metrics = observability()

@@ -12,15 +12,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from handlers._store import build_incident_store
-from trailwarden.backstop import Backstop
-from trailwarden.clients import make_client
-from trailwarden.settings import BackstopSettings, DetectionSettings
-from trailwarden.workflows import APP_TAMPER
+from trailwarden.dal.clients import make_client
+from trailwarden.logic.backstop import Backstop
+from trailwarden.models.settings import BackstopSettings, DetectionSettings
+from trailwarden.workflows.app_tamper import DECLARATION as APP_TAMPER
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from trailwarden.incidents import IncidentStore
+    from trailwarden.dal.incidents import IncidentStore
 
 logger, metrics = observability()
 
@@ -51,12 +51,12 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
     def raise_alert(synthetic: dict[str, Any]) -> dict[str, Any]:
         # Only when a trail is found not logging: the alert path and the app-tamper
         # workflow stay off the scheduled runs' cold starts.
-        from trailwarden.alert import alert
-        from trailwarden.registry import load_workflow
+        from trailwarden.logic.alert import alert
+        from trailwarden.workflows.registry import load_workflow
 
         return alert(
             synthetic,
-            load_workflow(APP_TAMPER),
+            load_workflow(APP_TAMPER.id),
             deps.detection,
             make_client,
             deps.store,

@@ -24,8 +24,8 @@ from handlers._discord_app import DiscordAppDeps
 from handlers._observability import observability
 from trailwarden.approvals.discord_app import UNAUTHORIZED, Approvers, Interactions
 from trailwarden.approvals.store import ApprovalStore
-from trailwarden.clients import make_client
-from trailwarden.settings import ApprovalSettings, NotifySettings
+from trailwarden.dal.clients import make_client
+from trailwarden.models.settings import ApprovalSettings, NotifySettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

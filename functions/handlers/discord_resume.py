@@ -19,8 +19,8 @@ from handlers._discord_app import DiscordAppDeps
 from handlers._notify_deps import send_deadline
 from handlers._observability import observability
 from trailwarden.approvals.discord_app import resume_and_edit
-from trailwarden.clients import make_client
-from trailwarden.settings import ApprovalSettings, NotifySettings
+from trailwarden.dal.clients import make_client
+from trailwarden.models.settings import ApprovalSettings, NotifySettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

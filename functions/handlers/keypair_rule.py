@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers._observability import observability
-from trailwarden.clients import make_client
-from trailwarden.config_rules.key_pair import evaluate_invocation
+from trailwarden.dal.clients import make_client
+from trailwarden.workflows.ec2_keypair.config_rule import evaluate_invocation
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
-from trailwarden.findings import Finding
+from trailwarden.models.findings import Finding
 from trailwarden.notify import messages
 from trailwarden.notify.service import deliver
 

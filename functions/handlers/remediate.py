@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers._observability import observability
-from trailwarden.clients import make_client
-from trailwarden.findings import Finding
-from trailwarden.registry import Workflow, load_workflow
-from trailwarden.remediate import remediate
-from trailwarden.settings import DetectionSettings, require_workflow
+from trailwarden.dal.clients import make_client
+from trailwarden.logic.remediate import remediate
+from trailwarden.models.findings import Finding
+from trailwarden.models.settings import DetectionSettings, require_workflow
+from trailwarden.workflows.registry import Workflow, load_workflow
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -12,12 +12,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from handlers._store import build_incident_store
-from trailwarden.report import report
+from trailwarden.logic.report import report
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from trailwarden.incidents import IncidentStore
+    from trailwarden.dal.incidents import IncidentStore
 
 logger, metrics = observability()
 

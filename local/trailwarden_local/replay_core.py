@@ -1,9 +1,9 @@
 """Decide every record of one input document the way the deployed app would.
 
 A CloudTrail record is wrapped into the EventBridge envelope
-(:func:`trailwarden.events.wrap_cloudtrail_record`), offered to every rule of the
+(:func:`trailwarden.models.events.wrap_cloudtrail_record`), offered to every rule of the
 template (:mod:`trailwarden_local.replay_rules`), and, where a rule matches, decided by
-the workflow's own detection (:func:`trailwarden.decide.decide`) and, for an acting
+the workflow's own detection (:func:`trailwarden.logic.decide.decide`) and, for an acting
 verdict, planned by its remediation's offline dry run (``plan(..., state=None, ...)``).
 
 Speed: nearly every record in a month of CloudTrail is a call no rule can match, and
@@ -32,9 +32,9 @@ from json.encoder import encode_basestring_ascii
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
-from trailwarden.decide import decide
-from trailwarden.errors import InvalidEvent
-from trailwarden.events import (
+from trailwarden.logic.decide import decide
+from trailwarden.models.errors import InvalidEvent
+from trailwarden.models.events import (
     CLOUDTRAIL_DETAIL_TYPE,
     event_key,
     parse_actor,
@@ -42,13 +42,13 @@ from trailwarden.events import (
     text_of,
     wrap_cloudtrail_record,
 )
-from trailwarden.findings import Mode, Outcome, Verdict
-from trailwarden.registry import BY_ID, workflow_for_call, workflow_for_envelope
+from trailwarden.models.findings import Mode, Outcome, Verdict
+from trailwarden.workflows.registry import BY_ID, workflow_for_call, workflow_for_envelope
 from trailwarden_local.replay_inputs import Loaded, UnreadableInput, parse_json
 from trailwarden_local.replay_rules import may_take, pattern_calls
 
 if TYPE_CHECKING:
-    from trailwarden.registry import Workflow
+    from trailwarden.workflows.registry import Workflow
     from trailwarden_local.replay_rules import ReplayRule, RuleSet
 
 NO_WORKFLOW: Final = "-"
@@ -425,7 +425,7 @@ class Replayer:
 
     def outcome(self, event: Mapping[str, Any], size_bound: int | None = None) -> _Outcome:
         """What the deployed app would do with one EventBridge event (``size_bound``: an
-        upper bound of its JSON size, see :func:`trailwarden.events.parse_envelope`).
+        upper bound of its JSON size, see :func:`trailwarden.models.events.parse_envelope`).
 
         The last line of defence: whatever the record holds, it gets its one line. The
         readers below treat a value of the wrong type as absent; an exception that still

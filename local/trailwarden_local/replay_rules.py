@@ -33,15 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from trailwarden.events import CLOUDTRAIL_DETAIL_TYPE
-from trailwarden.registry import BY_ID, WORKFLOWS
-from trailwarden.settings import PARAMETER_ENV, DetectionSettings
+from trailwarden.models.events import CLOUDTRAIL_DETAIL_TYPE
+from trailwarden.models.settings import PARAMETER_ENV, DetectionSettings
+from trailwarden.workflows.registry import BY_ID, WORKFLOWS
 from trailwarden_local.engine.errors import ParameterError, TemplateError
 from trailwarden_local.engine.resolver import Resolver, prepare, referenced_resources
 from trailwarden_local.patterns import PatternError, compile_pattern
 
 if TYPE_CHECKING:
-    from trailwarden.registry import Workflow
+    from trailwarden.workflows.registry import Workflow
 
 __all__ = [
     "CallFilter",

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, load_index
-from trailwarden.settings import PARAMETER_ENV
-from trailwarden.workflows import MODE_PARAMETERS, mode_env_var
+from trailwarden.models.settings import MODE_PARAMETERS, PARAMETER_ENV, mode_env_var
 from trailwarden_local.engine.errors import ParameterError
 from trailwarden_local.engine.resolver import (
     Resolver,

@@ -12,10 +12,10 @@ from moto import mock_aws
 
 from tests.conftest import REPO
 from tests.contract.grants import granted_actions
-from trailwarden.errors import ERROR_NAMES
-from trailwarden.permissions import declared_actions
-from trailwarden.registry import BY_ID, WORKFLOWS
-from trailwarden.workflows import MODE_PARAMETERS
+from trailwarden.models.errors import ERROR_NAMES
+from trailwarden.models.settings import MODE_PARAMETERS
+from trailwarden.workflows.permissions import declared_actions
+from trailwarden.workflows.registry import BY_ID, WORKFLOWS
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.engine.template import load_template_file
 

@@ -9,7 +9,7 @@ the function the sample belongs to (moto in-process; SNS and Discord are recordi
 fakes) and, for EventBridge events, to replay. The properties:
 
 * no unhandled exception except the typed errors the ASL catches by name
-  (``trailwarden.errors.ERROR_NAMES``);
+  (``trailwarden.models.errors.ERROR_NAMES``);
 * no remediation planned from a mutated field of the wrong type: the actions planned
   for the mutated event are all planned for the same event with those fields deleted
   (a value of the wrong type is absent, never read);
@@ -45,11 +45,11 @@ from moto import mock_aws
 
 from handlers._notify_deps import NotifyDeps
 from tests.conftest import EVENTS, load_index
-from trailwarden.clients import make_client
-from trailwarden.decide import decide
-from trailwarden.errors import ERROR_NAMES, InvalidEvent, TrailwardenError
-from trailwarden.findings import Outcome, Verdict
-from trailwarden.registry import BY_ID
+from trailwarden.dal.clients import make_client
+from trailwarden.logic.decide import decide
+from trailwarden.models.errors import ERROR_NAMES, InvalidEvent, TrailwardenError
+from trailwarden.models.findings import Outcome, Verdict
+from trailwarden.workflows.registry import BY_ID
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.engine.lambda_runtime import base_environment
 from trailwarden_local.replay_core import Replayer

@@ -10,11 +10,11 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import load_event
-from trailwarden.alert import alert
-from trailwarden.errors import NotificationFailed
-from trailwarden.incidents import IncidentStore
-from trailwarden.registry import BY_ID
-from trailwarden.settings import DetectionSettings, NotifySettings
+from trailwarden.dal.incidents import IncidentStore
+from trailwarden.logic.alert import alert
+from trailwarden.models.errors import NotificationFailed
+from trailwarden.models.settings import DetectionSettings, NotifySettings
+from trailwarden.workflows.registry import BY_ID
 
 
 class FailingSns:

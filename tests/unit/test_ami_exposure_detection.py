@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.detections import ami_exposure
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Outcome, Severity
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.ami_exposure import detection as ami_exposure
 
 SETTINGS = DetectionSettings(
     trusted_account_ids=frozenset({"222222222222"}),

@@ -9,8 +9,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from trailwarden.errors import RemediationFailed, ResourceGone, TransientAwsError
-from trailwarden.remediations import ami_exposure
+from trailwarden.models.errors import RemediationFailed, ResourceGone, TransientAwsError
+from trailwarden.workflows.ami_exposure import remediation as ami_exposure
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.detections import app_tamper
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Outcome, Severity
-from trailwarden.registry import workflow_for_call
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.app_tamper import detection as app_tamper
+from trailwarden.workflows.registry import workflow_for_call
 
 STACK = "trailwarden"
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:CloudTrailTamperStateMachine-9S8T7U6V5W4X"

@@ -17,7 +17,7 @@ from moto import mock_aws
 from trailwarden.approvals import page, tokens
 from trailwarden.approvals.service import ApprovalService, HttpRequest
 from trailwarden.approvals.store import ApprovalStore, NewApproval
-from trailwarden.settings import ApprovalSettings
+from trailwarden.models.settings import ApprovalSettings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -16,11 +16,11 @@ from tests.conftest import REPO
 from trailwarden.approvals import tokens
 from trailwarden.approvals.request import request_approval
 from trailwarden.approvals.store import ApprovalStore
-from trailwarden.errors import InvalidEvent, RemediationRefused
-from trailwarden.findings import Finding, Severity, Verdict
-from trailwarden.registry import BY_ID
-from trailwarden.remediate import remediate
-from trailwarden.settings import ApprovalSettings, DetectionSettings, NotifySettings
+from trailwarden.logic.remediate import remediate
+from trailwarden.models.errors import InvalidEvent, RemediationRefused
+from trailwarden.models.findings import Finding, Severity, Verdict
+from trailwarden.models.settings import ApprovalSettings, DetectionSettings, NotifySettings
+from trailwarden.workflows.registry import BY_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

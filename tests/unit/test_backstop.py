@@ -13,9 +13,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from trailwarden.backstop import Backstop, check_time, synthetic_event
-from trailwarden.errors import TransientAwsError
-from trailwarden.settings import BackstopSettings
+from trailwarden.logic.backstop import Backstop, check_time, synthetic_event
+from trailwarden.models.errors import TransientAwsError
+from trailwarden.models.settings import BackstopSettings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.assess import assess
-from trailwarden.findings import Verdict
-from trailwarden.registry import BY_ID
-from trailwarden.settings import DetectionSettings
+from trailwarden.logic.assess import assess
+from trailwarden.models.findings import Verdict
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.registry import BY_ID
 
 SETTINGS = DetectionSettings()
 

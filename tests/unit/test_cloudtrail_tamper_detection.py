@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.decide import decide
-from trailwarden.detections import cloudtrail_tamper
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Mode, Outcome, Severity, Verdict
-from trailwarden.registry import BY_ID
-from trailwarden.settings import DetectionSettings
-from trailwarden.workflows import CLOUDTRAIL_TAMPER
+from trailwarden.logic.decide import decide
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Mode, Outcome, Severity, Verdict
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.cloudtrail_tamper import detection as cloudtrail_tamper
+from trailwarden.workflows.registry import BY_ID
+
+CLOUDTRAIL_TAMPER = "cloudtrail-tamper"
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/trailwarden-CloudTrailTamperRemediateFunctionRole-X"
 SETTINGS = DetectionSettings(own_role_arns=frozenset({OWN_ROLE}))

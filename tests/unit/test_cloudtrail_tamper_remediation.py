@@ -10,14 +10,14 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from trailwarden.errors import (
+from trailwarden.models.errors import (
     RemediationFailed,
     RemediationRefused,
     ResourceGone,
     TransientAwsError,
 )
-from trailwarden.findings import Detection, Outcome, Severity
-from trailwarden.remediations import cloudtrail_tamper
+from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.workflows.cloudtrail_tamper import remediation as cloudtrail_tamper
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from trailwarden import registry, workflows
+from trailwarden.workflows import registry
 
 REPO = Path(__file__).resolve().parents[2]
-WORKFLOW_MODULES = ("trailwarden.detections.", "trailwarden.remediations.")
+# A workflow unit's modules: trailwarden.workflows.<unit>.<module>
+WORKFLOW_MODULES = ("trailwarden.workflows.",)
 
 
 def _loaded_after(code: str, prefixes: tuple[str, ...] = WORKFLOW_MODULES) -> set[str]:
@@ -31,38 +32,42 @@ def _loaded_after(code: str, prefixes: tuple[str, ...] = WORKFLOW_MODULES) -> se
         check=True,
         env={"PATH": "", "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(REPO / "functions")},
     )
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    if prefixes == WORKFLOW_MODULES:
+        loaded = {m for m in loaded if m.count(".") >= 3}
+    return loaded
 
 
 def test_importing_the_workflow_handlers_loads_no_workflow() -> None:
     loaded = _loaded_after(
-        "import trailwarden.registry, handlers.alert, handlers.assess, handlers.remediate"
+        "import trailwarden.workflows.registry, handlers.alert, handlers.assess, handlers.remediate"
     )
 
     assert loaded == set()
 
 
 def test_loading_one_workflow_imports_its_modules_and_no_others() -> None:
-    code = "from trailwarden.registry import load_workflow; load_workflow('ami-exposure')"
+    code = "from trailwarden.workflows.registry import load_workflow; load_workflow('ami-exposure')"
 
     loaded = _loaded_after(code)
 
     assert {
-        "trailwarden.detections.ami_exposure",
-        "trailwarden.remediations.ami_exposure",
+        "trailwarden.workflows.ami_exposure.detection",
+        "trailwarden.workflows.ami_exposure.remediation",
     } <= loaded
-    others = [m for m in loaded if not m.endswith((".ami_exposure", ".common", ".base"))]
+    others = [m for m in loaded if not m.startswith("trailwarden.workflows.ami_exposure.")]
     assert others == []
 
 
-def test_every_workflow_id_is_registered_under_its_own_id() -> None:
-    every = {
-        value
-        for name, value in vars(workflows).items()
-        if name.isupper() and isinstance(value, str)
+def test_every_workflow_unit_is_registered_under_its_own_id() -> None:
+    units = {
+        path.name.replace("_", "-")
+        for path in (REPO / "functions/trailwarden/workflows").iterdir()
+        if (path / "__init__.py").is_file()
     }
 
-    assert {w.id for w in registry.WORKFLOWS} == every
+    assert {w.id for w in registry.WORKFLOWS} == units
+    assert [d.id for d in registry.declarations()] == sorted(units)
     for workflow_id, workflow in registry.BY_ID.items():
         assert workflow.id == workflow_id
         assert registry.load_workflow(workflow_id) is workflow
@@ -76,7 +81,7 @@ def test_an_unknown_workflow_id_is_a_key_error() -> None:
 def test_the_discord_approval_functions_load_no_finding_code() -> None:
     loaded = _loaded_after(
         "import handlers.discord_interactions, handlers.discord_resume",
-        ("trailwarden.findings", "trailwarden.events", "trailwarden.notify.discord"),
+        ("trailwarden.models.findings", "trailwarden.models.events", "trailwarden.notify.discord"),
     )
 
     assert loaded == set()
@@ -98,7 +103,11 @@ def test_a_link_approval_request_loads_neither_parameters_nor_the_discord_app() 
 def test_the_backstop_loads_no_workflow_message_formatting_until_it_alerts() -> None:
     loaded = _loaded_after(
         "import handlers.backstop",
-        ("trailwarden.notify.", "trailwarden.alert", "trailwarden.registry", "zoneinfo"),
+        (
+            "trailwarden.notify.",
+            "trailwarden.logic.alert",
+            "zoneinfo",
+        ),
     )
 
     assert loaded == {"trailwarden.notify.service"}

@@ -30,7 +30,7 @@ import pytest
 from moto import mock_aws
 
 from tests.unit.test_approval_request import TOKEN, payload
-from trailwarden.clients import make_client as real_make_client
+from trailwarden.dal.clients import make_client as real_make_client
 from trailwarden_local.discord_app_standin import APPROVER_ID, DiscordApplicationStandIn
 from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.engine.lambda_runtime import LambdaContext

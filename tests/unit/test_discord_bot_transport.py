@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trailwarden.errors import NotificationFailed
+from trailwarden.models.errors import NotificationFailed
 from trailwarden.notify.discord import DiscordWebhook
 from trailwarden_local.discord_sink import DiscordSink
 

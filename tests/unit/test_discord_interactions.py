@@ -32,8 +32,8 @@ from trailwarden.approvals.discord_app import (
 from trailwarden.approvals.request import request_approval
 from trailwarden.approvals.service import ApprovalService, HttpRequest
 from trailwarden.approvals.store import ApprovalStore
-from trailwarden.errors import NotificationFailed
-from trailwarden.settings import ApprovalSettings, NotifySettings
+from trailwarden.models.errors import NotificationFailed
+from trailwarden.models.settings import ApprovalSettings, NotifySettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -587,7 +587,7 @@ def test_a_resume_run_twice_after_delivery_never_rewrites_the_decision_as_expire
     # (a throttled DynamoDB write), so Lambda retries the asynchronous invoke.
     from botocore.exceptions import ClientError
 
-    from trailwarden.errors import TransientAwsError
+    from trailwarden.models.errors import TransientAwsError
 
     world.click("approve")
     event = dict(world.resumed[0])

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from trailwarden.errors import NotificationFailed
+from trailwarden.models.errors import NotificationFailed
 from trailwarden.notify.discord import DEFAULT_USER_AGENT, DeliveryResult, DiscordWebhook
 from trailwarden_local.discord_sink import DiscordSink
 
@@ -473,7 +473,7 @@ def test_a_trickling_discord_is_cut_and_the_email_still_goes(sink: DiscordSink) 
     import boto3
     from moto import mock_aws
 
-    from trailwarden.findings import Finding, Severity, Verdict
+    from trailwarden.models.findings import Finding, Severity, Verdict
     from trailwarden.notify.messages import detected
     from trailwarden.notify.service import deliver
 

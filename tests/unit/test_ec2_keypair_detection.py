@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.decide import decide
-from trailwarden.detections import ec2_keypair
-from trailwarden.events import parse_envelope
-from trailwarden.findings import Detection, Mode, Outcome, Severity, Verdict
-from trailwarden.registry import load_workflow
-from trailwarden.settings import DetectionSettings
-from trailwarden.workflows import EC2_KEYPAIR as WORKFLOW_ID
+from trailwarden.logic.decide import decide
+from trailwarden.models.events import parse_envelope
+from trailwarden.models.findings import Detection, Mode, Outcome, Severity, Verdict
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.ec2_keypair import detection as ec2_keypair
+from trailwarden.workflows.registry import load_workflow
+
+WORKFLOW_ID = "ec2-keypair"
 
 RULE = "trailwarden-ec2-without-key-pair"
 SETTINGS = DetectionSettings(key_pair_config_rule_name=RULE)

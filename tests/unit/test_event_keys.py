@@ -13,18 +13,18 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import load_event
-from trailwarden.alert import alert
-from trailwarden.errors import InvalidEvent
-from trailwarden.events import (
+from trailwarden.dal.incidents import IncidentStore, item_key
+from trailwarden.logic.alert import alert
+from trailwarden.models.errors import InvalidEvent
+from trailwarden.models.events import (
     parse_cloudtrail,
     parse_envelope,
     record_key,
     wrap_cloudtrail_record,
 )
-from trailwarden.findings import Verdict
-from trailwarden.incidents import IncidentStore, item_key
-from trailwarden.registry import BY_ID
-from trailwarden.settings import DetectionSettings, NotifySettings
+from trailwarden.models.findings import Verdict
+from trailwarden.models.settings import DetectionSettings, NotifySettings
+from trailwarden.workflows.registry import BY_ID
 
 GUID = "5c1d2e3f-aaaa-bbbb-cccc-000000000001"
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.detections import iam_user_change
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Detection, Outcome, Severity
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.iam_user_change import detection as iam_user_change
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/tw-remediate"
 SETTINGS = DetectionSettings(own_role_arns=frozenset({OWN_ROLE}))

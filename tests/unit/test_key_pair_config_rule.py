@@ -15,13 +15,13 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from handlers import keypair_rule
-from trailwarden.config_rules.key_pair import (
+from trailwarden.models.errors import InvalidEvent, TransientAwsError
+from trailwarden.workflows.ec2_keypair.config_rule import (
     ANNOTATION_LIMIT,
     Compliance,
     evaluate_invocation,
     evaluate_item,
 )
-from trailwarden.errors import InvalidEvent, TransientAwsError
 
 CAPTURED = "2026-11-24T06:05:12.000Z"
 CAPTURED_AT = datetime(2026, 11, 24, 6, 5, 12, tzinfo=UTC)

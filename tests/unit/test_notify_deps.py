@@ -14,9 +14,9 @@ from handlers._notify_deps import (
     send_deadline,
 )
 from tests.unit.test_notify_messages import finding
+from trailwarden.models.settings import NotifySettings
 from trailwarden.notify import messages
 from trailwarden.notify.service import deliver
-from trailwarden.settings import NotifySettings
 
 
 class Secrets:
@@ -85,7 +85,7 @@ def test_send_deadline_is_the_invocations_remaining_time_minus_a_margin() -> Non
 def test_a_trickling_discord_is_cut_before_the_lambda_would_time_out() -> None:
     import time
 
-    from trailwarden.errors import NotificationFailed
+    from trailwarden.models.errors import NotificationFailed
     from trailwarden_local.discord_sink import DiscordSink
 
     with DiscordSink() as sink:

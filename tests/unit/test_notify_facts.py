@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from trailwarden.findings import Finding, Severity, Verdict
+from trailwarden.models.findings import Finding, Severity, Verdict
 from trailwarden.notify import messages
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -44,7 +44,7 @@ def finding(workflow: str, facts: dict[str, Any], event_name: str = "CreateUser"
     ],
 )
 def test_fact_values_read_naturally(key: str, value: Any, lang: str, text: str) -> None:
-    assert messages.fact_text(key, value, lang) == text
+    assert messages.fact_text(key, value, lang, "ssm-session") == text
 
 
 def test_only_listed_non_empty_facts_are_shown_in_order() -> None:

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from trailwarden.errors import NotificationFailed
-from trailwarden.findings import Finding, PlannedAction, Severity, Verdict
+from trailwarden.models.errors import NotificationFailed
+from trailwarden.models.findings import Finding, PlannedAction, Severity, Verdict
 from trailwarden.notify import email, messages
 from trailwarden.notify.discord import DiscordWebhook
 from trailwarden.notify.embeds import discord_payload

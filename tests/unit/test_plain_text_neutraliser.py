@@ -16,7 +16,7 @@ import pytest
 
 from trailwarden.approvals import page
 from trailwarden.approvals.request import approval_message, page_summary
-from trailwarden.findings import Finding, Severity, Verdict
+from trailwarden.models.findings import Finding, Severity, Verdict
 from trailwarden.notify import email, text
 
 SEOUL = ZoneInfo("Asia/Seoul")

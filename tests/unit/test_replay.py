@@ -22,7 +22,7 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import EVENTS, REPO, load_index
-from trailwarden.registry import BY_ID
+from trailwarden.workflows.registry import BY_ID
 from trailwarden_local import replay_rules
 from trailwarden_local.replay import _Progress, run
 from trailwarden_local.replay_core import Replayer, Stats

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event, load_index
-from trailwarden.decide import decide
-from trailwarden.events import parse_envelope
-from trailwarden.registry import workflow_for_event
-from trailwarden.settings import PARAMETER_ENV, DetectionSettings
+from trailwarden.logic.decide import decide
+from trailwarden.models.events import parse_envelope
+from trailwarden.models.settings import PARAMETER_ENV, DetectionSettings
+from trailwarden.workflows.registry import workflow_for_event
 
 INDEX = load_index()
 

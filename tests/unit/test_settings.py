@@ -10,11 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from trailwarden.findings import Mode
-from trailwarden.notify import email
-from trailwarden.notify.embeds import discord_payload
-from trailwarden.notify.messages import SETTINGS_WARNING_LABEL, Message, with_settings_warnings
-from trailwarden.settings import (
+from trailwarden.models.findings import Mode
+from trailwarden.models.settings import (
     STATE_WARNINGS_KEY,
     ApprovalSettings,
     DetectionSettings,
@@ -24,6 +21,9 @@ from trailwarden.settings import (
     merge_warnings,
     state_warnings,
 )
+from trailwarden.notify import email
+from trailwarden.notify.embeds import discord_payload
+from trailwarden.notify.messages import SETTINGS_WARNING_LABEL, Message, with_settings_warnings
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.detections import sg_change
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Detection, Outcome, Severity
-from trailwarden.registry import workflow_for_call
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.registry import workflow_for_call
+from trailwarden.workflows.sg_change import detection as sg_change
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/trailwarden-SgOpenIngressRemediateFunctionRole-EXAMPLE"
 SETTINGS = DetectionSettings(own_role_arns=frozenset({OWN_ROLE}))

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.detections import sg_open_ingress
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Detection, Outcome, Severity
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.sg_open_ingress import detection as sg_open_ingress
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/trailwarden-SgOpenIngressRemediateFunctionRole-EXAMPLE"
 EXEMPT = "sg-0e1e2e3e4e5e6e7e8"

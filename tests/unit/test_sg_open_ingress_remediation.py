@@ -14,14 +14,14 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.conftest import load_event
-from trailwarden.assess import assess
-from trailwarden.errors import RemediationFailed, RemediationRefused, TransientAwsError
-from trailwarden.findings import Verdict
-from trailwarden.registry import BY_ID
-from trailwarden.remediate import remediate
-from trailwarden.remediations import sg_open_ingress
-from trailwarden.settings import DetectionSettings
-from trailwarden.sg_rules import IPV4, IPV6, IngressRule, is_risky, normalize_protocol
+from trailwarden.logic.assess import assess
+from trailwarden.logic.remediate import remediate
+from trailwarden.models.errors import RemediationFailed, RemediationRefused, TransientAwsError
+from trailwarden.models.findings import Verdict
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.models.sg_rules import IPV4, IPV6, IngressRule, is_risky, normalize_protocol
+from trailwarden.workflows.registry import BY_ID
+from trailwarden.workflows.sg_open_ingress import remediation as sg_open_ingress
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from trailwarden.sg_rules import (
+from trailwarden.models.sg_rules import (
     IPV4,
     IPV6,
     PREFIX_LIST,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.detections import ssm_session
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Detection, Outcome, Severity
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.ssm_session import detection as ssm_session
 
 SETTINGS = DetectionSettings()
 

@@ -7,10 +7,10 @@ import copy
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.detections import waf_change
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Detection, Outcome, Severity
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.waf_change import detection as waf_change
 
 
 def detect(name: str, **detail_changes: object) -> Detection:

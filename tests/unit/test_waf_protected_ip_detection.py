@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.detections import waf_protected_ip as waf
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Outcome, Severity
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.waf_protected_ip import detection as waf
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/tw-waf-remediate"
 SETTINGS = DetectionSettings(

@@ -14,17 +14,17 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.conftest import load_event
-from trailwarden.detections import waf_protected_ip as waf
-from trailwarden.errors import (
+from trailwarden.models.errors import (
     RemediationFailed,
     RemediationRefused,
     ResourceGone,
     TransientAwsError,
 )
-from trailwarden.events import parse_cloudtrail, parse_envelope
-from trailwarden.findings import Outcome, Severity
-from trailwarden.remediations import waf_protected_ip as remediation
-from trailwarden.settings import DetectionSettings
+from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import Outcome, Severity
+from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.waf_protected_ip import detection as waf
+from trailwarden.workflows.waf_protected_ip import remediation
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

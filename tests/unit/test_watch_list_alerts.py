@@ -18,13 +18,13 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import load_event
-from trailwarden.alert import alert
-from trailwarden.findings import Mode
-from trailwarden.incidents import IncidentStore
+from trailwarden.dal.incidents import IncidentStore
+from trailwarden.logic.alert import alert
+from trailwarden.models.findings import Mode
+from trailwarden.models.settings import DetectionSettings, NotifySettings
 from trailwarden.notify import email, messages
 from trailwarden.notify.embeds import discord_payload
-from trailwarden.registry import BY_ID
-from trailwarden.settings import DetectionSettings, NotifySettings
+from trailwarden.workflows.registry import BY_ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -270,7 +270,7 @@ def test_same_layout_and_severity_colours_as_every_other_alert(env: Env) -> None
 
 
 def test_email_subject_stays_ascii_for_a_korean_alert() -> None:
-    from trailwarden.decide import decide
+    from trailwarden.logic.decide import decide
 
     finding = decide(
         load_event("ssm-session/shell-session.json"), BY_ID["ssm-session"], SETTINGS

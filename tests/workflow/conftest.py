@@ -19,8 +19,8 @@ import boto3
 import pytest
 
 from tests.contract.grants import granted_actions
-from trailwarden.permissions import declared_actions
-from trailwarden.registry import BY_ID
+from trailwarden.workflows.permissions import declared_actions
+from trailwarden.workflows.registry import BY_ID
 from trailwarden_local.demo import FAST_ENV, SECRET_NAME
 from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.engine import LocalApp

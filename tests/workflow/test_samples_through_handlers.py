@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import EVENTS, load_event, load_index
-from trailwarden.errors import ERROR_NAMES
+from trailwarden.models.errors import ERROR_NAMES
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.samples import TEMPLATE
 

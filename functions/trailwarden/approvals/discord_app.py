@@ -45,7 +45,7 @@ from trailwarden.approvals.store import (
     SUPERSEDED,
     Decider,
 )
-from trailwarden.errors import NotificationFailed
+from trailwarden.models.errors import NotificationFailed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping

@@ -36,14 +36,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from trailwarden.approvals import tokens
 from trailwarden.approvals.page import local_time
 from trailwarden.approvals.store import REQUEST_STORE_ACTIONS, NewApproval
-from trailwarden.errors import InvalidEvent
-from trailwarden.findings import Finding
+from trailwarden.models.errors import InvalidEvent
+from trailwarden.models.findings import Finding
 from trailwarden.notify import email, messages
 from trailwarden.notify.service import NOTIFY_ACTIONS, Webhook, deliver
 
 if TYPE_CHECKING:
     from trailwarden.approvals.store import ApprovalStore
-    from trailwarden.settings import ApprovalSettings, NotifySettings
+    from trailwarden.models.settings import ApprovalSettings, NotifySettings
 
 logger = Logger(child=True)
 

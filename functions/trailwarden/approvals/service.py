@@ -60,14 +60,14 @@ from trailwarden.approvals.store import (
     REJECTED,
     SUPERSEDED,
 )
-from trailwarden.aws_errors import error_code
+from trailwarden.dal.aws_errors import error_code
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from zoneinfo import ZoneInfo
 
     from trailwarden.approvals.store import ApprovalRecord, ApprovalStore
-    from trailwarden.settings import ApprovalSettings
+    from trailwarden.models.settings import ApprovalSettings
 
 logger = Logger(child=True)
 

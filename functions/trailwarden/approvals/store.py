@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from trailwarden.aws_errors import error_code, translate
+from trailwarden.dal.aws_errors import error_code, translate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

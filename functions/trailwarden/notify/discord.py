@@ -46,7 +46,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from trailwarden.errors import NotificationFailed
+from trailwarden.models.errors import NotificationFailed
 from trailwarden.notify import text
 
 if TYPE_CHECKING:

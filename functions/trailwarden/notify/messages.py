@@ -8,10 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.findings import Finding, Severity, Verdict
+from trailwarden.models.findings import Finding, Severity, Verdict
+from trailwarden.workflows.declaration import Text
+from trailwarden.workflows.registry import declaration
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
+
+    from trailwarden.workflows.declaration import Declaration
 
 SEVERITY_COLOURS: dict[Severity, int] = {
     Severity.INFO: 0x3498DB,
@@ -74,149 +78,44 @@ def t(key: str, language: str) -> str:
 
 
 # --- workflow facts --------------------------------------------------------------------
-# Which of a workflow's facts its alerts show, in this order (others stay in the audit
-# record). COMMON_FACTS are shown for every workflow when present.
-FACT_FIELDS: dict[str, tuple[str, ...]] = {
-    "waf-protected-ip": ("ipSetName", "scope", "wafRegion", "webAclUsage", "natLookupError"),
-    "waf-change": ("webAclName", "scope", "wafRegion", "defaultAction", "rules"),
-    "iam-user-change": (
-        "userName",
-        "userArn",
-        "path",
-        "tags",
-        "permissionsBoundary",
-        "via",
-        "mfaAuthenticated",
-    ),
-    "ssm-session": (
-        "target",
-        "instanceName",
-        "instanceState",
-        "privateIpAddress",
-        "sessionKind",
-        "documentName",
-        "remoteHost",
-        "remotePort",
-        "localPort",
-        "command",
-        "sessionReason",
-        "sessionId",
-        "via",
-        "mfaAuthenticated",
-    ),
-    "ec2-keypair": (
-        "instanceId",
-        "instanceName",
-        "instanceState",
-        "privateIpAddress",
-        "configRuleName",
-        "complianceType",
-        "previousComplianceType",
-        "annotation",
-    ),
-}
-COMMON_FACTS: tuple[str, ...] = ("lookupError",)
-
-_FACT_LABELS: dict[str, dict[str, str]] = {
-    "userName": {"en": "IAM user", "ko": "IAM 사용자"},
-    "userArn": {"en": "User ARN", "ko": "사용자 ARN"},
-    "path": {"en": "Path", "ko": "경로"},
-    "tags": {"en": "Tags", "ko": "태그"},
-    "permissionsBoundary": {"en": "Permissions boundary", "ko": "권한 경계"},
-    "via": {"en": "Made through", "ko": "수행 경로"},
-    "mfaAuthenticated": {"en": "MFA", "ko": "MFA 인증"},
-    "target": {"en": "Target", "ko": "대상"},
-    "instanceId": {"en": "Instance", "ko": "인스턴스"},
-    "instanceName": {"en": "Name tag", "ko": "Name 태그"},
-    "instanceState": {"en": "Instance state", "ko": "인스턴스 상태"},
-    "privateIpAddress": {"en": "Private IP", "ko": "사설 IP"},
-    "sessionKind": {"en": "Session type", "ko": "세션 유형"},
-    "documentName": {"en": "Session document", "ko": "세션 문서"},
-    "remoteHost": {"en": "Remote host", "ko": "원격 호스트"},
-    "remotePort": {"en": "Port", "ko": "포트"},
-    "localPort": {"en": "Local port", "ko": "로컬 포트"},
-    "command": {"en": "Command", "ko": "명령"},
-    "sessionReason": {"en": "Stated reason", "ko": "입력된 사유"},
-    "sessionId": {"en": "Session id", "ko": "세션 ID"},
-    "configRuleName": {"en": "Config rule", "ko": "Config 규칙"},
-    "complianceType": {"en": "Compliance", "ko": "준수 상태"},
-    "previousComplianceType": {"en": "Previously", "ko": "이전 상태"},
-    "annotation": {"en": "Config says", "ko": "Config 설명"},
-    "lookupError": {"en": "Live lookup failed", "ko": "실시간 조회 실패"},
-    "ipSetName": {"en": "IP set", "ko": "IP 세트"},
-    "webAclName": {"en": "Web ACL", "ko": "웹 ACL"},
-    "scope": {"en": "WAF scope", "ko": "WAF 범위"},
-    "wafRegion": {"en": "WAF region", "ko": "WAF 리전"},
-    "webAclUsage": {"en": "Used to block", "ko": "차단에 사용"},
-    "natLookupError": {"en": "NAT gateway lookup failed", "ko": "NAT 게이트웨이 조회 실패"},
-    "defaultAction": {"en": "Default action", "ko": "기본 동작"},
-    "rules": {"en": "Rules", "ko": "규칙"},
-}
+# Which of a workflow's facts its alerts show, their labels and what happened (the title)
+# come from its declaration (trailwarden.workflows.<unit>). COMMON_FACTS are shown for
+# every workflow when present.
+COMMON_FACTS: dict[str, Text] = {"lookupError": Text("Live lookup failed", "실시간 조회 실패")}
 
 # Values that are the app's own vocabulary (never text from the event): translated.
-_FACT_VALUES: dict[str, dict[str, dict[str, str]]] = {
-    "webAclUsage": {
-        "blocking": {"en": "yes, by a blocking rule", "ko": "예, 차단 규칙에서 사용"},
-        "not-blocking": {"en": "no blocking rule uses it", "ko": "차단 규칙에서 사용 안 함"},
-        "unknown": {"en": "unknown: assumed yes", "ko": "알 수 없음: 사용 중으로 간주"},
-    },
+# Shared by every workflow; a workflow declares its own in ``fact_values``.
+_COMMON_FACT_VALUES: dict[str, dict[str, Text]] = {
     "via": {
-        "cloudformation": {"en": "CloudFormation", "ko": "CloudFormation"},
-        "console": {"en": "AWS console", "ko": "AWS 콘솔"},
-        "api": {"en": "API / CLI / SDK", "ko": "API / CLI / SDK"},
-    },
-    "sessionKind": {
-        "shell": {"en": "interactive shell", "ko": "대화형 셸"},
-        "ssh": {"en": "SSH", "ko": "SSH"},
-        "command": {"en": "command", "ko": "명령 실행"},
-        "port-forwarding": {"en": "port forwarding", "ko": "포트 포워딩"},
-        "port-forwarding-remote-host": {
-            "en": "port forwarding to a remote host",
-            "ko": "원격 호스트로 포트 포워딩",
-        },
-        "custom": {"en": "custom document", "ko": "사용자 정의 문서"},
+        "cloudformation": Text("CloudFormation", "CloudFormation"),
+        "console": Text("AWS console", "AWS 콘솔"),
+        "api": Text("API / CLI / SDK", "API / CLI / SDK"),
     },
 }
-_YES_NO = {True: {"en": "yes", "ko": "예"}, False: {"en": "no", "ko": "아니요"}}
-
-# What happened, for the title (workflow id, event name); the workflow id otherwise.
-_WHAT: dict[tuple[str, str], dict[str, str]] = {
-    ("waf-protected-ip", "UpdateIPSet"): {
-        "en": "protected IP in a WAF IP set",
-        "ko": "WAF IP 세트에 보호 대상 IP",
-    },
-    ("waf-change", "CreateWebACL"): {"en": "web ACL created", "ko": "웹 ACL 생성"},
-    ("waf-change", "UpdateWebACL"): {"en": "web ACL changed", "ko": "웹 ACL 변경"},
-    ("waf-change", "DeleteWebACL"): {"en": "web ACL deleted", "ko": "웹 ACL 삭제"},
-    ("iam-user-change", "CreateUser"): {"en": "IAM user created", "ko": "IAM 사용자 생성"},
-    ("iam-user-change", "DeleteUser"): {"en": "IAM user deleted", "ko": "IAM 사용자 삭제"},
-    ("ssm-session", "StartSession"): {
-        "en": "Session Manager session started",
-        "ko": "Session Manager 세션 시작",
-    },
-    ("ec2-keypair", "Config Rules Compliance Change"): {
-        "en": "EC2 instance without a key pair",
-        "ko": "키 페어 없는 EC2 인스턴스",
-    },
-}
+_YES_NO = {True: Text("yes", "예"), False: Text("no", "아니요")}
 
 
-def _localised(entry: Mapping[str, str], lang: str) -> str:
-    return entry.get(lang) or entry["en"]
+def _declaration(workflow: str) -> Declaration | None:
+    try:
+        return declaration(workflow)
+    except KeyError:
+        return None
 
 
 def what_happened(finding: Finding, lang: str) -> str:
-    entry = _WHAT.get((finding.workflow, finding.event_name))
-    return _localised(entry, lang) if entry else finding.workflow
+    declared = _declaration(finding.workflow)
+    entry = declared.what.get(finding.event_name) if declared else None
+    return entry.get(lang) if entry else finding.workflow
 
 
-def fact_text(key: str, value: Any, lang: str) -> str:
+def fact_text(key: str, value: Any, lang: str, workflow: str = "") -> str:
     """One fact as text. Event strings stay raw here: each channel escapes them."""
     if isinstance(value, bool):
-        return _localised(_YES_NO[value], lang)
-    known = _FACT_VALUES.get(key, {})
+        return _YES_NO[value].get(lang)
+    declared = _declaration(workflow) if workflow else None
+    known = (declared.fact_values if declared else {}).get(key) or _COMMON_FACT_VALUES.get(key, {})
     if isinstance(value, str) and value in known:
-        return _localised(known[value], lang)
+        return known[value].get(lang)
     if isinstance(value, list):
         parts = []
         for item in value:
@@ -234,13 +133,14 @@ def fact_text(key: str, value: Any, lang: str) -> str:
 
 def fact_fields(finding: Finding, lang: str) -> list[tuple[str, str]]:
     """The workflow's facts worth reading in the alert, labelled in ``lang``."""
+    declared = _declaration(finding.workflow)
+    labels = {**(declared.facts if declared else {}), **COMMON_FACTS}
     fields = []
-    for key in (*FACT_FIELDS.get(finding.workflow, ()), *COMMON_FACTS):
+    for key, label in labels.items():
         value = finding.facts.get(key)
         if value is None or value in ("", [], {}):
             continue
-        label = _FACT_LABELS.get(key)
-        fields.append((_localised(label, lang) if label else key, fact_text(key, value, lang)))
+        fields.append((label.get(lang), fact_text(key, value, lang, finding.workflow)))
     return fields
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from trailwarden.errors import NotificationFailed
+from trailwarden.models.errors import NotificationFailed
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

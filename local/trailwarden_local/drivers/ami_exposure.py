@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.detections.ami_exposure import parse_grant
-from trailwarden.remediations.ami_exposure import read_launch_permissions
+from trailwarden.workflows.ami_exposure.detection import parse_grant
+from trailwarden.workflows.ami_exposure.remediation import read_launch_permissions
 from trailwarden_local.drivers.base import Prepared, client, own_role_arn, rewrite_issuer
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.detections.app_tamper import BACKSTOP_SOURCE
+from trailwarden.workflows.app_tamper.detection import BACKSTOP_SOURCE
 from trailwarden_local.drivers.base import Prepared, client
 from trailwarden_local.drivers.cloudtrail_tamper import backstop_trigger, create_trail
 

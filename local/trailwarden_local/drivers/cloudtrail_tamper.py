@@ -12,7 +12,7 @@ import copy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.detections.cloudtrail_tamper import BACKSTOP_SOURCE, is_trail_arn
+from trailwarden.workflows.cloudtrail_tamper.detection import BACKSTOP_SOURCE, is_trail_arn
 from trailwarden_local.drivers.base import Prepared, client, own_role_arn, rewrite_issuer
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.detections.iam_user_change import parse_tags
+from trailwarden.workflows.iam_user_change.detection import parse_tags
 from trailwarden_local.drivers.base import Prepared, client
 
 if TYPE_CHECKING:

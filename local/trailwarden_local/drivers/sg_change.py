@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.detections.sg_change import rule_ids
-from trailwarden.sg_rules import from_api, parse_ip_permissions
+from trailwarden.models.sg_rules import from_api, parse_ip_permissions
+from trailwarden.workflows.sg_change.detection import rule_ids
 from trailwarden_local.drivers.base import Prepared, client, own_role_arn, rewrite_issuer
 from trailwarden_local.drivers.sg_open_ingress import (
     IdMap,

@@ -23,8 +23,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.remediations.sg_open_ingress import read_ingress
-from trailwarden.sg_rules import (
+from trailwarden.models.sg_rules import (
     ALL_PROTOCOLS,
     IPV6,
     PREFIX_LIST,
@@ -34,6 +33,7 @@ from trailwarden.sg_rules import (
     parse_modify_request,
     parse_rule_set,
 )
+from trailwarden.workflows.sg_open_ingress.remediation import read_ingress
 from trailwarden_local.drivers.base import Prepared, client, own_role_arn, rewrite_issuer
 
 if TYPE_CHECKING:

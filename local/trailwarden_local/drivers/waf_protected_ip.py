@@ -25,7 +25,7 @@ import copy
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.detections.waf_protected_ip import CLOUDFRONT_REGION
+from trailwarden.workflows.waf_protected_ip.detection import CLOUDFRONT_REGION
 from trailwarden_local.drivers.base import Prepared, own_role_arn, rewrite_issuer
 
 if TYPE_CHECKING:

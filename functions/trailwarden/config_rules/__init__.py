@@ -1,1 +1,0 @@
-"""AWS Config custom rules the template creates (evaluators: configuration item -> result)."""

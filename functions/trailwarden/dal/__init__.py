@@ -1,0 +1,1 @@
+"""Data access: AWS clients, error translation, the incidents table, live lookups."""

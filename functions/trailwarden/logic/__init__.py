@@ -1,0 +1,1 @@
+"""Use cases: decide, assess, remediate, alert, report and the backstop."""

@@ -1,0 +1,71 @@
+"""Alert-only workflows: the rule invokes one function that decides, tells and audits.
+
+A state machine would add nothing but cost for these (no remediation, no wait), so
+their EventBridge rules target this function directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from trailwarden.logic.assess import skipped
+from trailwarden.logic.decide import decide, enriched_facts
+from trailwarden.logic.report import Outcome, audit_record
+from trailwarden.models.errors import InvalidEvent, NotificationFailed
+from trailwarden.models.findings import Verdict
+from trailwarden.notify import messages
+from trailwarden.notify.service import Webhook, deliver
+
+if TYPE_CHECKING:
+    from trailwarden.dal.incidents import IncidentStore
+    from trailwarden.models.settings import DetectionSettings, NotifySettings
+    from trailwarden.workflows.base import ClientFactory
+    from trailwarden.workflows.registry import Workflow
+
+logger = Logger(child=True)
+
+
+def alert(
+    raw_event: Any,
+    workflow: Workflow,
+    settings: DetectionSettings,
+    clients: ClientFactory,
+    store: IncidentStore,
+    notify: NotifySettings,
+    sns: Any,
+    discord: Webhook | None,
+) -> dict[str, Any]:
+    """Returns the Finding as JSON plus what was delivered."""
+    try:
+        decision = decide(raw_event, workflow, settings)
+    except InvalidEvent as err:
+        return skipped(workflow.id, raw_event, f"invalid event: {err}").to_dict()
+    if decision.verdict is Verdict.IGNORE:
+        logger.info("ignored", extra={"reason": decision.detection.reason})
+        return decision.finding().to_dict()
+
+    facts = enriched_facts(workflow, decision.detection, decision.context.region, clients)
+    finding = decision.finding(facts=facts)
+    if not store.claim(finding.incident_key, workflow.id):
+        logger.info("duplicate delivery", extra={"eventID": finding.event_id})
+        return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery").to_dict()
+
+    message = messages.detected(finding, notify.language, notify.zone)
+    try:
+        delivery = deliver(
+            message,
+            sns=sns,
+            topic_arn=notify.topic_arn,
+            discord=discord,
+            warnings=notify.warnings,
+        ).to_dict()
+    except NotificationFailed:
+        # Nobody was told: give the claim back so Lambda's and EventBridge's retries of
+        # this event alert instead of ending quietly as a "duplicate".
+        store.release(finding.incident_key)
+        raise
+    record = audit_record(finding, Outcome("alerted", {}, None), {"notification": delivery})
+    store.record_audit(finding.incident_key, workflow.id, record)
+    return {**finding.to_dict(), "notification": delivery}

@@ -1,0 +1,142 @@
+"""decide(): parse an EventBridge event and run one workflow's pure detection + Mode.
+
+Shared by Assess (acting workflows), the alert-only function and ``replay``, so the
+deployed app and the offline replay reach the same verdict from the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from trailwarden.models.errors import InvalidEvent
+from trailwarden.models.events import CLOUDTRAIL_DETAIL_TYPE, parse_cloudtrail, parse_envelope
+from trailwarden.models.findings import (
+    Detection,
+    Finding,
+    PlannedAction,
+    Verdict,
+    effective_verdict,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from trailwarden.models.settings import DetectionSettings
+    from trailwarden.workflows.base import ClientFactory
+    from trailwarden.workflows.registry import Workflow
+
+
+@dataclass(frozen=True)
+class EventContext:
+    event_id: str
+    event_name: str
+    event_time: str
+    region: str
+    account: str
+    actor: Mapping[str, Any] = field(default_factory=dict)
+    key: str = ""  # the incident key for dedupe and audit (events.record_key)
+
+
+@dataclass(frozen=True)
+class Decision:
+    detection: Detection
+    verdict: Verdict
+    context: EventContext
+
+    def finding(
+        self,
+        *,
+        verdict: Verdict | None = None,
+        reason: str | None = None,
+        plan: tuple[PlannedAction, ...] = (),
+        before: Mapping[str, Any] | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> Finding:
+        d, c = self.detection, self.context
+        return Finding(
+            workflow=d.workflow,
+            event_id=c.event_id,
+            event_name=c.event_name,
+            event_time=c.event_time,
+            region=c.region,
+            account=c.account,
+            verdict=verdict or self.verdict,
+            severity=d.severity,
+            reason=reason or d.reason,
+            resource_type=d.resource_type,
+            resource_id=d.resource_id,
+            actor=c.actor,
+            facts=facts if facts is not None else d.facts,
+            plan=plan,
+            before=before,
+            key=c.key,
+        )
+
+
+def decide(
+    raw_event: Any,
+    workflow: Workflow,
+    settings: DetectionSettings,
+    clients: ClientFactory | None = None,
+    *,
+    size_bound: int | None = None,
+) -> Decision:
+    """Raises InvalidEvent for input that is not an event this workflow can read.
+
+    With ``clients`` (Assess), a workflow whose detection needs live inputs (the NAT
+    gateways' IPs, the web ACLs that use an IP set) runs its ``live_detect``; without
+    (replay) the pure detection assumes what gives the stronger verdict. ``size_bound``
+    is passed to :func:`~trailwarden.models.events.parse_envelope`.
+    """
+    envelope = parse_envelope(raw_event, size_bound=size_bound)
+    if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE and workflow.detect_envelope is not None:
+        if not envelope.region:  # EventBridge always sets it; lookups and fixes need it
+            raise InvalidEvent("event has no region")
+        detection = workflow.detect_envelope(envelope, settings)
+        context = EventContext(
+            event_id=envelope.id,
+            event_name=envelope.detail_type,
+            event_time=envelope.time,
+            region=envelope.region,
+            account=envelope.account,
+            key=envelope.key,
+        )
+    else:
+        event = parse_cloudtrail(envelope)
+        if clients is not None and workflow.live_detect is not None:
+            detection = workflow.live_detect(event, settings, clients)
+        else:
+            detection = workflow.detect(event, settings)
+        context = EventContext(
+            event_id=event.event_id,
+            event_name=event.event_name,
+            event_time=event.event_time,
+            region=event.aws_region,
+            account=event.account_id,
+            actor=event.actor.to_dict(),
+            key=event.key,
+        )
+    verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))
+    return Decision(detection, verdict, context)
+
+
+_logger = Logger(child=True)
+
+
+def enriched_facts(
+    workflow: Workflow, detection: Detection, region: str, clients: ClientFactory
+) -> dict[str, Any]:
+    """The detection's facts plus the workflow's live context lookups (an instance's Name
+    tag, "was this the last logging trail?"). A failing lookup never blocks the alert:
+    it is logged and named in ``lookupError``."""
+    facts = dict(detection.facts)
+    if workflow.enrich is not None:
+        try:
+            facts.update(workflow.enrich(detection, region, clients))
+        except Exception as err:
+            _logger.warning("enrichment failed", extra={"error": type(err).__name__})
+            facts["lookupError"] = type(err).__name__
+    return facts

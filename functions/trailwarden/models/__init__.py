@@ -1,0 +1,1 @@
+"""Plain data: the event model, findings, errors, modes and settings."""

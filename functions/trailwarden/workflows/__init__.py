@@ -1,0 +1,1 @@
+"""One unit per workflow (detection and remediation side by side) and the registry."""

@@ -20,7 +20,7 @@ def _role(app: LocalApp, function_logical_id: str) -> tuple[str, dict[str, Any]]
     role_lid = app.functions[function_logical_id].role_logical_id
     if role_lid is None:
         raise KeyError(f"{function_logical_id}: its role is not a resource of the template")
-    return role_lid, app.expanded_template["Resources"][role_lid]["Properties"]
+    return role_lid, app.stack.expanded_template["Resources"][role_lid]["Properties"]
 
 
 def managed_policy_arns(app: LocalApp, function_logical_id: str) -> list[str]:
@@ -32,7 +32,7 @@ def _statements(app: LocalApp, function_logical_id: str) -> list[Mapping[str, An
     role_lid, role = _role(app, function_logical_id)
     documents = [policy["PolicyDocument"] for policy in role.get("Policies", [])]
     attached = set(role.get("ManagedPolicyArns", []))
-    for lid, body in app.expanded_template["Resources"].items():
+    for lid, body in app.stack.expanded_template["Resources"].items():
         if body["Type"] != "AWS::IAM::ManagedPolicy":
             continue
         if app.resource(lid) in attached or app.resource(role_lid) in body["Properties"].get(

@@ -21,7 +21,6 @@ from trailwarden.models.settings import MODE_PARAMETERS, PARAMETER_ENV, mode_env
 from trailwarden_local.engine.errors import ParameterError
 from trailwarden_local.engine.resolver import (
     Resolver,
-    parameter_ref_value,
     prepare,
     pseudo_parameters,
     resolve_parameters,
@@ -46,7 +45,7 @@ def conditions(overrides: dict[str, str]) -> dict[str, bool]:
     """The template's Conditions for these parameter values (defaults for the rest)."""
     declared = resolve_parameters(PARAMETERS, overrides)
     resolver = Resolver(
-        parameters={k: parameter_ref_value(PARAMETERS[k], v) for k, v in declared.items()},
+        parameters=declared,
         pseudo=PSEUDO,
         conditions=SOURCE.get("Conditions", {}),
         resources=None,  # type: ignore[arg-type]  # conditions never look at resources

@@ -26,7 +26,7 @@ def app() -> Iterator[LocalApp]:
 def test_sam_policy_templates_grant_their_actions_on_the_resolved_resources(
     app: LocalApp,
 ) -> None:
-    table_arn = app.attribute("RecordsTable", "Arn")
+    table_arn = app.stack.attribute("RecordsTable", "Arn")
 
     granted = granted_actions(app, "RecordFunction")
 

@@ -160,7 +160,7 @@ def test_only_describe_actions_are_granted_on_every_resource(app: LocalApp) -> N
 def test_every_rule_target_retries_and_has_a_dead_letter_queue(app: LocalApp) -> None:
     rules = {
         lid: body
-        for lid, body in app.expanded_template["Resources"].items()
+        for lid, body in app.stack.expanded_template["Resources"].items()
         if body["Type"] == "AWS::Events::Rule"
     }
     assert rules

@@ -27,7 +27,7 @@ from .errors import EngineStateError
 from .executions import Executions, InvokeResult
 from .lambda_runtime import InvocationRecord, LambdaRuntime, base_environment
 from .recorder import OperationRecorder
-from .stack import LocalRule, LocalStack, LocalStateMachine, SkippedResource
+from .stack import LocalRule, LocalStack, LocalStateMachine
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -121,36 +121,12 @@ class LocalApp:
         return self.stack.parameters
 
     @property
-    def conditions(self) -> dict[str, bool]:
-        return self.stack.conditions
-
-    @property
     def inactive_resources(self) -> set[str]:
         return self.stack.inactive_resources
-
-    @property
-    def translated_template(self) -> dict[str, Any]:
-        return self.stack.translated_template
-
-    @property
-    def expanded_template(self) -> dict[str, Any]:
-        return self.stack.expanded_template
-
-    @property
-    def skipped_resources(self) -> dict[str, SkippedResource]:
-        return self.stack.skipped_resources
-
-    @property
-    def outputs(self) -> dict[str, Any]:
-        return self.stack.outputs
 
     def resource(self, logical_id: str) -> Any:
         """What ``Ref`` returns for the resource (physical id or ARN, per type)."""
         return self.stack.resource(logical_id)
-
-    def attribute(self, logical_id: str, attribute: str) -> Any:
-        """What ``Fn::GetAtt`` returns."""
-        return self.stack.attribute(logical_id, attribute)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -314,11 +290,4 @@ class LocalApp:
         return self.runs.entered_states(execution_arn)
 
 
-__all__ = [
-    "Delivery",
-    "InvokeResult",
-    "LocalApp",
-    "LocalRule",
-    "LocalStateMachine",
-    "SkippedResource",
-]
+__all__ = ["LocalApp"]

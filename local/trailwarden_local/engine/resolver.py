@@ -319,63 +319,40 @@ class Resolver:
 
 # --------------------------------------------------------------------------- parameters
 
-_LIST_TYPES = ("CommaDelimitedList", "List<")
-_STRING_LIKE_PREFIXES = ("AWS::EC2::", "AWS::Route53::", "List<AWS::")
-
-
-def _check_type(name: str, ptype: str) -> None:
-    if ptype in ("String", "Number", "CommaDelimitedList", "List<Number>"):
-        return
-    if ptype.startswith("AWS::SSM::Parameter::"):
-        raise UnsupportedTemplateFeature(f"Parameter {name}: type {ptype} (SSM-backed parameters)")
-    if ptype.startswith(_STRING_LIKE_PREFIXES):
-        return
-    raise UnsupportedTemplateFeature(f"Parameter {name}: type {ptype}")
-
 
 def _as_text(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
-    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
-        return ",".join(str(v) for v in value)
     raise ParameterError(f"Parameter {name}: value {value!r} is not a string")
 
 
 def _validate(name: str, spec: Mapping[str, Any], value: str) -> None:
     ptype = str(spec.get("Type", "String"))
-    is_list = ptype.startswith(_LIST_TYPES)
-    items = [part.strip() for part in value.split(",")] if is_list else [value]
-    allowed = spec.get("AllowedValues")
-    if allowed is not None:
-        allowed_text = [_as_text(name, a) for a in allowed]
-        for item in items:
-            if item not in allowed_text:
-                raise ParameterError(
-                    f"Parameter {name}: {item!r} is not one of AllowedValues {allowed_text}"
-                )
+    if ptype not in ("String", "Number"):
+        raise UnsupportedTemplateFeature(f"Parameter {name}: type {ptype}")
+    allowed = [_as_text(name, a) for a in spec.get("AllowedValues", [])]
+    if allowed and value not in allowed:
+        raise ParameterError(f"Parameter {name}: {value!r} is not one of AllowedValues {allowed}")
     pattern = spec.get("AllowedPattern")
-    if pattern is not None:
-        for item in items:
-            if re.fullmatch(str(pattern), item) is None:
-                raise ParameterError(
-                    f"Parameter {name}: {item!r} does not match AllowedPattern {pattern!r}"
-                )
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        raise ParameterError(
+            f"Parameter {name}: {value!r} does not match AllowedPattern {pattern!r}"
+        )
     if "MinLength" in spec and len(value) < int(spec["MinLength"]):
         raise ParameterError(f"Parameter {name}: shorter than MinLength {spec['MinLength']}")
     if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
         raise ParameterError(f"Parameter {name}: longer than MaxLength {spec['MaxLength']}")
-    if ptype in ("Number", "List<Number>"):
-        for item in items:
-            try:
-                number = float(item)
-            except ValueError:
-                raise ParameterError(f"Parameter {name}: {item!r} is not a Number") from None
-            if "MinValue" in spec and number < float(spec["MinValue"]):
-                raise ParameterError(f"Parameter {name}: {item} is below MinValue")
-            if "MaxValue" in spec and number > float(spec["MaxValue"]):
-                raise ParameterError(f"Parameter {name}: {item} is above MaxValue")
+    if ptype == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise ParameterError(f"Parameter {name}: {value!r} is not a Number") from None
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            raise ParameterError(f"Parameter {name}: {value} is below MinValue")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            raise ParameterError(f"Parameter {name}: {value} is above MaxValue")
 
 
 def resolve_parameters(
@@ -396,7 +373,6 @@ def resolve_parameters(
     for name, spec in declared.items():
         if not isinstance(spec, Mapping):
             raise ParameterError(f"Parameter {name}: declaration is not a mapping")
-        _check_type(name, str(spec.get("Type", "String")))
         if name in overrides:
             value = _as_text(name, overrides[name])
         elif "Default" in spec:
@@ -406,14 +382,6 @@ def resolve_parameters(
         _validate(name, spec, value)
         values[name] = value
     return values
-
-
-def parameter_ref_value(spec: Mapping[str, Any], value: str) -> str | list[str]:
-    """What ``Ref`` to a parameter returns: text, or a list for list types."""
-    ptype = str(spec.get("Type", "String"))
-    if ptype.startswith(_LIST_TYPES):
-        return [part.strip() for part in value.split(",")]
-    return value
 
 
 # --------------------------------------------------------------------------- pseudo parameters
@@ -451,7 +419,6 @@ def pseudo_parameters(region: str, account_id: str, stack_name: str) -> dict[str
 class PreparedTemplate:
     """A template with its parameter values, expanded, ready to be resolved."""
 
-    declared: dict[str, Any]  # the Parameters section
     parameters: dict[str, str]  # effective values, as text
     pseudo: dict[str, Any]
     translated: dict[str, Any]  # plain CloudFormation (SAM expanded), intrinsics unresolved
@@ -460,10 +427,7 @@ class PreparedTemplate:
     def resolver(self, resources: ResourceLookup) -> Resolver:
         """A resolver of this template's intrinsics; ``resources`` names the resources."""
         return Resolver(
-            parameters={
-                name: parameter_ref_value(self.declared[name], value)
-                for name, value in self.parameters.items()
-            },
+            parameters=self.parameters,
             pseudo=self.pseudo,
             conditions=self.translated.get("Conditions") or {},
             resources=resources,
@@ -484,9 +448,8 @@ def prepare(
     :class:`UnsupportedTemplateFeature`) naming the culprit.
     """
     source = load_template_file(path)
-    declared = dict(source.get("Parameters") or {})
-    parameters = resolve_parameters(declared, overrides)
+    parameters = resolve_parameters(source.get("Parameters"), overrides)
     pseudo = pseudo_parameters(region, account_id, stack_name)
     sam_values = {**parameters, **{k: v for k, v in pseudo.items() if isinstance(v, str)}}
     loaded = expand_template(path, source, parameter_values=sam_values, region=region)
-    return PreparedTemplate(declared, parameters, pseudo, loaded.translated, loaded.code_dirs)
+    return PreparedTemplate(parameters, pseudo, loaded.translated, loaded.code_dirs)

@@ -44,7 +44,7 @@ def test_template_expands_and_provisions(app: LocalApp) -> None:
     assert record.handler == "fixture_handlers.record.handler"
     assert record.code_dir == FIXTURE_DIR / "src"
     assert record.role_logical_id == "RecordFunctionRole"
-    assert record.role_arn == app.attribute("RecordFunctionRole", "Arn")
+    assert record.role_arn == app.stack.attribute("RecordFunctionRole", "Arn")
     assert record.environment == {
         "STAGE": "dev",
         "TABLE_NAME": app.resource("RecordsTable"),
@@ -78,11 +78,11 @@ def test_template_expands_and_provisions(app: LocalApp) -> None:
     (target,) = rule.targets
     assert target["Arn"] == machine.arn
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600}
-    assert target["DeadLetterConfig"]["Arn"] == app.attribute(
+    assert target["DeadLetterConfig"]["Arn"] == app.stack.attribute(
         "FlowStateMachineOnApiCallQueue", "Arn"
     )
 
-    assert {k: v.type for k, v in app.skipped_resources.items()} == {
+    assert {k: v.type for k, v in app.stack.skipped_resources.items()} == {
         "FlowLogGroup": "AWS::Logs::LogGroup",
         "EchoAFunctionPingPermission": "AWS::Lambda::Permission",
         "FlowStateMachineOnApiCallQueuePolicy": "AWS::SQS::QueuePolicy",
@@ -90,8 +90,8 @@ def test_template_expands_and_provisions(app: LocalApp) -> None:
     assert app.inactive_resources == {"ExtrasQueue"}
     with pytest.raises(KeyError, match="Condition is false"):
         app.resource("ExtrasQueue")
-    assert app.outputs == {"TableName": app.resource("RecordsTable"), "FlowArn": machine.arn}
-    assert "ExtrasQueue" not in app.expanded_template["Resources"]
+    assert app.stack.outputs == {"TableName": app.resource("RecordsTable"), "FlowArn": machine.arn}
+    assert "ExtrasQueue" not in app.stack.expanded_template["Resources"]
 
 
 def test_condition_true_creates_the_resource() -> None:
@@ -99,7 +99,7 @@ def test_condition_true_creates_the_resource() -> None:
         url = app.resource("ExtrasQueue")
         assert app.functions["RecordFunction"].environment["EXTRAS_QUEUE_URL"] == url
         assert app.functions["RecordFunction"].environment["PROD_WITH_EXTRAS"] == "yes"
-        assert app.outputs["ExtrasQueueUrl"] == url
+        assert app.stack.outputs["ExtrasQueueUrl"] == url
         attributes = app.client("sqs").get_queue_attributes(
             QueueUrl=url, AttributeNames=["MessageRetentionPeriod"]
         )["Attributes"]

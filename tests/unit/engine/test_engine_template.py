@@ -171,11 +171,11 @@ def test_parameter_outside_allowed_values_raises() -> None:
 
 def test_expansion_happens_before_any_mock(tmp_path: Path) -> None:
     app = LocalApp(FIXTURE_TEMPLATE, parameters={"Stage": "prod"})
-    resources = app.translated_template["Resources"]
+    resources = app.stack.translated_template["Resources"]
     assert resources["RecordFunction"]["Type"] == "AWS::Lambda::Function"
     assert resources["FlowStateMachine"]["Properties"]["DefinitionSubstitutions"]
     assert "DefinitionString" in resources["FlowStateMachine"]["Properties"]
-    assert app.conditions == {"CreateExtras": False, "IsProd": True, "ProdWithExtras": False}
+    assert app.stack.conditions == {"CreateExtras": False, "IsProd": True, "ProdWithExtras": False}
     assert app.inactive_resources == {"ExtrasQueue"}
 
 

@@ -477,43 +477,32 @@ class Provisioner:
     def _synthetic(
         self, logical_id: str, resource_type: str, props: Mapping[str, Any]
     ) -> tuple[Any, dict[str, Any]]:
-        """Ref/GetAtt values for a type that is not provisioned (so references resolve)."""
-        generated = self.name(logical_id, 64)
+        """Ref/GetAtt values for a type that is not provisioned, so references resolve: the
+        ones the templates use; any other attribute fails loudly (see _Registry.get_att)."""
         token = _suffix(f"{self.stack_name}/{logical_id}/id", 10).lower()
-        named = {  # type -> (name property, ARN resource prefix)
-            "AWS::CloudWatch::Alarm": ("AlarmName", "cloudwatch", "alarm:"),
-            "AWS::Logs::LogGroup": ("LogGroupName", "logs", "log-group:"),
-            "AWS::Scheduler::ScheduleGroup": ("Name", "scheduler", "schedule-group/"),
-            "AWS::CloudTrail::Trail": ("TrailName", "cloudtrail", "trail/"),
-        }
-        if resource_type in named:
-            prop, service, prefix = named[resource_type]
-            name = props.get(prop) or generated
-            suffix = ":*" if service == "logs" else ""
-            return name, {"Arn": self.arn(service, f"{prefix}{name}{suffix}")}
-        if resource_type == "AWS::Scheduler::Schedule":
-            name = props.get("Name") or generated
-            group = props.get("GroupName", "default")
-            return name, {"Arn": self.arn("scheduler", f"schedule/{group}/{name}")}
         if resource_type == "AWS::ApiGatewayV2::Api":
-            endpoint = f"https://{token}.execute-api.{self.region}.amazonaws.com"
-            return token, {"ApiId": token, "ApiEndpoint": endpoint}
-        if resource_type == "AWS::ApiGatewayV2::Stage":
-            return props.get("StageName") or generated, {}
-        if resource_type == "AWS::Config::ConfigRule":
-            name = props.get("ConfigRuleName") or generated
-            rule_id = f"config-rule-{token[:6]}"
-            attrs = {"Arn": self.arn("config", f"config-rule/{rule_id}"), "ConfigRuleId": rule_id}
-            return name, attrs
+            return token, {}
         if resource_type == "AWS::S3::Bucket":
             name = props.get("BucketName") or self.name(logical_id, 63, lower=True)
-            return name, {
-                "Arn": f"arn:{self.partition}:s3:::{name}",
-                "DomainName": f"{name}.s3.amazonaws.com",
-                "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com",
-            }
-        return generated, {}
+            return name, {"Arn": f"arn:{self.partition}:s3:::{name}"}
+        name = props.get(_NAME_PROPERTIES.get(resource_type, "Name")) or self.name(logical_id, 64)
+        arns = {
+            "AWS::Logs::LogGroup": f"log-group:{name}:*",
+            "AWS::CloudTrail::Trail": f"trail/{name}",
+            "AWS::Config::ConfigRule": f"config-rule/config-rule-{token[:6]}",
+        }
+        if resource_type in arns:
+            service = resource_type.split("::")[1].lower()
+            return name, {"Arn": self.arn(service, arns[resource_type])}
+        return name, {}
 
+
+_NAME_PROPERTIES = {
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::CloudTrail::Trail": "TrailName",
+    "AWS::Config::ConfigRule": "ConfigRuleName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+}
 
 _SUPPORTED_TYPES = frozenset(
     {

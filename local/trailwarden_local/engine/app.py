@@ -27,7 +27,7 @@ from .errors import EngineStateError
 from .executions import Executions, InvokeResult
 from .lambda_runtime import InvocationRecord, LambdaRuntime, base_environment
 from .recorder import OperationRecorder
-from .stack import LocalRule, LocalStack, LocalStateMachine
+from .stack import LocalRule, LocalStack, LocalStateMachine, SkippedResource
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -123,6 +123,11 @@ class LocalApp:
     @property
     def inactive_resources(self) -> set[str]:
         return self.stack.inactive_resources
+
+    @property
+    def skipped_resources(self) -> dict[str, SkippedResource]:
+        """Resources not provisioned locally, and why (the README points here)."""
+        return self.stack.skipped_resources
 
     def resource(self, logical_id: str) -> Any:
         """What ``Ref`` returns for the resource (physical id or ARN, per type)."""

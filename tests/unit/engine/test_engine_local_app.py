@@ -82,7 +82,7 @@ def test_template_expands_and_provisions(app: LocalApp) -> None:
         "FlowStateMachineOnApiCallQueue", "Arn"
     )
 
-    assert {k: v.type for k, v in app.stack.skipped_resources.items()} == {
+    assert {k: v.type for k, v in app.skipped_resources.items()} == {
         "FlowLogGroup": "AWS::Logs::LogGroup",
         "EchoAFunctionPingPermission": "AWS::Lambda::Permission",
         "FlowStateMachineOnApiCallQueuePolicy": "AWS::SQS::QueuePolicy",

@@ -10,7 +10,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo demo-json test lint typecheck validate unit build bench replay-samples clean
+.PHONY: demo demo-json test lint typecheck validate unit build bench replay-samples template clean
 
 # A python3.13 for `sam build` (the Lambda runtime's version; the Makefiles under
 # functions/ and layer/ compile bytecode with it): on PATH, else under pyenv.
@@ -42,7 +42,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy functions local
+	$(BIN)/mypy functions local deploy
+
+# template.yaml and forwarder/template.yaml, written from the workflow declarations
+# (functions/trailwarden/workflows/) and the hand-written base (deploy/).
+template: $(STAMP)
+	$(BIN)/python -m trailwarden_deploy.generate
 
 validate: $(SAM_STAMP)
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import count_verdict, observability
 from handlers._store import build_incident_store
-from trailwarden.dal.clients import make_client
+from trailwarden.dal.clients import client_cache
 from trailwarden.logic.alert import alert
 from trailwarden.models.settings import DetectionSettings, require_workflow
 from trailwarden.workflows.registry import Workflow, load_workflow
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from trailwarden.dal.incidents import IncidentStore
+    from trailwarden.workflows.base import ClientFactory
 
 # The verdict is published as a single metric (count_verdict), so no log_metrics here.
 logger, _metrics = observability()
@@ -30,6 +31,7 @@ class Deps:
     settings: DetectionSettings
     store: IncidentStore
     notify: NotifyDeps
+    clients: ClientFactory  # built once per container (client_cache)
 
 
 @cache
@@ -37,6 +39,7 @@ def _deps() -> Deps:
     env = os.environ
     settings = DetectionSettings.from_env(env)
     return Deps(
+        clients=client_cache(),
         workflow=load_workflow(require_workflow(env)),
         settings=settings,
         store=build_incident_store(env),
@@ -49,7 +52,7 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
         event,
         deps.workflow,
         deps.settings,
-        make_client,
+        deps.clients,
         deps.store,
         deps.notify.settings,
         deps.notify.sns,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from handlers._observability import count_verdict, observability
 from handlers._store import build_incident_store
-from trailwarden.dal.clients import make_client
+from trailwarden.dal.clients import client_cache
 from trailwarden.logic.assess import assess
 from trailwarden.models.settings import (
     APPROVAL_TIMEOUT_DEFAULT,
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from trailwarden.dal.incidents import IncidentStore
+    from trailwarden.workflows.base import ClientFactory
 
 # The verdict is published as a single metric (count_verdict), so no log_metrics here.
 logger, _metrics = observability()
@@ -36,6 +37,7 @@ class Deps:
     workflow: Workflow
     settings: DetectionSettings
     store: IncidentStore
+    clients: ClientFactory  # built once per container (client_cache)
     # The ApprovalTimeoutSeconds parameter: the RequestApproval state's TimeoutSecondsPath
     # reads it from this function's output (an ASL number cannot come from a substitution).
     approval_timeout_seconds: int = APPROVAL_TIMEOUT_DEFAULT
@@ -50,6 +52,7 @@ def _deps() -> Deps:
     timeout_warnings: list[str] = []
     timeout = approval_timeout(env, timeout_warnings)
     return Deps(
+        clients=client_cache(),
         workflow=load_workflow(require_workflow(env)),
         settings=settings,
         store=build_incident_store(env),
@@ -59,7 +62,7 @@ def _deps() -> Deps:
 
 
 def run(event: Any, deps: Deps) -> dict[str, Any]:
-    finding = assess(event, deps.workflow, deps.settings, make_client, deps.store)
+    finding = assess(event, deps.workflow, deps.settings, deps.clients, deps.store)
     count_verdict(deps.workflow.id, str(finding.verdict))
     logger.info("assessed", extra={"verdict": str(finding.verdict), "reason": finding.reason})
     output = {**finding.to_dict(), "approvalTimeoutSeconds": deps.approval_timeout_seconds}

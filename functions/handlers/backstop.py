@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from handlers._store import build_incident_store
-from trailwarden.dal.clients import make_client
+from trailwarden.dal.clients import client_cache
 from trailwarden.logic.backstop import Backstop
 from trailwarden.models.settings import BackstopSettings, DetectionSettings
 from trailwarden.workflows.app_tamper import DECLARATION as APP_TAMPER
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from trailwarden.dal.incidents import IncidentStore
+    from trailwarden.workflows.base import ClientFactory
 
 logger, metrics = observability()
 
@@ -32,6 +33,7 @@ class Deps:
     detection: DetectionSettings
     store: IncidentStore
     notify: NotifyDeps
+    clients: ClientFactory  # built once per container (client_cache)
 
 
 @cache
@@ -39,6 +41,7 @@ def _deps() -> Deps:
     env = os.environ
     detection = DetectionSettings.from_env(env)
     return Deps(
+        clients=client_cache(),
         region=env.get("AWS_REGION", ""),
         settings=BackstopSettings.from_env(env),
         detection=detection,
@@ -58,7 +61,7 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
             synthetic,
             load_workflow(APP_TAMPER.id),
             deps.detection,
-            make_client,
+            deps.clients,
             deps.store,
             deps.notify.settings,
             deps.notify.sns,
@@ -68,9 +71,9 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
     backstop = Backstop(
         deps.settings,
         region=deps.region,
-        cloudtrail=make_client("cloudtrail"),
-        events=make_client("events"),
-        stepfunctions=make_client("stepfunctions"),
+        cloudtrail=deps.clients("cloudtrail", None),
+        events=deps.clients("events", None),
+        stepfunctions=deps.clients("stepfunctions", None),
         raise_alert=raise_alert,
     )
     report = backstop.run(event)

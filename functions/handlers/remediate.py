@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers._observability import observability
-from trailwarden.dal.clients import make_client
+from trailwarden.dal.clients import client_cache
 from trailwarden.logic.remediate import remediate
 from trailwarden.models.findings import Finding
 from trailwarden.models.settings import DetectionSettings, require_workflow
@@ -19,6 +19,8 @@ from trailwarden.workflows.registry import Workflow, load_workflow
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from trailwarden.workflows.base import ClientFactory
+
 logger, metrics = observability()
 
 
@@ -26,20 +28,23 @@ logger, metrics = observability()
 class Deps:
     workflow: Workflow
     settings: DetectionSettings
+    clients: ClientFactory  # built once per container (client_cache)
 
 
 @cache
 def _deps() -> Deps:
     env = os.environ
     return Deps(
-        workflow=load_workflow(require_workflow(env)), settings=DetectionSettings.from_env(env)
+        clients=client_cache(),
+        workflow=load_workflow(require_workflow(env)),
+        settings=DetectionSettings.from_env(env),
     )
 
 
 def run(state: Any, deps: Deps) -> dict[str, Any]:
     decision = state.get("decision") if isinstance(state, dict) else None
     result = remediate(
-        Finding.from_dict(state), deps.workflow, deps.settings, make_client, decision=decision
+        Finding.from_dict(state), deps.workflow, deps.settings, deps.clients, decision=decision
     )
     logger.info("remediation finished", extra={"status": result.status})
     metrics.add_metric(name=f"remediation_{result.status}", unit=MetricUnit.Count, value=1)

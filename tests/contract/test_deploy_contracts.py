@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import REPO, load_index
 from trailwarden.models.settings import MODE_PARAMETERS, PARAMETER_ENV, mode_env_var
+from trailwarden.workflows.registry import declarations
 from trailwarden_local.engine.errors import ParameterError
 from trailwarden_local.engine.resolver import (
     Resolver,
@@ -257,13 +258,13 @@ READS_BY_KIND = {
     "discord_interactions": NOTIFY,  # the "you may not decide" answer, in the team's language
     "discord_resume": NOTIFY,  # "Approved by <name> at <time>" in the team's zone
 }
+# What each workflow's functions read besides their kind's settings: its declaration
+# (the workflow tests run every handler with exactly the environment the template gives).
 READS_BY_WORKFLOW = {
-    ("ami-exposure", "assess"): {"TRUSTED_ACCOUNT_IDS"},
-    ("ami-exposure", "remediate"): {"TRUSTED_ACCOUNT_IDS"},
-    ("sg-open-ingress", "assess"): {"ALLOWED_PUBLIC_PORTS", "EXEMPT_SECURITY_GROUP_IDS"},
-    ("sg-open-ingress", "remediate"): {"ALLOWED_PUBLIC_PORTS", "EXEMPT_SECURITY_GROUP_IDS"},
-    ("waf-protected-ip", "assess"): {"PROTECTED_IP_CIDRS"},
-    ("ec2-keypair", "alert"): {"KEY_PAIR_CONFIG_RULE_NAME"},
+    (d.id, kind): {PARAMETER_ENV[name] for name in spec.reads}
+    for d in declarations()
+    for kind, spec in (("assess", d.assess), ("remediate", d.remediate), ("alert", d.alert))
+    if spec is not None
 }
 PARAMETER_FED = set(PARAMETER_ENV.values())
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -23,3 +27,15 @@ def make_client(service: str, region: str | None = None, *, retries: bool = True
     """
     config = _CONFIG if retries else _CONFIG.merge(Config(retries={"total_max_attempts": 1}))
     return boto3.session.Session().client(service, region_name=region, config=config)  # type: ignore[call-overload]
+
+
+def client_cache() -> Callable[[str, str | None], Any]:
+    """A client factory that builds each (service, region) client once: a handler keeps
+    one in its cached dependencies, so a warm container reuses its clients (and their
+    connection pools) instead of building a session per call."""
+
+    @cache
+    def client(service: str, region: str | None = None) -> Any:
+        return make_client(service, region)
+
+    return client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -64,3 +65,33 @@ def as_list(value: Any) -> list[Any]:
 
 def text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def values_of(raw: Any, key: str) -> list[str]:
+    """Read ``[{"userId": "1"}]``, ``{"items": [...]}`` or ``["1"]`` into strings (a
+    CloudTrail list of shares, in any of the shapes it is logged in)."""
+    out = []
+    for item in as_list(raw):
+        value = item.get(key) if isinstance(item, Mapping) else item
+        if isinstance(value, str) and value:  # anything else is absent
+            out.append(value)
+    return out
+
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def account_ids_in(values: list[str]) -> tuple[str, ...]:
+    """The 12-digit account ids among ``values``, once each, in order: anything else
+    names no account to remove."""
+    return tuple(dict.fromkeys(v for v in values if _ACCOUNT_ID.fullmatch(v)))
+
+
+def split_trusted(
+    account_ids: tuple[str, ...], trusted: frozenset[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(untrusted, trusted) accounts of a share."""
+    return (
+        tuple(a for a in account_ids if a not in trusted),
+        tuple(a for a in account_ids if a in trusted),
+    )

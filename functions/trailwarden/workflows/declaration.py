@@ -83,6 +83,9 @@ class Rule:
     target: Literal["workflow", "alert"] = "workflow"
     failed_calls: bool = False  # True: only failed calls (errorCode present) match
     why: str = ""
+    # For a rule that names every state machine (STATE_MACHINE_ARN_PREFIXES): at most
+    # this many per rule, the rest in more rules (EventBridge's 2,048-character quota).
+    split_every: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,12 +124,14 @@ class Declaration:
     # role of the app); an acting workflow always ignores its own.
     ignores_calls_of: tuple[str, ...] = ()
     parameters: tuple[UnitParameter, ...] = ()
+    # Functions of the unit's template.yaml whose roles change things (their calls are
+    # the app's own: app-tamper ignores them), besides the Remediate function.
+    acting_functions: tuple[str, ...] = ()
     # Alert text: facts shown (key -> label, in order), translated fact values, and
     # what happened per event name (the title); the id is the title otherwise.
     facts: Mapping[str, Text] = field(default_factory=dict)
     fact_values: Mapping[str, Mapping[str, Text]] = field(default_factory=dict)
     what: Mapping[str, Text] = field(default_factory=dict)
-    state_machine_comment: str = ""
 
     @property
     def acting(self) -> bool:

@@ -1,32 +1,24 @@
-"""Demo drivers, one per workflow, registered explicitly."""
+"""Demo drivers, one module per workflow, found by listing this package: the module
+``<workflow_id with underscores>.py`` that defines ``prepare`` drives that workflow."""
 
 from __future__ import annotations
 
-from trailwarden_local.drivers import (
-    ami_exposure,
-    app_tamper,
-    cloudtrail_tamper,
-    ec2_keypair,
-    iam_user_change,
-    sg_change,
-    sg_open_ingress,
-    ssm_session,
-    waf_change,
-    waf_protected_ip,
-)
+import importlib
+import pkgutil
+
 from trailwarden_local.drivers.base import Driver, Prepared
 
-DRIVERS: dict[str, Driver] = {
-    "cloudtrail-tamper": cloudtrail_tamper.prepare,
-    "app-tamper": app_tamper.prepare,
-    "ami-exposure": ami_exposure.prepare,
-    "sg-open-ingress": sg_open_ingress.prepare,
-    "sg-change": sg_change.prepare,
-    "iam-user-change": iam_user_change.prepare,
-    "ssm-session": ssm_session.prepare,
-    "ec2-keypair": ec2_keypair.prepare,
-    "waf-protected-ip": waf_protected_ip.prepare,
-    "waf-change": waf_change.prepare,
-}
+
+def _discover() -> dict[str, Driver]:
+    found: dict[str, Driver] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        prepare = getattr(module, "prepare", None)
+        if callable(prepare):
+            found[info.name.replace("_", "-")] = prepare
+    return found
+
+
+DRIVERS: dict[str, Driver] = _discover()
 
 __all__ = ["DRIVERS", "Driver", "Prepared"]

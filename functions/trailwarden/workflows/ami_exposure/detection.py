@@ -7,14 +7,20 @@ the nested ``launchPermission.add.items[]`` form and the top-level
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.ami_exposure import DECLARATION
-from trailwarden.workflows.common import as_list, precheck, text_of
+from trailwarden.workflows.common import (
+    account_ids_in,
+    as_list,
+    precheck,
+    split_trusted,
+    text_of,
+    values_of,
+)
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
@@ -23,7 +29,6 @@ if TYPE_CHECKING:
 WORKFLOW = DECLARATION.id
 TRIGGERS = frozenset({("ec2.amazonaws.com", "ModifyImageAttribute")})
 RESOURCE_TYPE = "AWS::EC2::Image"
-_ACCOUNT_ID = re.compile(r"\d{12}")
 
 
 @dataclass(frozen=True)
@@ -40,16 +45,6 @@ class LaunchPermissionGrant:
         return not (self.public or self.account_ids or self.organization_arns or self.ou_arns)
 
 
-def _values(raw: Any, key: str) -> list[str]:
-    """Read ``[{"userId": "1"}]``, ``{"items": [...]}`` or ``["1"]`` into strings."""
-    out = []
-    for item in as_list(raw):
-        value = item.get(key) if isinstance(item, Mapping) else item
-        if isinstance(value, str) and value:  # anything else is absent (events.text_of)
-            out.append(value)
-    return out
-
-
 def parse_grant(request: Mapping[str, Any]) -> LaunchPermissionGrant:
     """What ModifyImageAttribute *added* to the launch permission, from either shape."""
     groups: list[str] = []
@@ -63,19 +58,19 @@ def parse_grant(request: Mapping[str, Any]) -> LaunchPermissionGrant:
         for item in items:
             if not isinstance(item, Mapping):
                 continue
-            groups += _values([item], "group")
-            accounts += _values([item], "userId")
-            orgs += _values([item], "organizationArn")
-            ous += _values([item], "organizationalUnitArn")
+            groups += values_of([item], "group")
+            accounts += values_of([item], "userId")
+            orgs += values_of([item], "organizationArn")
+            ous += values_of([item], "organizationalUnitArn")
     if text_of(request.get("operationType")).lower() == "add":
-        groups += _values(request.get("userGroups"), "userGroup")
-        accounts += _values(request.get("userIds"), "userId")
-        orgs += _values(request.get("organizationArns"), "organizationArn")
-        ous += _values(request.get("organizationalUnitArns"), "organizationalUnitArn")
+        groups += values_of(request.get("userGroups"), "userGroup")
+        accounts += values_of(request.get("userIds"), "userId")
+        orgs += values_of(request.get("organizationArns"), "organizationArn")
+        ous += values_of(request.get("organizationalUnitArns"), "organizationalUnitArn")
     return LaunchPermissionGrant(
         public=any(g.lower() == "all" for g in groups),
         # an account id is 12 digits: anything else names no account to remove
-        account_ids=tuple(dict.fromkeys(a for a in accounts if _ACCOUNT_ID.fullmatch(a))),
+        account_ids=account_ids_in(accounts),
         organization_arns=tuple(dict.fromkeys(orgs)),
         ou_arns=tuple(dict.fromkeys(ous)),
     )
@@ -93,8 +88,7 @@ def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
     if not image_id:
         return Detection(WORKFLOW, Outcome.IGNORE, Severity.INFO, "no imageId in the request")
     grant = parse_grant(request)
-    untrusted = tuple(a for a in grant.account_ids if a not in settings.trusted_account_ids)
-    trusted = tuple(a for a in grant.account_ids if a in settings.trusted_account_ids)
+    untrusted, trusted = split_trusted(grant.account_ids, settings.trusted_account_ids)
     facts = {
         "imageId": image_id,
         "addedPublic": grant.public,

@@ -84,6 +84,8 @@ DECLARATION = Declaration(
                 ],
             },
             target="alert",
+            # Each state machine adds two ARN prefixes (~200 characters resolved).
+            split_every=4,
         ),
         Rule(
             "AppFunctionsChanged",

@@ -13,6 +13,7 @@ from trailwarden.workflows.declaration import (
     FunctionSpec,
     ModeParameter,
     Rule,
+    UnitParameter,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +60,12 @@ DECLARATION = Declaration(
     alert=FunctionSpec(
         "cloudtrail-tamper - info alert for failed attempts to stop, delete or weaken a trail"
     ),
+    parameters=(
+        UnitParameter("TrailBackstopRate", "", "Logging backstop and trail"),
+        UnitParameter("WatchedTrailNames", "", "Logging backstop and trail"),
+    ),
+    # The logging backstop (template.yaml) starts this workflow's executions.
+    acting_functions=("TrailBackstopFunction",),
 )
 
 

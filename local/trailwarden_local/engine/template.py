@@ -53,7 +53,7 @@ class LoadedTemplate:
 def load_yaml(text: str) -> Any:
     """Parse CloudFormation YAML (or JSON) into plain long-form data, with cfn-lint's loader
     (short-form tags become ``Fn::*``, duplicate keys are an error); dates stay text."""
-    from cfnlint.decode import cfn_yaml  # type: ignore[import-untyped]
+    from cfnlint.decode import cfn_yaml
 
     return json.loads(json.dumps(cfn_yaml.loads(text), default=str))
 

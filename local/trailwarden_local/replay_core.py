@@ -85,6 +85,16 @@ _UNMATCHED_TAIL: Final = (
 )
 _LINE_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), default=str)
 _DECODE: Final = json.JSONDecoder().decode
+# orjson, when installed, parses a record ~2x faster than json; it gives the same value
+# or refuses (NaN, Infinity, lone surrogates, invalid UTF-8: json decides those), except
+# for integers beyond 64 bits, which it turns into floats: a text with 19 digits in a
+# row (_DIGIT_RUN, one translate and one search) is left to json as well.
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the stdlib alone gives the same answers
+    _orjson = None  # type: ignore[assignment]
+_DIGITS_AS_ZERO: Final = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_DIGIT_RUN: Final = b"0" * 19
 # An upper bound of the JSON size (json.dumps, as parse_envelope measures it) of the
 # EventBridge envelope wrapped around a record parsed from N bytes of JSON text: the
 # detail takes at most 6 characters per byte (", " / ": " for "," / ":", \uXXXX for
@@ -98,8 +108,7 @@ def _parse_record(text: bytes, call: tuple[bytes, bytes, bytes], event_id: bytes
     """One record cut out of a scanned log, parsed; None unless it is the record whose
     fields the scan read there."""
     try:
-        # json.loads(text) without its encoding sniffing: the text starts '{"eventVersion"'.
-        record = _DECODE(text.decode("utf-8", "surrogatepass"))
+        record = _loads_record(text)
         if (
             type(record) is dict
             and record.get("eventID") == event_id.decode()
@@ -110,6 +119,17 @@ def _parse_record(text: bytes, call: tuple[bytes, bytes, bytes], event_id: bytes
     except ValueError:  # UnicodeDecodeError included
         pass
     return None
+
+
+def _loads_record(text: bytes) -> Any:
+    """JSON text of one record -> its value, exactly as ``json.loads`` reads it."""
+    if _orjson is not None and _DIGIT_RUN not in text.translate(_DIGITS_AS_ZERO):
+        try:
+            return _orjson.loads(text)
+        except ValueError:  # orjson.JSONDecodeError: json says what the text holds
+            pass
+    # json.loads(text) without its encoding sniffing: the text starts '{"eventVersion"'.
+    return _DECODE(text.decode("utf-8", "surrogatepass"))
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -177,23 +197,12 @@ def line(
     # by hand: only the actions need the encoder (tests compare both).
     actions = outcome.actions
     return (
-        '{"eventID":'
-        + _json_text(event_id)
-        + ',"key":'
-        + _json_text(key)
-        + ',"eventName":'
-        + _json_text(event_name)
-        + ',"workflow":'
-        + _json_text(outcome.workflow)
-        + ',"verdict":'
-        + encode_basestring_ascii(outcome.verdict)
-        + ',"reason":'
-        + encode_basestring_ascii(outcome.reason)
-        + ',"actions":'
-        + (_LINE_ENCODER.encode(list(actions)) if actions else "[]")
-        + ',"rule":'
-        + _json_text(outcome.rule)
-        + "}"
+        f'{{"eventID":{_json_text(event_id)},"key":{_json_text(key)}'
+        f',"eventName":{_json_text(event_name)},"workflow":{_json_text(outcome.workflow)}'
+        f',"verdict":{encode_basestring_ascii(outcome.verdict)}'
+        f',"reason":{encode_basestring_ascii(outcome.reason)}'
+        f',"actions":{_LINE_ENCODER.encode(list(actions)) if actions else "[]"}'
+        f',"rule":{_json_text(outcome.rule)}}}'
     )
 
 
@@ -295,7 +304,7 @@ class Replayer:
         if not self.only_matches:
             if all(map(str.isascii, id_texts)):  # the JSON text as written
                 lines = [
-                    '{"eventID":"' + text + '","key":"' + text + tail
+                    f'{{"eventID":"{text}","key":"{text}{tail}'
                     for text, tail in zip(id_texts, tails, strict=True)
                 ]
             else:
@@ -403,7 +412,7 @@ class Replayer:
     def _record_line(
         self, record: Any, label: str, index: int, size_bound: int | None = None
     ) -> _Produced:
-        if not isinstance(record, Mapping):
+        if type(record) is not dict and not isinstance(record, Mapping):
             why = f"{label}: record {index} is a {type(record).__name__}, not an object"
             return None, None, _Outcome(None, _IGNORE, why), None
         event_id = _text_or_none(record.get("eventID"))

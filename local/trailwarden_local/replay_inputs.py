@@ -24,6 +24,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+try:  # ISA-L's inflate when installed (requirements-dev.txt); zlib otherwise
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # pragma: no cover - zlib alone gives the same answers
+    _isal_zlib = None  # type: ignore[assignment]
+
 LOG_SUFFIXES = (".json", ".json.gz")
 DIGEST_FOLDER = "CloudTrail-Digest"  # signed digests, not logs: never read when walking
 
@@ -87,7 +92,7 @@ def load(source: Source) -> Loaded:
 
 def loaded(sources: Iterable[Source], prefetch: int = 2) -> Iterator[Loaded]:
     """``load`` each source in order; with ``prefetch`` > 0 a thread reads and gunzips
-    up to that many documents ahead (zlib and file reads release the GIL)."""
+    up to that many documents ahead (inflating and file reads release the GIL)."""
     if prefetch <= 0:
         yield from map(load, sources)
         return
@@ -166,13 +171,28 @@ def wanted(path: str, dates: DateRange) -> bool:
 
 
 def gunzip(raw: bytes) -> bytes:
-    """Decompress gzip data (every member; CRC and length checked). Raises UnreadableInput."""
+    """Decompress gzip data (every member; CRC and length checked). Raises UnreadableInput.
+
+    With python-isal installed, ISA-L inflates well-formed data ~2x faster than zlib
+    (checking the same CRC and length); anything it does not take whole is inflated
+    again by zlib, whose answer (data or error) is the one given.
+    """
+    if _isal_zlib is not None:
+        try:
+            # isal's stubs type ``error`` as an instance; it is the exception class
+            return _gunzip(raw, _isal_zlib.decompressobj, _isal_zlib.error)  # type: ignore[arg-type]
+        except UnreadableInput:
+            pass
+    return _gunzip(raw, zlib.decompressobj, zlib.error)
+
+
+def _gunzip(raw: bytes, decompressobj: Callable[..., Any], error: type[Exception]) -> bytes:
     parts: list[bytes] = []
     while True:
-        inflater = zlib.decompressobj(wbits=31)
+        inflater = decompressobj(wbits=31)
         try:
             parts.append(inflater.decompress(raw))
-        except zlib.error as exc:
+        except error as exc:
             raise UnreadableInput(f"bad gzip data: {exc}") from exc
         if not inflater.eof:
             raise UnreadableInput("bad gzip data: truncated (no end-of-stream marker)")

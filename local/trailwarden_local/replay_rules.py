@@ -77,7 +77,10 @@ class ReplayRule:
         """Whether EventBridge would deliver ``event`` to this rule."""
         if not self.all_management_events and event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE:
             detail = event.get("detail")
-            if isinstance(detail, Mapping) and detail.get("readOnly") in (True, "true"):
+            if (type(detail) is dict or isinstance(detail, Mapping)) and detail.get("readOnly") in (
+                True,
+                "true",
+            ):
                 return False
         return self.matches(event)
 

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.logic.decide import decide
 from trailwarden.models.findings import Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
 from trailwarden.workflows.ami_exposure import detection as ami_exposure
+from trailwarden.workflows.registry import load_workflow
 
 SETTINGS = DetectionSettings(
     trusted_account_ids=frozenset({"222222222222"}),
@@ -27,7 +28,7 @@ def with_request(request: Any, **detail_changes: Any) -> dict[str, Any]:
 
 
 def detect(raw: dict[str, Any]) -> Any:
-    return ami_exposure.detect(parse_cloudtrail(parse_envelope(raw)), SETTINGS)
+    return decide(raw, load_workflow(ami_exposure.WORKFLOW), SETTINGS).detection
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.logic.decide import decide
+from trailwarden.models.events import parse_envelope
 from trailwarden.models.findings import Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
 from trailwarden.workflows.app_tamper import detection as app_tamper
-from trailwarden.workflows.registry import workflow_for_call
+from trailwarden.workflows.registry import load_workflow, workflow_for_call
 
 STACK = "trailwarden"
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:CloudTrailTamperStateMachine-9S8T7U6V5W4X"
@@ -26,7 +27,7 @@ SETTINGS = DetectionSettings(
 
 
 def detect(raw: dict[str, Any], settings: DetectionSettings = SETTINGS) -> Any:
-    return app_tamper.detect(parse_cloudtrail(parse_envelope(raw)), settings)
+    return decide(raw, load_workflow(app_tamper.WORKFLOW), settings).detection
 
 
 def call(source: str, name: str, request: Any) -> dict[str, Any]:

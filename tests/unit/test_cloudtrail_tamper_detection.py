@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import load_event
 from trailwarden.logic.decide import decide
-from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.models.events import parse_envelope
 from trailwarden.models.findings import Mode, Outcome, Severity, Verdict
 from trailwarden.models.settings import DetectionSettings
 from trailwarden.workflows.cloudtrail_tamper import detection as cloudtrail_tamper
@@ -33,7 +33,7 @@ def call(event_name: str, request: Any, **detail_changes: Any) -> dict[str, Any]
 
 
 def detect(raw: dict[str, Any], settings: DetectionSettings = SETTINGS) -> Any:
-    return cloudtrail_tamper.detect(parse_cloudtrail(parse_envelope(raw)), settings)
+    return decide(raw, BY_ID[CLOUDTRAIL_TAMPER], settings).detection
 
 
 # ------------------------------------------------------------------ StopLogging / StartLogging

@@ -17,6 +17,7 @@ from trailwarden.models.errors import (
     TransientAwsError,
 )
 from trailwarden.models.findings import Detection, Outcome, Severity
+from trailwarden.workflows.cloudtrail_tamper import lookups as cloudtrail_lookups
 from trailwarden.workflows.cloudtrail_tamper import remediation as cloudtrail_tamper
 
 if TYPE_CHECKING:
@@ -355,7 +356,7 @@ def deleted(trail: str, **facts: Any) -> Detection:
 def test_deleted_trail_was_the_only_logging_one(aws: None) -> None:
     make_trail("stopped-one")  # exists, not logging
 
-    facts = cloudtrail_tamper.enrich(deleted("main"), "us-east-1", Clients())
+    facts = cloudtrail_lookups.enrich(deleted("main"), "us-east-1", Clients())
 
     assert facts["onlyLoggingTrail"] == "yes"
     assert "EventBridge receives no CloudTrail events" in facts["notes"][0]
@@ -365,7 +366,7 @@ def test_deleted_trail_with_another_trail_still_logging(aws: None) -> None:
     arn = make_trail("backup", "us-west-2", multi=True)
     boto3.client("cloudtrail", region_name="us-west-2").start_logging(Name=arn)
 
-    facts = cloudtrail_tamper.enrich(deleted("main"), "us-east-1", Clients())
+    facts = cloudtrail_lookups.enrich(deleted("main"), "us-east-1", Clients())
 
     assert facts["onlyLoggingTrail"] == "no"
     assert facts["otherLoggingTrails"] == ["backup"]
@@ -384,7 +385,7 @@ def test_failed_attempt_is_confirmed_unchanged_live(aws: None) -> None:
         {"call": "StopLogging", "failedAttempt": True},
     )
 
-    facts = cloudtrail_tamper.enrich(detection, "us-east-1", Clients())
+    facts = cloudtrail_lookups.enrich(detection, "us-east-1", Clients())
 
     assert facts["liveState"]["isLogging"] is True
     assert facts["notes"] == ["checked live: trail main is logging"]
@@ -395,7 +396,7 @@ def test_other_alerts_need_no_live_read() -> None:
         "cloudtrail-tamper", Outcome.ALERT, Severity.CRITICAL, "x", "", "t", {"call": "UpdateTrail"}
     )
 
-    assert cloudtrail_tamper.enrich(detection, "us-east-1", Clients(lambda *_: None)) == {}
+    assert cloudtrail_lookups.enrich(detection, "us-east-1", Clients(lambda *_: None)) == {}
 
 
 def test_list_trails_includes_shadow_trails_of_multi_region_trails_only(aws: None) -> None:

@@ -8,17 +8,18 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.logic.decide import decide
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
 from trailwarden.workflows.iam_user_change import detection as iam_user_change
+from trailwarden.workflows.registry import load_workflow
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/tw-remediate"
 SETTINGS = DetectionSettings(own_role_arns=frozenset({OWN_ROLE}))
 
 
 def detect(raw: dict[str, Any]) -> Detection:
-    return iam_user_change.detect(parse_cloudtrail(parse_envelope(raw)), SETTINGS)
+    return decide(raw, load_workflow(iam_user_change.WORKFLOW), SETTINGS).detection
 
 
 def variant(name: str, **detail_changes: Any) -> dict[str, Any]:

@@ -4,11 +4,16 @@ decides records without an eventID (CloudTrail eventVersion 1.0) on their conten
 from __future__ import annotations
 
 import copy
+import gzip
+import json
+import zlib
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.unit.test_replay import record_of, replay, write_log
+from trailwarden_local import replay_inputs
+from trailwarden_local.replay_core import _loads_record
 from trailwarden_local.replay_rules import ReplayRule
 
 if TYPE_CHECKING:
@@ -155,3 +160,59 @@ def test_a_line_is_the_compact_json_of_its_fields(
             default=str,
         )
         assert line(event_id, event_name, outcome, key) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a":123456789012345678901234567890}',  # beyond 64 bits: orjson makes it a float
+        b'{"a":-9223372036854775809}',
+        b'{"a":18446744073709551615,"b":"x"}',
+        b'{"a":Infinity,"b":NaN}',  # json reads these; orjson refuses them
+        b'{"a":1e400}',
+        b'{"a":"\\ud800"}',  # a lone surrogate
+        b'{"a":1,"a":2}',
+        b'{"a":0.1,"b":[1.0,-0.0,5e-324],"c":null,"d":true}',
+    ],
+    ids=["huge-int", "below-int64", "uint64-max", "nan", "overflow", "surrogate", "dup", "plain"],
+)
+def test_a_record_the_scan_cuts_out_is_read_exactly_as_json_reads_it(text: bytes) -> None:
+    read = _loads_record(text)
+
+    assert repr(read) == repr(json.loads(text.decode("utf-8", "surrogatepass")))
+    assert [type(v) for v in read.values()] == [
+        type(v) for v in json.loads(text.decode("utf-8", "surrogatepass")).values()
+    ]
+
+
+def _zlib_gunzip(raw: bytes) -> bytes | str:
+    """What zlib alone answers: the data, or the reason replay prints."""
+    try:
+        return replay_inputs._gunzip(raw, zlib.decompressobj, zlib.error)
+    except replay_inputs.UnreadableInput as exc:
+        return str(exc)
+
+
+def _corrupt_crc(data: bytes) -> bytes:
+    return data[:-8] + bytes([data[-8] ^ 1]) + data[-7:]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        gzip.compress(b'{"Records":[]}') + gzip.compress(b"more"),
+        _corrupt_crc(gzip.compress(b'{"Records":[]}')),
+        gzip.compress(b'{"Records":[]}' * 50)[:-10],
+        gzip.compress(b"{}") + b"garbage",
+        gzip.compress(b"{}") + b"\0\0\0",
+        b"\x1f\x8bnot really gzip",
+    ],
+    ids=["two-members", "bad-crc", "truncated", "trailing-garbage", "zero-padding", "not-gzip"],
+)
+def test_a_gzipped_log_reads_as_zlib_reads_it(raw: bytes) -> None:
+    try:
+        got: bytes | str = replay_inputs.gunzip(raw)
+    except replay_inputs.UnreadableInput as exc:
+        got = str(exc)
+
+    assert got == _zlib_gunzip(raw)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.logic.decide import decide
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
-from trailwarden.workflows.registry import workflow_for_call
+from trailwarden.workflows.registry import load_workflow, workflow_for_call
 from trailwarden.workflows.sg_change import detection as sg_change
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/trailwarden-SgOpenIngressRemediateFunctionRole-EXAMPLE"
@@ -19,7 +19,7 @@ SETTINGS = DetectionSettings(own_role_arns=frozenset({OWN_ROLE}))
 
 
 def detect(raw: dict[str, Any]) -> Detection:
-    return sg_change.detect(parse_cloudtrail(parse_envelope(raw)), SETTINGS)
+    return decide(raw, load_workflow(sg_change.WORKFLOW), SETTINGS).detection
 
 
 @pytest.mark.parametrize(

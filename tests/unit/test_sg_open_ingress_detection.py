@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.logic.decide import decide
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.registry import load_workflow
 from trailwarden.workflows.sg_open_ingress import detection as sg_open_ingress
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/trailwarden-SgOpenIngressRemediateFunctionRole-EXAMPLE"
@@ -23,7 +24,7 @@ SETTINGS = DetectionSettings(
 
 
 def detect(raw: dict[str, Any], settings: DetectionSettings = SETTINGS) -> Detection:
-    return sg_open_ingress.detect(parse_cloudtrail(parse_envelope(raw)), settings)
+    return decide(raw, load_workflow(sg_open_ingress.WORKFLOW), settings).detection
 
 
 def risky_sources(detection: Detection) -> list[tuple[str, Any, Any, str, str]]:

@@ -8,16 +8,17 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.logic.decide import decide
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.registry import load_workflow
 from trailwarden.workflows.ssm_session import detection as ssm_session
 
 SETTINGS = DetectionSettings()
 
 
 def detect(raw: dict[str, Any]) -> Detection:
-    return ssm_session.detect(parse_cloudtrail(parse_envelope(raw)), SETTINGS)
+    return decide(raw, load_workflow(ssm_session.WORKFLOW), SETTINGS).detection
 
 
 def with_request(request: dict[str, Any], sample: str = "shell-session") -> dict[str, Any]:

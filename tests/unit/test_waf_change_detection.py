@@ -7,16 +7,17 @@ import copy
 import pytest
 
 from tests.conftest import load_event
-from trailwarden.models.events import parse_cloudtrail, parse_envelope
+from trailwarden.logic.decide import decide
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.registry import load_workflow
 from trailwarden.workflows.waf_change import detection as waf_change
 
 
 def detect(name: str, **detail_changes: object) -> Detection:
     raw = copy.deepcopy(load_event(f"waf-change/{name}.json"))
     raw["detail"].update(detail_changes)
-    return waf_change.detect(parse_cloudtrail(parse_envelope(raw)), DetectionSettings())
+    return decide(raw, load_workflow(waf_change.WORKFLOW), DetectionSettings()).detection
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_event
+from trailwarden.logic.decide import decide
 from trailwarden.models.events import parse_cloudtrail, parse_envelope
 from trailwarden.models.findings import Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
+from trailwarden.workflows.registry import load_workflow
 from trailwarden.workflows.waf_protected_ip import detection as waf
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/tw-waf-remediate"
@@ -346,7 +348,7 @@ def test_failed_and_own_calls_are_ignored(changes: dict[str, Any], reason: str) 
     raw = copy.deepcopy(load_event("waf-protected-ip/nat-ip-blocked.json"))
     raw["detail"].update(changes)
 
-    detection = waf.detect(parse_cloudtrail(parse_envelope(raw)), SETTINGS)
+    detection = decide(raw, load_workflow(waf.WORKFLOW), SETTINGS).detection
 
     assert detection.outcome is Outcome.IGNORE
     assert reason in detection.reason

@@ -24,7 +24,7 @@ from trailwarden.models.events import parse_cloudtrail, parse_envelope
 from trailwarden.models.findings import Outcome, Severity
 from trailwarden.models.settings import DetectionSettings
 from trailwarden.workflows.waf_protected_ip import detection as waf
-from trailwarden.workflows.waf_protected_ip import remediation
+from trailwarden.workflows.waf_protected_ip import lookups, remediation
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -512,7 +512,7 @@ def test_nat_gateway_elastic_ip_is_found_live(aws: None) -> None:
     wafv2, arn = make_ip_set(["203.0.113.10/32"])
     add_web_acl(wafv2, arn, {"IPSetReferenceStatement": {"ARN": arn}}, "Block")
 
-    detection = remediation.live_detect(
+    detection = lookups.live_detect(
         seed_event(["203.0.113.10/32"], arn), DetectionSettings(), clients
     )
 
@@ -526,7 +526,7 @@ def test_allow_list_use_only_alerts_at_lower_severity(aws: None) -> None:
     wafv2, arn = make_ip_set(["203.0.113.10/32"])
     add_web_acl(wafv2, arn, {"IPSetReferenceStatement": {"ARN": arn}}, "Allow")
 
-    detection = remediation.live_detect(
+    detection = lookups.live_detect(
         seed_event(["203.0.113.10/32"], arn), DetectionSettings(), clients
     )
 
@@ -544,7 +544,7 @@ def test_block_rule_exempting_the_set_with_not_does_not_count_as_blocking(aws: N
         "Block",
     )
 
-    detection = remediation.live_detect(
+    detection = lookups.live_detect(
         seed_event(["203.0.113.10/32"], arn), DetectionSettings(), clients
     )
 
@@ -567,7 +567,7 @@ class Failing:
 def test_failing_lookups_never_hide_a_configured_ip_and_assume_blocking() -> None:
     settings = DetectionSettings(protected_ip_cidrs=(NAT_IP,))
 
-    detection = remediation.live_detect(
+    detection = lookups.live_detect(
         seed_event(["203.0.113.10/32"], ARN), settings, lambda s, r: Failing("AccessDenied")
     )
 
@@ -594,7 +594,7 @@ def test_no_web_acl_lookup_when_nothing_protected_is_touched() -> None:
         calls.append(service)
         return NoNatGateways() if service == "ec2" else Failing("AccessDenied")
 
-    detection = remediation.live_detect(
+    detection = lookups.live_detect(
         seed_event(["203.0.113.12/32"], ARN),
         DetectionSettings(protected_ip_cidrs=(NAT_IP,)),
         factory,
@@ -609,7 +609,7 @@ def test_deleted_nat_gateways_are_not_protected(aws: None) -> None:
     ec2 = boto3.client("ec2", region_name=REGION)
     ec2.delete_nat_gateway(NatGatewayId=nat_id)
 
-    found = remediation.nat_gateway_networks(ec2)
+    found = lookups.nat_gateway_networks(ec2)
 
     assert found == ()
 

@@ -6,7 +6,7 @@ deployed app and the offline replay reach the same verdict from the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -20,10 +20,12 @@ from trailwarden.models.findings import (
     Verdict,
     effective_verdict,
 )
+from trailwarden.workflows.common import precheck
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from trailwarden.models.events import Actor
     from trailwarden.models.settings import DetectionSettings
     from trailwarden.workflows.base import ClientFactory
     from trailwarden.workflows.registry import Workflow
@@ -36,8 +38,13 @@ class EventContext:
     event_time: str
     region: str
     account: str
-    actor: Mapping[str, Any] = field(default_factory=dict)
+    caller: Actor | None = None  # who made the CloudTrail call (None: not a call)
     key: str = ""  # the incident key for dedupe and audit (events.record_key)
+
+    @property
+    def actor(self) -> Mapping[str, Any]:
+        """The caller as JSON (a finding carries it; replay never asks, so never pays)."""
+        return self.caller.to_dict() if self.caller is not None else {}
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,11 @@ def decide(
 ) -> Decision:
     """Raises InvalidEvent for input that is not an event this workflow can read.
 
+    A CloudTrail call first goes through the shared prechecks
+    (:func:`~trailwarden.workflows.common.precheck`: the app's own call, a failed call,
+    a call that is not one of the workflow's triggers): each is an ``ignore`` the
+    workflow's detection never sees.
+
     With ``clients`` (Assess), a workflow whose detection needs live inputs (the NAT
     gateways' IPs, the web ACLs that use an IP set) runs its ``live_detect``; without
     (replay) the pure detection assumes what gives the stronger verdict. ``size_bound``
@@ -106,7 +118,18 @@ def decide(
         )
     else:
         event = parse_cloudtrail(envelope)
-        if clients is not None and workflow.live_detect is not None:
+        # The checks every workflow shares run here, once: the detection sees only calls
+        # it may act on (a failed one only if it decides those itself).
+        skip = precheck(
+            event,
+            settings,
+            workflow.id,
+            workflow.triggers,
+            decides_failed_calls=workflow.declaration.decides_failed_calls,
+        )
+        if skip is not None:
+            detection = skip
+        elif clients is not None and workflow.live_detect is not None:
             detection = workflow.live_detect(event, settings, clients)
         else:
             detection = workflow.detect(event, settings)
@@ -116,7 +139,7 @@ def decide(
             event_time=event.event_time,
             region=event.aws_region,
             account=event.account_id,
-            actor=event.actor.to_dict(),
+            caller=event.actor,
             key=event.key,
         )
     verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))

@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from trailwarden.models import modes
@@ -133,6 +134,9 @@ class CloudTrailEvent:
         return bool(self.error_code)
 
 
+_NO_MAPPING: Mapping[str, Any] = MappingProxyType({})
+
+
 def text_of(value: Any) -> str:
     """A string field: anything that is not a string is absent (``""``)."""
     return value if isinstance(value, str) else ""
@@ -215,17 +219,23 @@ def parse_envelope(raw: Any, *, size_bound: int | None = None) -> Envelope:
             raise InvalidEvent(f"event is not JSON-serialisable: {err}") from err
         if size > MAX_EVENT_BYTES:
             raise InvalidEvent(f"event is {size} bytes, over EventBridge's 256 KB limit")
-    detail = raw.get("detail")
+    get = raw.get
+    detail = get("detail")
     if type(detail) is not dict and not isinstance(detail, Mapping):
         raise InvalidEvent("event has no 'detail' object")
-    resources = raw.get("resources")
+    resources = get("resources")
+    # The readers inlined (text_of): this runs once per event, replay's hot path.
+    event_id, source, detail_type = get("id"), get("source"), get("detail-type")
+    account, region, time = get("account"), get("region"), get("time")
     return Envelope(
-        id=_checked_id(text_of(raw.get("id")), "the event id"),
-        source=_checked_name(text_of(raw.get("source")), "source"),
-        detail_type=_checked_name(text_of(raw.get("detail-type")), "detail-type"),
-        account=_checked_account(text_of(raw.get("account")), "account"),
-        region=checked_region(text_of(raw.get("region")), "region"),
-        time=text_of(raw.get("time")),
+        id=_checked_id(event_id if isinstance(event_id, str) else "", "the event id"),
+        source=_checked_name(source if isinstance(source, str) else "", "source"),
+        detail_type=_checked_name(
+            detail_type if isinstance(detail_type, str) else "", "detail-type"
+        ),
+        account=_checked_account(account if isinstance(account, str) else "", "account"),
+        region=checked_region(region if isinstance(region, str) else "", "region"),
+        time=time if isinstance(time, str) else "",
         detail=detail,
         resources=tuple(r for r in resources if isinstance(r, str))
         if isinstance(resources, list)
@@ -243,20 +253,32 @@ def _error_code(value: Any) -> str | None:
 
 
 def parse_actor(detail: Mapping[str, Any]) -> Actor:
-    identity = mapping_of(detail.get("userIdentity"))
-    session = mapping_of(identity.get("sessionContext"))
-    issuer = mapping_of(session.get("sessionIssuer"))
-    attributes = mapping_of(session.get("attributes"))
+    # mapping_of and text_of inlined: this runs once per event, replay's hot path.
+    identity = detail.get("userIdentity")
+    if type(identity) is not dict and not isinstance(identity, Mapping):
+        identity = _NO_MAPPING
+    session = identity.get("sessionContext")
+    if type(session) is not dict and not isinstance(session, Mapping):
+        session = _NO_MAPPING
+    issuer = session.get("sessionIssuer")
+    if type(issuer) is not dict and not isinstance(issuer, Mapping):
+        issuer = _NO_MAPPING
+    attributes = session.get("attributes")
+    if type(attributes) is not dict and not isinstance(attributes, Mapping):
+        attributes = _NO_MAPPING
     mfa = attributes.get("mfaAuthenticated")
+    kind, arn, account = identity.get("type"), identity.get("arn"), identity.get("accountId")
+    issuer_arn, invoked_by = issuer.get("arn"), identity.get("invokedBy")
+    source_ip, user_agent = detail.get("sourceIPAddress"), detail.get("userAgent")
     return Actor(
-        type=text_of(identity.get("type")),
-        arn=text_of(identity.get("arn")),
-        account_id=text_of(identity.get("accountId")),
-        session_issuer_arn=text_of(issuer.get("arn")),
-        invoked_by=text_of(identity.get("invokedBy")),
+        type=kind if isinstance(kind, str) else "",
+        arn=arn if isinstance(arn, str) else "",
+        account_id=account if isinstance(account, str) else "",
+        session_issuer_arn=issuer_arn if isinstance(issuer_arn, str) else "",
+        invoked_by=invoked_by if isinstance(invoked_by, str) else "",
         mfa_authenticated=mfa is True or mfa == "true",
-        source_ip=text_of(detail.get("sourceIPAddress")),
-        user_agent=text_of(detail.get("userAgent")),
+        source_ip=source_ip if isinstance(source_ip, str) else "",
+        user_agent=user_agent if isinstance(user_agent, str) else "",
     )
 
 
@@ -265,46 +287,68 @@ def parse_cloudtrail(envelope: Envelope) -> CloudTrailEvent:
     if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE:
         raise InvalidEvent(f"detail-type {envelope.detail_type!r} is not a CloudTrail API call")
     detail = envelope.detail
-    for name in ("eventName", "eventSource"):
-        if not text_of(detail.get(name)):
-            raise InvalidEvent(f"CloudTrail record has no {name}")
-    request = detail.get("requestParameters")
-    response = detail.get("responseElements")
+    get = detail.get
+    event_name, event_source = get("eventName"), get("eventSource")
+    if not (event_name and isinstance(event_name, str)):
+        raise InvalidEvent("CloudTrail record has no eventName")
+    if not (event_source and isinstance(event_source, str)):
+        raise InvalidEvent("CloudTrail record has no eventSource")
+    request = get("requestParameters")
+    response = get("responseElements")
     if request is not None and not isinstance(request, Mapping):
         raise InvalidEvent("requestParameters is not an object")
-    region = checked_region(text_of(detail.get("awsRegion")), "awsRegion") or envelope.region
+    # A value equal to the envelope's was validated there (replay wraps a record in an
+    # envelope made of its own fields; EventBridge copies them too): checked once.
+    region = get("awsRegion")
+    region = region if isinstance(region, str) else ""
+    if region != envelope.region:
+        region = checked_region(region, "awsRegion")
+    region = region or envelope.region
     if not region:
         raise InvalidEvent("CloudTrail record has no awsRegion")
+    event_id = get("eventID")
+    event_id = event_id if isinstance(event_id, str) else ""
+    if event_id != envelope.id:
+        event_id = _checked_id(event_id, "eventID")
+    event_name = _checked_name(event_name, "eventName")
+    event_source = _checked_name(event_source, "eventSource")
+    account = get("recipientAccountId")
+    account = account if isinstance(account, str) else ""
+    if account != envelope.account:
+        account = _checked_account(account, "recipientAccountId")
+    event_time, error_message = get("eventTime"), get("errorMessage")
     return CloudTrailEvent(
         envelope=envelope,
         # eventVersion 1.0 records have no eventID: decided on their content all the same
-        event_id=_checked_id(text_of(detail.get("eventID")), "eventID"),
-        event_name=_checked_name(detail["eventName"], "eventName"),
-        event_source=_checked_name(detail["eventSource"], "eventSource"),
-        event_time=text_of(detail.get("eventTime")) or envelope.time,
+        event_id=event_id,
+        event_name=event_name,
+        event_source=event_source,
+        event_time=(event_time if isinstance(event_time, str) else "") or envelope.time,
         aws_region=region,
-        account_id=_checked_account(text_of(detail.get("recipientAccountId")), "recipientAccountId")
-        or envelope.account,
+        account_id=account or envelope.account,
         actor=parse_actor(detail),
-        error_code=_error_code(detail.get("errorCode")),
-        error_message=text_of(detail.get("errorMessage")) or None,
+        error_code=_error_code(get("errorCode")),
+        error_message=(error_message if isinstance(error_message, str) else "") or None,
         request=request or {},
-        response=mapping_of(response),
+        response=response if type(response) is dict or isinstance(response, Mapping) else {},
         key=envelope.key,
     )
 
 
 def wrap_cloudtrail_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """Wrap a raw CloudTrail log record the way EventBridge delivers it."""
-    source = text_of(record.get("eventSource"))
+    # text_of inlined: replay wraps every record a rule may take.
+    get = record.get
+    source, event_id = get("eventSource"), get("eventID")
+    account, time, region = get("recipientAccountId"), get("eventTime"), get("awsRegion")
     return {
         "version": "0",
-        "id": text_of(record.get("eventID")),
+        "id": event_id if isinstance(event_id, str) else "",
         "detail-type": CLOUDTRAIL_DETAIL_TYPE,
-        "source": "aws." + source.split(".", 1)[0] if source else "",
-        "account": text_of(record.get("recipientAccountId")),
-        "time": text_of(record.get("eventTime")),
-        "region": text_of(record.get("awsRegion")),
+        "source": "aws." + source.split(".", 1)[0] if source and isinstance(source, str) else "",
+        "account": account if isinstance(account, str) else "",
+        "time": time if isinstance(time, str) else "",
+        "region": region if isinstance(region, str) else "",
         "resources": [],
         "detail": dict(record),
     }

@@ -1,9 +1,12 @@
-"""Checks every detection shares: failed calls and the app's own calls."""
+"""What every detection shares: the prechecks decide() runs once before a workflow's
+detection (the app's own call, a failed call, a call that is not the workflow's), and
+small readers of CloudTrail's request shapes."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
@@ -12,6 +15,11 @@ if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent
     from trailwarden.models.settings import DetectionSettings
 
+# Lambda logs its calls with the API version they used (DeleteFunction20150331,
+# UpdateFunctionCode20150331v2); a trigger names one version and matches every other.
+_LAMBDA = "lambda.amazonaws.com"
+_API_VERSION = re.compile(r"\d{8}(v\d+)?$")
+
 
 def is_own_call(event: CloudTrailEvent, settings: DetectionSettings) -> bool:
     """True when one of the app's own roles made the call (exact role ARN, never a prefix)."""
@@ -19,18 +27,55 @@ def is_own_call(event: CloudTrailEvent, settings: DetectionSettings) -> bool:
     return actor.type == "AssumedRole" and actor.session_issuer_arn in settings.own_role_arns
 
 
+def call_name(event_source: str, event_name: str) -> str:
+    """The call without Lambda's API version suffix (``DeleteFunction20150331`` ->
+    ``DeleteFunction``); every other service's names are returned as they are."""
+    return _API_VERSION.sub("", event_name) if event_source == _LAMBDA else event_name
+
+
+@cache
+def _trigger_calls(triggers: frozenset[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+    return frozenset((source, call_name(source, name)) for source, name in triggers)
+
+
+def is_trigger(triggers: frozenset[tuple[str, str]], event_source: str, event_name: str) -> bool:
+    """Whether the call is one of the workflow's triggers (Lambda's: in any API version)."""
+    return (event_source, event_name) in triggers or (
+        event_source == _LAMBDA
+        and (event_source, call_name(event_source, event_name)) in _trigger_calls(triggers)
+    )
+
+
 def precheck(
-    event: CloudTrailEvent, settings: DetectionSettings, workflow: str
+    event: CloudTrailEvent,
+    settings: DetectionSettings,
+    workflow: str,
+    triggers: frozenset[tuple[str, str]],
+    *,
+    decides_failed_calls: bool = False,
 ) -> Detection | None:
-    """Return an ``ignore`` detection for calls no workflow may act on, else None."""
+    """An ``ignore`` detection for a call the workflow's detection must not see, else None.
+
+    Run once by :func:`trailwarden.logic.decide.decide` before the detection: the app's
+    own call, a failed call (unless the workflow ``decides_failed_calls`` itself: it
+    declares a rule for them, as cloudtrail-tamper alerts on failed attempts; it must
+    never act on one), a call that is not one of the workflow's ``triggers``.
+    """
     if is_own_call(event, settings):
         return Detection(workflow, Outcome.IGNORE, Severity.INFO, "the app's own call")
-    if event.failed:
+    if event.error_code and not decides_failed_calls:
         return Detection(
             workflow,
             Outcome.IGNORE,
             Severity.INFO,
             f"failed call ({event.error_code}): nothing changed",
+        )
+    if not is_trigger(triggers, event.event_source, event.event_name):
+        return Detection(
+            workflow,
+            Outcome.IGNORE,
+            Severity.INFO,
+            f"{event.event_name} from {event.event_source} is not one of {workflow}'s calls",
         )
     return None
 

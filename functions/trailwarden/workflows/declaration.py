@@ -138,6 +138,11 @@ class Declaration:
         return self.assess is not None and self.remediate is not None
 
     @property
+    def decides_failed_calls(self) -> bool:
+        """A rule for failed calls: the detection sees them (and must never act on one)."""
+        return any(rule.failed_calls for rule in self.rules)
+
+    @property
     def logical_prefix(self) -> str:
         """CamelCase of the Mode parameter (AmiExposureMode -> AmiExposure): the prefix
         of every logical id the template gives this workflow."""

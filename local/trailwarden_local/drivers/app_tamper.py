@@ -14,8 +14,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.workflows.app_tamper.detection import BACKSTOP_SOURCE
-from trailwarden_local.drivers.base import Prepared, client
+from trailwarden_local.drivers.base import BACKSTOP_SOURCE, Prepared, client
 from trailwarden_local.drivers.cloudtrail_tamper import backstop_trigger, create_trail
 
 if TYPE_CHECKING:

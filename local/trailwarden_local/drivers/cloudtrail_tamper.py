@@ -12,8 +12,13 @@ import copy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.workflows.cloudtrail_tamper.detection import BACKSTOP_SOURCE, is_trail_arn
-from trailwarden_local.drivers.base import Prepared, client, own_role_arn, rewrite_issuer
+from trailwarden_local.drivers.base import (
+    BACKSTOP_SOURCE,
+    Prepared,
+    client,
+    own_role_arn,
+    rewrite_issuer,
+)
 
 if TYPE_CHECKING:
     from trailwarden_local.engine import Delivery, LocalApp
@@ -119,7 +124,7 @@ def _rewrite(event: dict[str, Any], name: str, arn: str) -> None:
     request = detail.get("requestParameters") or {}
     for key in ("name", "trailName"):
         if isinstance(request.get(key), str):
-            request[key] = arn if is_trail_arn(request[key]) else name
+            request[key] = arn if request[key].startswith("arn:") else name
     response = detail.get("responseElements")
     if isinstance(response, dict):
         if "trailARN" in response:

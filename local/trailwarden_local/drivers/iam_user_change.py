@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.workflows.iam_user_change.detection import parse_tags
 from trailwarden_local.drivers.base import Prepared, client
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ def prepare(app: LocalApp, sample: Sample) -> Prepared:
         iam.create_user(UserName=name, Path=existing.get("path", "/"))
     if not detail.get("errorCode"):  # a failed call changed nothing
         if detail["eventName"] == "CreateUser" and not read_user(iam, name)["exists"]:
-            tags = [{"Key": t["key"], "Value": t["value"]} for t in parse_tags(request.get("tags"))]
+            tags = [{"Key": t["key"], "Value": t["value"]} for t in request.get("tags") or []]
             iam.create_user(UserName=name, Path=request.get("path") or "/", Tags=tags)
         elif detail["eventName"] == "DeleteUser" and read_user(iam, name)["exists"]:
             iam.delete_user(UserName=name)

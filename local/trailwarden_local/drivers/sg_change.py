@@ -3,7 +3,8 @@
 ``setup``: ``{"exists": false}`` for a group the call creates, otherwise the group's
 ``ingress`` (and optional ``egress``) rules before the call, as in the sg-open-ingress
 driver. ``read_state`` returns ``{"exists", "ingress", "egress"}`` (sorted
-``{"protocol", "from", "to", "source"}``, sample ids).
+``{"protocol", "from", "to", "source"}``, sample ids), copied field by field from
+DescribeSecurityGroups / DescribeSecurityGroupRules.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.models.sg_rules import from_api, parse_ip_permissions
-from trailwarden.workflows.sg_change.detection import rule_ids
-from trailwarden_local.drivers.base import Prepared, client, own_role_arn, rewrite_issuer
+from trailwarden_local.drivers.base import Prepared, client, items_of, own_role_arn, rewrite_issuer
+from trailwarden_local.drivers.observe import rule_summary, security_group_rules
 from trailwarden_local.drivers.sg_open_ingress import (
     IdMap,
     apply_setup,
     new_groups,
     new_vpc,
     permission,
-    summary,
+    recorded_rules,
 )
 
 if TYPE_CHECKING:
@@ -37,23 +37,21 @@ def read_group(ec2: Any, group_id: str, ids: IdMap) -> dict[str, Any]:
         if err.response["Error"]["Code"] != "InvalidGroup.NotFound":
             raise
         return {"exists": False, "ingress": [], "egress": []}
-    items = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])[
-        "SecurityGroupRules"
-    ]
-    state: dict[str, Any] = {"exists": True}
-    for direction, egress in (("ingress", False), ("egress", True)):
-        rules = [from_api(i) for i in items if bool(i.get("IsEgress")) is egress]
-        state[direction] = summary([r for r in rules if r is not None], ids)
-    return state
+    items = security_group_rules(ec2, group_id)
+    return {
+        "exists": True,
+        "ingress": rule_summary(items, egress=False, rename=ids.back),
+        "egress": rule_summary(items, egress=True, rename=ids.back),
+    }
 
 
 def _call(ec2: Any, name: str, group: str, request: Mapping[str, Any], ids: IdMap) -> None:
     """The call the event records (request already in emulator ids)."""
-    perms = [permission(r) for r in parse_ip_permissions(request)]
+    perms = [permission(r) for r in recorded_rules(request)]
     if name == "DeleteSecurityGroup":
         ec2.delete_security_group(GroupId=group)
     elif name == "RevokeSecurityGroupIngress":
-        by_id = rule_ids(request)
+        by_id = [i["securityGroupRuleId"] for i in items_of(request.get("securityGroupRuleIds"))]
         if by_id:
             ec2.revoke_security_group_ingress(GroupId=group, SecurityGroupRuleIds=by_id)
         else:

@@ -11,9 +11,14 @@ or request (matched to the rules moto created). ``read_state`` returns the group
 ingress as a sorted list of ``{"protocol", "from", "to", "source"}`` in the sample's
 id space, so the index can state the expected end state.
 
+``read_state`` copies DescribeSecurityGroupRules field by field
+(``observe.rule_summary``); the recorded call is read from the event with the small
+plain readers below (``recorded_rules``), never with the code under test.
+
 moto gaps designed around: AuthorizeSecurityGroupIngress returns only the last
 permission's rules (new ids are found by difference instead), protocols other than -1
-need ports, and ModifySecurityGroupRules applies only ``CidrIpv4``.
+need ports, ModifySecurityGroupRules applies only ``CidrIpv4``, and protocol ``58`` is
+kept as a number (the rule is created as ``icmpv6``, the name the index expects).
 """
 
 from __future__ import annotations
@@ -23,18 +28,12 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.models.sg_rules import (
-    ALL_PROTOCOLS,
-    IPV6,
-    PREFIX_LIST,
-    SECURITY_GROUP,
-    IngressRule,
-    parse_ip_permissions,
-    parse_modify_request,
-    parse_rule_set,
+from trailwarden_local.drivers.base import Prepared, client, items_of, own_role_arn, rewrite_issuer
+from trailwarden_local.drivers.observe import (
+    rule_of,
+    rule_summary,
+    security_group_rules,
 )
-from trailwarden.workflows.sg_open_ingress.remediation import read_ingress
-from trailwarden_local.drivers.base import Prepared, client, own_role_arn, rewrite_issuer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -44,6 +43,19 @@ if TYPE_CHECKING:
 
 _GROUP_ID = re.compile(r"\bsg-[0-9a-f]{8,17}\b")
 _VPC_ID = re.compile(r"\bvpc-[0-9a-f]{8,17}\b")
+# CloudTrail may log a protocol by number; the rule is created under its name.
+_PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+# The fields of ModifySecurityGroupRules' ``SecurityGroupRule`` (EC2 API).
+_MODIFY_FIELDS = (
+    "IpProtocol",
+    "FromPort",
+    "ToPort",
+    "CidrIpv4",
+    "CidrIpv6",
+    "PrefixListId",
+    "ReferencedGroupId",
+    "Description",
+)
 
 
 class IdMap:
@@ -68,35 +80,29 @@ class IdMap:
         return value
 
 
-def sort_key(rule: Mapping[str, Any]) -> tuple[str, int, int, str]:
-    low, high = rule.get("from"), rule.get("to")
-    return (
-        str(rule["protocol"]),
-        low if isinstance(low, int) else -1,
-        high if isinstance(high, int) else -1,
-        str(rule["source"]),
-    )
+def ingress_state(ec2: Any, group_id: str, ids: IdMap) -> dict[str, Any]:
+    """What the index states: the group's ingress, sorted, in the sample's ids."""
+    items = security_group_rules(ec2, group_id)
+    return {"ingress": rule_summary(items, egress=False, rename=ids.back)}
 
 
-def summary(rules: Iterable[IngressRule], ids: IdMap) -> list[dict[str, Any]]:
-    """Rules as the index states them: sorted, no rule ids, sample group ids."""
-    out = [
-        {"protocol": r.protocol, "from": r.from_port, "to": r.to_port, "source": ids.back(r.source)}
-        for r in rules
-    ]
-    return sorted(out, key=sort_key)
+def protocol_name(value: Any) -> str:
+    text = str(value).lower()
+    return _PROTOCOL_NAMES.get(text, text)
 
 
-def permission(rule: Mapping[str, Any] | IngressRule) -> dict[str, Any]:
-    """One single-source IpPermission for the EC2 API (moto wants ports unless -1)."""
-    if isinstance(rule, IngressRule):
-        protocol, low, high, source = rule.protocol, rule.from_port, rule.to_port, rule.source
-    else:
-        protocol, low, high, source = rule["protocol"], rule["from"], rule["to"], rule["source"]
-    out: dict[str, Any] = {"IpProtocol": str(protocol)}
-    if str(protocol) != ALL_PROTOCOLS:
-        out["FromPort"] = low if low is not None else -1
-        out["ToPort"] = high if high is not None else -1
+def _port(value: Any) -> int:
+    return -1 if value is None else int(value)  # logged as a number or a string
+
+
+def permission(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """One single-source IpPermission for the EC2 API from ``{"protocol", "from", "to",
+    "source"}`` (moto wants ports unless the protocol is -1)."""
+    protocol, source = protocol_name(rule["protocol"]), str(rule["source"])
+    out: dict[str, Any] = {"IpProtocol": protocol}
+    if protocol != "-1":
+        out["FromPort"] = _port(rule.get("from"))
+        out["ToPort"] = _port(rule.get("to"))
     if source.startswith("pl-"):
         out["PrefixListIds"] = [{"PrefixListId": source}]
     elif source.startswith("sg-"):
@@ -108,12 +114,69 @@ def permission(rule: Mapping[str, Any] | IngressRule) -> dict[str, Any]:
     return out
 
 
+def recorded_rules(request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rules an Authorize/Revoke SecurityGroup Ingress/Egress request names, one per
+    source, as ``{"protocol", "from", "to", "source"}``: the nested
+    ``ipPermissions.items[]`` or the CLI's flat form (``cidrIp`` at the top level)."""
+    rules: list[dict[str, Any]] = []
+    for perm in items_of(request.get("ipPermissions")):
+        sources = [r["cidrIp"] for r in items_of(perm.get("ipRanges"))]
+        sources += [r["cidrIpv6"] for r in items_of(perm.get("ipv6Ranges"))]
+        sources += [r["prefixListId"] for r in items_of(perm.get("prefixListIds"))]
+        sources += [r["groupId"] for r in items_of(perm.get("groups"))]
+        rules += [
+            {
+                "protocol": perm["ipProtocol"],
+                "from": perm.get("fromPort"),
+                "to": perm.get("toPort"),
+                "source": source,
+            }
+            for source in sources
+        ]
+    if request.get("cidrIp"):
+        rules.append(
+            {
+                "protocol": request["ipProtocol"],
+                "from": request.get("fromPort"),
+                "to": request.get("toPort"),
+                "source": request["cidrIp"],
+            }
+        )
+    return rules
+
+
+def _same_rule_key(rule: Mapping[str, Any]) -> tuple[str, int, int, str]:
+    return protocol_name(rule["protocol"]), _port(rule["from"]), _port(rule["to"]), rule["source"]
+
+
+def _logged_rule(item: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``responseElements.securityGroupRuleSet.items[]`` entry (camelCase)."""
+    referenced = item.get("referencedGroupInfo") or {}
+    source = (
+        item.get("cidrIpv4")
+        or item.get("cidrIpv6")
+        or item.get("prefixListId")
+        or referenced.get("groupId", "")
+    )
+    return {
+        "protocol": item["ipProtocol"],
+        "from": item.get("fromPort"),
+        "to": item.get("toPort"),
+        "source": source,
+    }
+
+
+def _ingress_ids(ec2: Any, group_id: str) -> set[str]:
+    items = security_group_rules(ec2, group_id)
+    return {str(i["SecurityGroupRuleId"]) for i in items if not i.get("IsEgress")}
+
+
 def authorize_one(ec2: Any, group_id: str, perm: Mapping[str, Any]) -> str:
     """Authorize one rule; its id, found by difference (moto's response lists only the
     last permission's rules)."""
-    before = {r.rule_id for r in read_ingress(ec2, group_id)}
+    before = _ingress_ids(ec2, group_id)
     ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[perm])
-    (new,) = {r.rule_id for r in read_ingress(ec2, group_id)} - before
+    (new,) = _ingress_ids(ec2, group_id) - before
     return new
 
 
@@ -149,31 +212,42 @@ def apply_setup(ec2: Any, group_id: str, rules: Iterable[Mapping[str, Any]], ids
 
 
 def _authorize_as_recorded(ec2: Any, group_id: str, detail: Mapping[str, Any], ids: IdMap) -> None:
-    """Make the AuthorizeSecurityGroupIngress the event records; map its rule ids."""
-    requested = parse_ip_permissions(detail.get("requestParameters") or {})
-    before = {r.rule_id for r in read_ingress(ec2, group_id)}
+    """Make the AuthorizeSecurityGroupIngress the event records (``detail`` already in
+    emulator ids) and map the rule ids its response lists to the rules moto created."""
+    requested = recorded_rules(detail.get("requestParameters") or {})
+    if not requested:
+        raise ValueError("the sample's request names no rule the driver can replay")
+    before = _ingress_ids(ec2, group_id)
     ec2.authorize_security_group_ingress(
         GroupId=group_id, IpPermissions=[permission(r) for r in requested]
     )
-    created = [r for r in read_ingress(ec2, group_id) if r.rule_id not in before]
-    for recorded in parse_rule_set(detail.get("responseElements") or {}).rules:
-        match = [r for r in created if r.same_permission(recorded)]
-        if match:
-            ids.add(recorded.rule_id, match[0].rule_id)
+    created = {
+        _same_rule_key(rule_of(item)): str(item["SecurityGroupRuleId"])
+        for item in security_group_rules(ec2, group_id)
+        if not item.get("IsEgress") and item["SecurityGroupRuleId"] not in before
+    }
+    response = detail.get("responseElements") or {}
+    for item in items_of(response.get("securityGroupRuleSet")):
+        new_id = created.get(_same_rule_key(_logged_rule(item)))
+        if new_id and not item.get("isEgress"):
+            ids.add(str(item["securityGroupRuleId"]), new_id)
 
 
-def _modify_as_recorded(ec2: Any, group_id: str, detail: Mapping[str, Any], ids: IdMap) -> None:
-    _, rules = parse_modify_request(detail.get("requestParameters") or {})
-    updates = []
-    for rule in rules:
-        spec: dict[str, Any] = {"IpProtocol": rule.protocol}
-        spec["FromPort"] = rule.from_port if rule.from_port is not None else -1
-        spec["ToPort"] = rule.to_port if rule.to_port is not None else -1
-        key = {IPV6: "CidrIpv6", PREFIX_LIST: "PrefixListId", SECURITY_GROUP: "ReferencedGroupId"}
-        spec[key.get(rule.source_type, "CidrIpv4")] = ids.to_emulator.get(rule.source, rule.source)
-        updates.append(
-            {"SecurityGroupRuleId": ids.to_emulator[rule.rule_id], "SecurityGroupRule": spec}
-        )
+def _modify_as_recorded(ec2: Any, group_id: str, detail: Mapping[str, Any]) -> None:
+    """Make the ModifySecurityGroupRules the event records (``detail`` in emulator ids)."""
+    body = detail["requestParameters"]["ModifySecurityGroupRulesRequest"]
+    logged = body["SecurityGroupRule"]  # one object, or a list when several changed
+    updates = [
+        {
+            "SecurityGroupRuleId": update["SecurityGroupRuleId"],
+            "SecurityGroupRule": {
+                key: update["SecurityGroupRule"][key]
+                for key in _MODIFY_FIELDS
+                if key in update["SecurityGroupRule"]
+            },
+        }
+        for update in (logged if isinstance(logged, list) else [logged])
+    ]
     ec2.modify_security_group_rules(GroupId=group_id, SecurityGroupRules=updates)
 
 
@@ -196,12 +270,10 @@ def prepare(app: LocalApp, sample: Sample) -> Prepared:
     if not detail.get("errorCode"):  # a failed call changed nothing
         rewritten = ids.rewrite(detail)
         if detail["eventName"] == "ModifySecurityGroupRules":
-            _modify_as_recorded(ec2, group, detail, ids)
+            _modify_as_recorded(ec2, group, rewritten)
         else:
             _authorize_as_recorded(ec2, group, rewritten, ids)
     event = ids.rewrite(copy.deepcopy(sample.event))  # now also knows the new rule ids
     if sample.own_role:
         rewrite_issuer(event, own_role_arn(app, "SgOpenIngressRemediateFunction"))
-    return Prepared(
-        event=event, read_state=lambda: {"ingress": summary(read_ingress(ec2, group), ids)}
-    )
+    return Prepared(event=event, read_state=lambda: ingress_state(ec2, group, ids))

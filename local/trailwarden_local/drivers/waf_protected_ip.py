@@ -25,7 +25,6 @@ import copy
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from trailwarden.workflows.waf_protected_ip.detection import CLOUDFRONT_REGION
 from trailwarden_local.drivers.base import Prepared, own_role_arn, rewrite_issuer
 
 if TYPE_CHECKING:
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from trailwarden_local.engine import LocalApp
     from trailwarden_local.samples import Sample
 
+CLOUDFRONT_REGION = "us-east-1"  # CLOUDFRONT-scope WAF calls are made to us-east-1 (AWS)
 _VISIBILITY = {
     "SampledRequestsEnabled": False,
     "CloudWatchMetricsEnabled": False,

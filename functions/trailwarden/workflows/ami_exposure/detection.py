@@ -16,7 +16,6 @@ from trailwarden.workflows.ami_exposure import DECLARATION
 from trailwarden.workflows.common import (
     account_ids_in,
     as_list,
-    precheck,
     split_trusted,
     text_of,
     values_of,
@@ -77,9 +76,6 @@ def parse_grant(request: Mapping[str, Any]) -> LaunchPermissionGrant:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     request = event.request
     attribute = text_of(request.get("attributeType"))
     if attribute and attribute != "launchPermission":

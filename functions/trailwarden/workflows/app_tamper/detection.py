@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.app_tamper import DECLARATION
-from trailwarden.workflows.common import precheck, text_of
+from trailwarden.workflows.common import text_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -136,9 +136,6 @@ def made_by_cloudformation(event: CloudTrailEvent) -> bool:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     call = base_call_name(event.event_name)
     known = CALLS.get(event.event_source, {}).get(call)
     if known is None:

@@ -70,7 +70,7 @@ DECLARATION = Declaration(
 
 
 def load() -> Workflow:
-    from trailwarden.workflows.cloudtrail_tamper import detection, remediation
+    from trailwarden.workflows.cloudtrail_tamper import detection, lookups, remediation
     from trailwarden.workflows.declaration import Remediation, Workflow
 
     return Workflow(
@@ -96,6 +96,6 @@ def load() -> Workflow:
         detect_envelope=detection.detect_envelope,
         envelope_triggers=detection.ENVELOPE_TRIGGERS,
         # DeleteTrail: is any other trail still logging? (a live fact; "unknown" offline)
-        enrich=remediation.enrich,
+        enrich=lookups.enrich,
         enrich_grants=remediation.ENRICH_GRANTS,
     )

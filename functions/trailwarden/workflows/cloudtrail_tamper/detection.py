@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.cloudtrail_tamper import DECLARATION
-from trailwarden.workflows.common import as_list, is_own_call, text_of
+from trailwarden.workflows.common import as_list, text_of
 
 if TYPE_CHECKING:
     from trailwarden.models.events import CloudTrailEvent, Envelope
@@ -283,8 +283,8 @@ def _classify(event: CloudTrailEvent) -> Detection:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    if is_own_call(event, settings):
-        return Detection(WORKFLOW, Outcome.IGNORE, Severity.INFO, "the app's own call")
+    """The call's outcome; a failed call (the shared precheck hands those over) is an info
+    alert when the call would have stopped, deleted or weakened a trail, else ignored."""
     detection = _classify(event)
     if not event.failed:
         return detection

@@ -30,7 +30,6 @@ from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, s
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from trailwarden.models.findings import Detection
 
 # What each step calls: template.yaml grants exactly these (make template), and the
 # workflow tests compare them with the calls made.
@@ -50,8 +49,8 @@ REMEDIATE_GRANTS = (
         "any region: a multi-region trail is started in its home region",
     ),
 )
-# enrich: read the trail back ("still logging?")
-ENRICH_GRANTS = (_DESCRIBE, _STATUS)
+# The alert's live lookups (lookups.py) read what Assess reads.
+ENRICH_GRANTS = ASSESS_GRANTS
 ASSESS_ACTIONS = actions_of(ASSESS_GRANTS)
 REMEDIATE_ACTIONS = actions_of(REMEDIATE_GRANTS)
 ENRICH_ACTIONS = actions_of(ENRICH_GRANTS)
@@ -242,53 +241,3 @@ def remediate(
         timeout_seconds=timeout_seconds,
         poll_seconds=poll_seconds,
     )
-
-
-def _confirm_unchanged(detection: Detection, region: str, clients: ClientFactory) -> dict[str, Any]:
-    """A failed attempt: read the trail back, so the alert says it is still logging."""
-    try:
-        trail = resolve_trail(detection.resource_id, region, clients)
-        state = read_status(clients("cloudtrail", trail.home_region), trail)
-    except ResourceGone:
-        return {"notes": [f"trail {detection.resource_id} was not found at re-read"]}
-    status = "logging" if state.is_logging else "NOT logging (the backstop will restart it)"
-    return {
-        "liveState": state.to_dict(),
-        "notes": [f"checked live: trail {trail.name} is {status}"],
-    }
-
-
-def enrich(detection: Detection, region: str, clients: ClientFactory) -> dict[str, Any]:
-    """Live context for an alert (offline, e.g. in replay, the event's facts stand):
-
-    * a failed attempt: is the trail still logging?
-    * DeleteTrail: is any other trail still logging this region? (``onlyLoggingTrail``
-      is ``unknown`` until this reads it)
-    """
-    if detection.facts.get("failedAttempt") and detection.resource_id:
-        return _confirm_unchanged(detection, region, clients)
-    if detection.facts.get("call") != "DeleteTrail":
-        return {}
-    deleted = str(detection.resource_id)
-    cloudtrail = clients("cloudtrail", region)
-    logging_now = []
-    for trail in list_trails(cloudtrail, region):
-        if deleted in (trail.name, trail.arn):
-            continue
-        try:
-            if read_status(cloudtrail, trail).is_logging:
-                logging_now.append(trail.name)
-        except ResourceGone:
-            continue
-    if logging_now:
-        note = f"other trails still logging {region}: {', '.join(sorted(logging_now))}"
-    else:
-        note = (
-            f"no other trail is logging {region}: until one is, EventBridge receives no "
-            "CloudTrail events there and this app sees nothing"
-        )
-    return {
-        "onlyLoggingTrail": "no" if logging_now else "yes",
-        "otherLoggingTrails": sorted(logging_now),
-        "notes": [note],
-    }

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
-from trailwarden.workflows.common import access_path, as_list, precheck, text_of
+from trailwarden.workflows.common import access_path, as_list, text_of
 from trailwarden.workflows.iam_user_change import DECLARATION
 
 if TYPE_CHECKING:
@@ -40,16 +40,6 @@ def parse_tags(raw: Any) -> list[dict[str, str]]:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
-    if (event.event_source, event.event_name) not in TRIGGERS:
-        return Detection(
-            WORKFLOW,
-            Outcome.IGNORE,
-            Severity.INFO,
-            f"{event.event_source} {event.event_name} is not an IAM user creation or deletion",
-        )
     request = event.request
     created = event.response.get("user")
     user = created if isinstance(created, Mapping) else {}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.models.sg_rules import parse_ip_permissions
-from trailwarden.workflows.common import as_list, precheck, text_of
+from trailwarden.workflows.common import as_list, text_of
 from trailwarden.workflows.sg_change import DECLARATION
 
 if TYPE_CHECKING:
@@ -49,9 +49,6 @@ def rule_ids(request: Mapping[str, Any]) -> list[str]:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     request, response = event.request, event.response
     name = event.event_name
     group_id = text_of(request.get("groupId")) or text_of(response.get("groupId"))

@@ -27,7 +27,7 @@ from trailwarden.models.sg_rules import (
     parse_rule_set,
     request_shape,
 )
-from trailwarden.workflows.common import precheck, text_of
+from trailwarden.workflows.common import text_of
 from trailwarden.workflows.sg_open_ingress import DECLARATION
 
 if TYPE_CHECKING:
@@ -103,9 +103,6 @@ def _ids_from(shape: str, rules: list[IngressRule]) -> str:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     group_id, group_name, shape, rules = _change(event)
     group = group_id or group_name
     if not group:

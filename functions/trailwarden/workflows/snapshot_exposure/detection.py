@@ -17,7 +17,6 @@ from trailwarden.models.findings import Detection, Outcome, Severity
 from trailwarden.workflows.common import (
     account_ids_in,
     as_list,
-    precheck,
     split_trusted,
     text_of,
     values_of,
@@ -66,9 +65,6 @@ def parse_grant(request: Mapping[str, Any]) -> VolumePermissionGrant:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     request = event.request
     attribute = text_of(request.get("attributeType")) or text_of(request.get("attribute"))
     if attribute and attribute not in _ATTRIBUTES:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
-from trailwarden.workflows.common import access_path, as_list, precheck, text_of
+from trailwarden.workflows.common import access_path, as_list, text_of
 from trailwarden.workflows.ssm_session import DECLARATION
 
 if TYPE_CHECKING:
@@ -60,16 +60,6 @@ def session_kind(document: str, parameters: Mapping[str, Any]) -> str:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
-    if (event.event_source, event.event_name) not in TRIGGERS:
-        return Detection(
-            WORKFLOW,
-            Outcome.IGNORE,
-            Severity.INFO,
-            f"{event.event_name} from {event.event_source} is not a Session Manager session",
-        )
     request = event.request
     target = text_of(request.get("target"))
     if not target:

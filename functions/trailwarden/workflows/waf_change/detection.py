@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
-from trailwarden.workflows.common import as_list, precheck, text_of
+from trailwarden.workflows.common import as_list, text_of
 from trailwarden.workflows.waf_change import DECLARATION
 from trailwarden.workflows.waf_protected_ip.detection import CLOUDFRONT_REGION, EVENT_SOURCE
 
@@ -61,9 +61,6 @@ def _rules(request: Mapping[str, Any]) -> list[str]:
 
 
 def detect(event: CloudTrailEvent, settings: DetectionSettings) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     request, response = event.request, event.response
     name = text_of(_get(request, "name"))
     acl_id = text_of(_get(request, "id"))

@@ -68,13 +68,13 @@ DECLARATION = Declaration(
 
 def load() -> Workflow:
     from trailwarden.workflows.declaration import Remediation, Workflow
-    from trailwarden.workflows.waf_protected_ip import detection, remediation
+    from trailwarden.workflows.waf_protected_ip import detection, lookups, remediation
 
     return Workflow(
         DECLARATION,
         triggers=detection.TRIGGERS,
         detect=detection.detect,
-        live_detect=remediation.live_detect,
+        live_detect=lookups.live_detect,
         remediation=Remediation(
             assess_grants=remediation.ASSESS_GRANTS,
             remediate_grants=remediation.REMEDIATE_GRANTS,

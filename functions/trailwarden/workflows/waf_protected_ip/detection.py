@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
-from trailwarden.workflows.common import as_list, precheck, text_of
+from trailwarden.workflows.common import as_list, text_of
 from trailwarden.workflows.waf_protected_ip import DECLARATION
 
 if TYPE_CHECKING:
@@ -79,11 +79,22 @@ class ProtectedNetwork:
     source: str  # "ProtectedIpCidrs" or "NAT gateway nat-..."
 
     def to_dict(self) -> dict[str, str]:
-        return {"cidr": str(self.network), "source": self.source}
+        return {"cidr": network_text(self.network), "source": self.source}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ProtectedNetwork:
-        return cls(ipaddress.ip_network(str(raw["cidr"]), strict=False), text_of(raw.get("source")))
+        return cls(_cidr(str(raw["cidr"])), text_of(raw.get("source")))
+
+
+# Networks are immutable values and the same few recur in every event of a set (the
+# protected ones, the set's entries): parsing and printing them is memoised.
+network_text: Callable[[IpNetwork], str] = lru_cache(maxsize=4096)(str)
+
+
+@lru_cache(maxsize=1024)
+def _cidr(text: str) -> IpNetwork:
+    """ipaddress.ip_network(text, strict=False), memoised (ValueError is not)."""
+    return ipaddress.ip_network(text, strict=False)
 
 
 @dataclass(frozen=True)
@@ -98,8 +109,8 @@ class Hit:
     def to_dict(self) -> dict[str, str]:
         return {
             "entry": self.entry,
-            "network": str(self.network),
-            "protected": str(self.protected.network),
+            "network": network_text(self.network),
+            "protected": network_text(self.protected.network),
             "source": self.protected.source,
         }
 
@@ -118,7 +129,12 @@ def _network(text: str) -> IpNetwork | None:
 
 
 def configured_networks(settings: DetectionSettings) -> tuple[ProtectedNetwork, ...]:
-    return tuple(ProtectedNetwork(n, CONFIGURED) for n in settings.protected_ip_cidrs)
+    return _configured(settings.protected_ip_cidrs)
+
+
+@lru_cache(maxsize=64)
+def _configured(cidrs: tuple[IpNetwork, ...]) -> tuple[ProtectedNetwork, ...]:
+    return tuple(ProtectedNetwork(n, CONFIGURED) for n in cidrs)
 
 
 def classify(
@@ -200,8 +216,8 @@ class CarveOut:
     def to_dict(self) -> dict[str, Any]:
         raw: dict[str, Any] = {
             "entry": self.entry,
-            "network": str(self.network),
-            "exclude": list(dict.fromkeys(str(p.network) for p in self.excluded)),
+            "network": network_text(self.network),
+            "exclude": list(dict.fromkeys(network_text(p.network) for p in self.excluded)),
             "sources": list(dict.fromkeys(p.source for p in self.excluded)),
             "prefixCount": len(self.prefixes),
         }
@@ -598,9 +614,6 @@ def _carve_out_text(changes: Changes) -> str:
 
 
 def evaluate(event: CloudTrailEvent, settings: DetectionSettings, context: WafContext) -> Detection:
-    skip = precheck(event, settings, WORKFLOW)
-    if skip:
-        return skip
     change = parse_change(event)
     if change is None:
         return Detection(

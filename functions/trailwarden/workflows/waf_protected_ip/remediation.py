@@ -1,10 +1,5 @@
-"""waf-protected-ip: live lookups for Assess, and the fix a human approved.
-
-Assess looks up two pieces of live state the pure detection cannot know: the Elastic
-IPs of the account's NAT gateways (in the app's region) and which web ACLs use the IP
-set in a blocking rule. A failing lookup never hides anything: the configured
-``ProtectedIpCidrs`` still count, an address list that could not be cleared against
-the NAT IPs is a HIGH alert, and an unknown usage is treated as blocking.
+"""waf-protected-ip: the fix a human approved (the live lookups Assess makes before it
+are in ``lookups.py``).
 
 The fix removes exactly the entries that equal or lie inside a protected network,
 with ``GetIPSet`` -> edit -> ``UpdateIPSet`` (the lock token and the unchanged
@@ -35,15 +30,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.models.errors import RemediationFailed, RemediationRefused, TransientAwsError
-from trailwarden.models.findings import Outcome, PlannedAction
+from trailwarden.models.findings import PlannedAction
 from trailwarden.workflows.base import ClientFactory, RemediationResult
-from trailwarden.workflows.common import precheck
 from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
 from trailwarden.workflows.waf_protected_ip import detection as waf
+from trailwarden.workflows.waf_protected_ip.lookups import (
+    GONE_CODES,
+    IpSet,
+    lookup_error,
+    nat_gateway_networks,
+    read_ip_set,
+)
 
 if TYPE_CHECKING:
-    from trailwarden.models.events import CloudTrailEvent
-    from trailwarden.models.findings import Detection
     from trailwarden.models.settings import DetectionSettings, IpNetwork
 
 logger = Logger(child=True)
@@ -78,156 +77,11 @@ ASSESS_ACTIONS = actions_of(ASSESS_GRANTS)
 REMEDIATE_ACTIONS = actions_of(REMEDIATE_GRANTS)
 LOOKUP_ACTIONS = ASSESS_ACTIONS - {"wafv2:GetIPSet"}
 
-_GONE = frozenset({"WAFNonexistentItemException"})
 _LOCK = "WAFOptimisticLockException"
-_NAT_STATES = frozenset({"pending", "available"})
 _jitter = random.SystemRandom()
 
 
-# ------------------------------------------------------------------ Assess lookups
-
-
-def nat_gateway_networks(ec2: Any) -> tuple[waf.ProtectedNetwork, ...]:
-    """The public IPs of the region's pending/available NAT gateways, as /32 or /128."""
-    found: list[waf.ProtectedNetwork] = []
-    for page in ec2.get_paginator("describe_nat_gateways").paginate():
-        for gateway in page.get("NatGateways", []):
-            if gateway.get("State") not in _NAT_STATES:
-                continue
-            for address in gateway.get("NatGatewayAddresses", []):
-                network = waf.parse_network(str(address.get("PublicIp") or ""))
-                if network is not None:
-                    source = f"NAT gateway {gateway.get('NatGatewayId', '?')}"
-                    found.append(waf.ProtectedNetwork(network, source))
-    return tuple(found)
-
-
-def ip_set_usage(wafv2: Any, ip_set_arn: str, scope: str) -> tuple[waf.WebAclUse, ...]:
-    """Every web ACL of the scope that references the set, and whether it blocks."""
-    groups: dict[str, Sequence[Mapping[str, Any]]] = {}
-
-    def rule_group_rules(arn: str) -> Sequence[Mapping[str, Any]]:
-        if arn not in groups:
-            groups[arn] = wafv2.get_rule_group(ARN=arn)["RuleGroup"].get("Rules", [])
-        return groups[arn]
-
-    uses: list[waf.WebAclUse] = []
-    kwargs: dict[str, Any] = {"Scope": scope, "Limit": 100}
-    while True:
-        page = wafv2.list_web_acls(**kwargs)
-        for summary in page.get("WebACLs", []):
-            web_acl = wafv2.get_web_acl(Name=summary["Name"], Scope=scope, Id=summary["Id"])
-            use = waf.web_acl_use(web_acl["WebACL"], ip_set_arn, rule_group_rules)
-            if use is not None:
-                uses.append(use)
-        marker = page.get("NextMarker")
-        if not marker or not page.get("WebACLs"):
-            return tuple(uses)
-        kwargs["NextMarker"] = marker
-
-
-def _lookup_error(err: Exception) -> str:
-    if isinstance(err, ClientError):
-        return error_code(err) or type(err).__name__
-    return type(err).__name__
-
-
-def live_detect(
-    event: CloudTrailEvent, settings: DetectionSettings, clients: ClientFactory
-) -> Detection:
-    """The detection with live inputs (Assess). Lookups are made only when they matter."""
-    if precheck(event, settings, waf.WORKFLOW) is not None:
-        return waf.detect(event, settings)
-    change = waf.parse_change(event)
-    if change is None:
-        return waf.detect(event, settings)
-    nat: tuple[waf.ProtectedNetwork, ...] = ()
-    nat_error: str | None = None
-    try:
-        nat = nat_gateway_networks(clients("ec2", None))
-    except (ClientError, BotoCoreError) as err:
-        nat_error = _lookup_error(err)
-        logger.warning("NAT gateway lookup failed", extra={"error": nat_error})
-    live_addresses = None
-    if change.addresses is None:
-        try:
-            live_addresses = read_ip_set(clients("wafv2", change.region), change.arn).addresses
-        except (ClientError, BotoCoreError, TransientAwsError) as err:
-            logger.warning("GetIPSet failed", extra={"error": type(err).__name__})
-    context = waf.WafContext(
-        nat_networks=nat, nat_lookup_error=nat_error, live_addresses=live_addresses
-    )
-    first = waf.evaluate(event, settings, context)
-    if first.outcome is Outcome.IGNORE:
-        return first  # nothing protected is touched: no need to read the web ACLs
-    try:
-        uses = ip_set_usage(clients("wafv2", change.region), change.arn, change.scope)
-    except (ClientError, BotoCoreError) as err:
-        error = _lookup_error(err)
-        logger.warning("web ACL lookup failed", extra={"error": error})
-        return waf.evaluate(event, settings, _replace_usage(context, None, error))
-    return waf.evaluate(event, settings, _replace_usage(context, uses, None))
-
-
-def _replace_usage(
-    context: waf.WafContext, uses: tuple[waf.WebAclUse, ...] | None, error: str | None
-) -> waf.WafContext:
-    return waf.WafContext(
-        nat_networks=context.nat_networks,
-        nat_lookup_error=context.nat_lookup_error,
-        web_acls=uses,
-        usage_error=error,
-        live_addresses=context.live_addresses,
-    )
-
-
 # ------------------------------------------------------------------ live state and plan
-
-
-@dataclass(frozen=True)
-class IpSet:
-    arn: str
-    name: str
-    id: str
-    scope: str
-    addresses: tuple[str, ...]
-    description: str
-    lock_token: str
-
-    def summary(self, protected: Sequence[waf.ProtectedNetwork]) -> dict[str, Any]:
-        """What travels through the state machine: a count and the entries that touch a
-        protected network, never the whole list (a set holds up to 10,000 entries)."""
-        inside, covering = waf.classify(self.addresses, protected)
-        hits = {h.entry for h in (*inside, *covering)}
-        touching = [a for a in self.addresses if a in hits]
-        raw: dict[str, Any] = {
-            "name": self.name,
-            "id": self.id,
-            "scope": self.scope,
-            "addressCount": len(self.addresses),
-            "protectedEntries": waf.listed(touching),
-        }
-        if len(touching) > waf.MAX_LISTED_ENTRIES:
-            raw["protectedEntryCount"] = len(touching)
-        return raw
-
-
-def read_ip_set(wafv2: Any, arn: str) -> IpSet:
-    name, ip_set_id, scope, _region = waf.parse_arn(arn)
-    try:
-        resp = wafv2.get_ip_set(Name=name, Scope=scope, Id=ip_set_id)
-    except ClientError as err:
-        raise translate(err, gone_codes=_GONE) from err
-    body = resp.get("IPSet", {})
-    return IpSet(
-        arn=arn,
-        name=name,
-        id=ip_set_id,
-        scope=scope,
-        addresses=tuple(body.get("Addresses", [])),
-        description=str(body.get("Description") or ""),
-        lock_token=str(resp.get("LockToken", "")),
-    )
 
 
 def live_state(
@@ -242,7 +96,7 @@ def live_state(
     try:
         nat = nat_gateway_networks(clients("ec2", None))
     except (ClientError, BotoCoreError) as err:
-        error = _lookup_error(err)
+        error = lookup_error(err)
     summary = ip_set.summary((*nat, *waf.configured_networks(settings)))
     if error:
         summary["natLookupError"] = error
@@ -480,7 +334,7 @@ def apply(
                 continue
             if error_code(err) == _LOCK:
                 raise TransientAwsError(f"{_LOCK} {retry.attempts} times on {arn}") from err
-            raise translate(err, gone_codes=_GONE) from err
+            raise translate(err, gone_codes=GONE_CODES) from err
         applied = changes
         break
     else:  # pragma: no cover - the loop always breaks or raises

@@ -620,7 +620,7 @@ def test_cached_rules_give_the_same_lines_without_expanding_the_template(
         raise AssertionError("the template was expanded although its rules are cached")
 
     monkeypatch.setattr(replay_rules, "_LOADED", {})
-    monkeypatch.setattr("trailwarden_local.engine.template.expand_template", no_expansion)
+    monkeypatch.setattr("trailwarden_local.engine.resolver.expand_template", no_expansion)
     second = replay([EVENTS], rules_cache=cache)
 
     assert second[:2] == first[:2]

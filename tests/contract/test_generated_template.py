@@ -81,14 +81,21 @@ def test_no_two_workflows_read_the_same_call() -> None:
 
 def test_every_function_of_the_template_has_an_errors_alarm() -> None:
     template = cfn_yaml.loads((REPO / "template.yaml").read_text(encoding="utf-8"))
+    resources = template["Resources"]
     functions = {
-        lid
-        for lid, body in template["Resources"].items()
-        if body["Type"] == "AWS::Serverless::Function"
+        lid for lid, body in resources.items() if body["Type"] == "AWS::Serverless::Function"
     }
-    alarmed = set(re.findall(r"Value: !Ref (\w+Function)\b", (REPO / "template.yaml").read_text()))
+    alarmed = set()
+    for body in resources.values():
+        if body["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        for entry in body["Properties"].get("Metrics", []):
+            metric = entry.get("Fn::If", [None, entry])[1]  # a conditional function's
+            stat = metric.get("MetricStat", {}).get("Metric", {})
+            if stat.get("MetricName") == "Errors":
+                alarmed |= {d["Value"]["Ref"] for d in stat["Dimensions"]}
 
-    assert functions <= alarmed
+    assert functions == alarmed
 
 
 def test_a_rule_naming_every_state_machine_is_split_before_it_outgrows_the_quota() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -568,16 +569,80 @@ def _constant(value: str, units: list[Unit]) -> Any:
     return value
 
 
+# EventBridge's default quota on one rule's pattern, and the longest values CloudFormation
+# can give the intrinsics in a pattern: stack names are at most 25 characters (README
+# "First deploy"), generated names 64, state machine names 80, the partition
+# "aws-us-gov", a region 16 characters.
+PATTERN_QUOTA = 2048
+_WORST_PSEUDO = {
+    "AWS::Partition": 10,
+    "AWS::Region": 16,
+    "AWS::AccountId": 12,
+    "AWS::StackName": 25,
+    "AWS::URLSuffix": 20,
+}
+_WORST_NAME = 80
+_WORST_ARN = len("arn:aws-us-gov:states:") + 16 + len(":123456789012:stateMachine:") + 80
+_WORST_PARAMETER = 128
+_SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def worst_case(value: Any) -> Any:
+    """``value`` with every intrinsic replaced by the longest text it can resolve to."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "Ref":
+            if inner == "AWS::NoValue":
+                return None
+            return "x" * _WORST_PSEUDO.get(inner, _WORST_ARN)
+        if key == "Fn::GetAtt":
+            return "x" * _WORST_ARN
+        if key == "Fn::Sub":
+
+            def longest(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name in _WORST_PSEUDO:
+                    return "x" * _WORST_PSEUDO[name]
+                return "x" * (_WORST_NAME if name.endswith(".Name") else _WORST_PARAMETER)
+
+            return _SUB_VARIABLE.sub(longest, inner)
+        if key == "Fn::If":
+            branches = [worst_case(branch) for branch in inner[1:]]
+            return max(branches, key=lambda b: len(json.dumps(b, separators=(",", ":"))))
+    if isinstance(value, Mapping):
+        return {k: worst_case(v) for k, v in value.items() if not isinstance(k, Comment)}
+    if isinstance(value, list | tuple):
+        return [worst_case(v) for v in value if worst_case(v) is not None]
+    if isinstance(value, Commented):
+        return worst_case(value.value)
+    return value
+
+
+def worst_case_size(pattern: Any) -> int:
+    """Characters of ``pattern`` resolved with the longest values it can take."""
+    return len(json.dumps(worst_case(pattern), separators=(",", ":")))
+
+
 def _rule_chunks(rule: Rule, units: list[Unit]) -> list[tuple[str, list[Unit]]]:
-    """A rule that names every state machine (``split_every``) becomes one rule per that
-    many of them, so no pattern outgrows EventBridge's 2,048 characters: ``Name``,
-    ``Name2``, ... (the first keeps its name, so a deployed stack keeps its rule)."""
-    if not rule.split_every:
+    """A rule that names every state machine (``split_to_fit``) becomes as many rules as
+    it takes for each pattern to stay within EventBridge's quota when resolved with the
+    longest values it can take: ``Name``, ``Name2``, ... (the first keeps its name, so a
+    deployed stack keeps its rule)."""
+    if not rule.split_to_fit:
         return [(rule.name, units)]
     acting = [u for u in units if u.declaration.acting]
     others = [u for u in units if not u.declaration.acting]
-    size = rule.split_every
-    chunks = [acting[i : i + size] for i in range(0, len(acting), size)] or [[]]
+    owner = next(u for u in units if rule in u.declaration.rules)
+
+    def size(chunk: list[Unit]) -> int:
+        event = expand_markers(rule_event(owner, rule, units), chunk + others)
+        return worst_case_size(event["Properties"]["Pattern"])
+
+    chunks: list[list[Unit]] = [[]]
+    for unit in acting:
+        if chunks[-1] and size([*chunks[-1], unit]) > PATTERN_QUOTA:
+            chunks.append([])
+        chunks[-1].append(unit)
     return [
         (rule.name if n == 0 else f"{rule.name}{n + 1}", chunk + others)
         for n, chunk in enumerate(chunks)

@@ -82,9 +82,9 @@ class Rule(NamedTuple):
     target: Literal["workflow", "alert"] = "workflow"
     failed_calls: bool = False  # True: only failed calls (errorCode present) match
     why: str = ""
-    # For a rule that names every state machine (STATE_MACHINE_ARN_PREFIXES): at most
-    # this many per rule, the rest in more rules (EventBridge's 2,048-character quota).
-    split_every: int = 0
+    # A rule that names every state machine (STATE_MACHINE_ARN_PREFIXES) is split into
+    # as many rules as EventBridge's 2,048-character pattern quota needs.
+    split_to_fit: bool = False
 
 
 class FunctionSpec(NamedTuple):

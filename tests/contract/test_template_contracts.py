@@ -12,9 +12,9 @@ from moto import mock_aws
 
 from tests.conftest import REPO
 from tests.contract.grants import granted_actions
+from tests.contract.permissions import declared_actions
 from trailwarden.models.errors import ERROR_NAMES
 from trailwarden.models.settings import MODE_PARAMETERS
-from trailwarden.workflows.permissions import declared_actions
 from trailwarden.workflows.registry import BY_ID, WORKFLOWS
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.engine.template import load_template_file

@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from tests.contract.grants import granted_actions
-from trailwarden.workflows.permissions import declared_actions
+from tests.contract.permissions import declared_actions
 from trailwarden.workflows.registry import BY_ID
 from trailwarden_local.demo import FAST_ENV, SECRET_NAME
 from trailwarden_local.discord_sink import DiscordSink

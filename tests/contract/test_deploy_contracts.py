@@ -21,29 +21,23 @@ from tests.conftest import REPO, load_index
 from trailwarden.models.settings import MODE_PARAMETERS, PARAMETER_ENV, mode_env_var
 from trailwarden.workflows.registry import declarations
 from trailwarden_local.engine.errors import ParameterError
-from trailwarden_local.engine.intrinsics import Resolver
-from trailwarden_local.engine.parameters import parameter_ref_value, resolve_parameters
-from trailwarden_local.engine.template import expand_template, load_template_file
+from trailwarden_local.engine.resolver import (
+    Resolver,
+    prepare,
+    pseudo_parameters,
+    resolve_parameters,
+)
+from trailwarden_local.engine.template import load_template_file
 
 TEMPLATE_PATH = REPO / "template.yaml"
 SOURCE = load_template_file(TEMPLATE_PATH)
 PARAMETERS: dict[str, Any] = SOURCE["Parameters"]
 RESOURCES: dict[str, Any] = SOURCE["Resources"]
-PSEUDO = {
-    "AWS::AccountId": "123456789012",
-    "AWS::Region": "us-east-1",
-    "AWS::Partition": "aws",
-    "AWS::StackName": "trailwarden",
-    "AWS::StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/trailwarden/x",
-    "AWS::URLSuffix": "amazonaws.com",
-}
+PSEUDO = pseudo_parameters("us-east-1", "123456789012", "trailwarden")
 # SAM's own expansion: Globals merged into every function, generated roles and rules.
-EXPANDED: dict[str, Any] = expand_template(
-    TEMPLATE_PATH,
-    SOURCE,
-    parameter_values={**resolve_parameters(PARAMETERS, {}), **PSEUDO},
-    region="us-east-1",
-).translated["Resources"]
+EXPANDED: dict[str, Any] = prepare(TEMPLATE_PATH, {}, stack_name="trailwarden").translated[
+    "Resources"
+]
 FUNCTIONS = {lid: body for lid, body in EXPANDED.items() if body["Type"] == "AWS::Lambda::Function"}
 
 LAMBDA_ENV_LIMIT = 4096  # bytes of keys and values together (Lambda quotas)
@@ -53,10 +47,9 @@ def conditions(overrides: dict[str, str]) -> dict[str, bool]:
     """The template's Conditions for these parameter values (defaults for the rest)."""
     declared = resolve_parameters(PARAMETERS, overrides)
     resolver = Resolver(
-        parameters={k: parameter_ref_value(PARAMETERS[k], v) for k, v in declared.items()},
+        parameters=declared,
         pseudo=PSEUDO,
         conditions=SOURCE.get("Conditions", {}),
-        mappings={},
         resources=None,  # type: ignore[arg-type]  # conditions never look at resources
     )
     return resolver.all_conditions()

@@ -16,8 +16,10 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from handlers import alert as alert_handler
 from handlers import assess as assess_handler
 from handlers import remediate as remediate_handler
+from handlers._notify_deps import NotifyDeps
 from handlers._reach import Reach, build_reach
 from tests.conftest import load_event
 from trailwarden.dal.clients import client_cache
@@ -386,3 +388,72 @@ def test_account_mode_uses_the_plain_clients() -> None:
 
     assert reach.roles is None
     assert reach.clients_for_event(load_event("ami-exposure/made-public.json"), "x") is plain
+
+
+def shell_session_in(account: str, instance_id: str) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("ssm-session/shell-session.json"))
+    event["account"], event["region"] = account, REGION
+    detail = event["detail"]
+    detail["recipientAccountId"], detail["awsRegion"] = account, REGION
+    detail["requestParameters"]["target"] = instance_id
+    return event
+
+
+def alert_deps(env: dict[str, str], store: IncidentStore, sns: Sns) -> alert_handler.Deps:
+    clients = client_cache()
+    return alert_handler.Deps(
+        workflow=load_workflow("ssm-session"),
+        settings=DetectionSettings.from_env(env),
+        store=store,
+        notify=NotifyDeps(NotifySettings(topic_arn="arn:aws:sns:us-east-1:1:t"), sns, None),
+        clients=clients,
+        reach=build_reach(env, clients),
+    )
+
+
+def test_an_alert_is_enriched_from_the_members_own_instance(
+    member: str, store: IncidentStore
+) -> None:
+    member_ec2 = as_member(member, "ec2")
+    instance_id = member_ec2.run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "member-db"}]}
+        ],
+    )["Instances"][0]["InstanceId"]
+    sns = Sns()
+
+    result = alert_handler.run(
+        shell_session_in(member, instance_id), alert_deps(ORG_ENV, store, sns)
+    )
+
+    assert result["facts"]["instanceName"] == "member-db"
+    assert result["account_name"] == "Prod"
+    assert f"{member} (Prod)" in sns.messages[0]["Message"]
+    hub_ec2 = boto3.client("ec2", region_name=REGION)
+    assert hub_ec2.describe_instances()["Reservations"] == []
+
+
+def test_an_excluded_accounts_alert_says_so_and_reads_nothing_there(
+    member: str, store: IncidentStore
+) -> None:
+    sns = Sns()
+    env = {**ORG_ENV, "EXCLUDED_ACCOUNT_IDS": member}
+    deps = alert_deps(env, store, sns)
+    never = MemberRoles("trailwarden-member", "ext", sts=lambda _r: pytest.fail("assumed"))
+    deps = alert_handler.Deps(
+        workflow=deps.workflow,
+        settings=deps.settings,
+        store=deps.store,
+        notify=deps.notify,
+        clients=deps.clients,
+        reach=Reach(plain=deps.clients, roles=never),
+    )
+
+    result = alert_handler.run(shell_session_in(member, "i-0123456789abcdef0"), deps)
+
+    assert result["verdict"] == "alert"
+    assert "ExcludedAccountIds: alert only" in sns.messages[0]["Message"]
+    assert "instanceName" not in result["facts"]

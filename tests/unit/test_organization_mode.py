@@ -114,11 +114,14 @@ def made_public_in(account: str, image_id: str) -> dict[str, Any]:
 
 
 def assess_deps(
-    env: dict[str, str], store: IncidentStore, reach: Reach | None = None
+    env: dict[str, str],
+    store: IncidentStore,
+    reach: Reach | None = None,
+    workflow: str = "ami-exposure",
 ) -> assess_handler.Deps:
     clients = client_cache()
     return assess_handler.Deps(
-        workflow=load_workflow("ami-exposure"),
+        workflow=load_workflow(workflow),
         settings=DetectionSettings.from_env(env),
         store=store,
         clients=clients,
@@ -126,10 +129,10 @@ def assess_deps(
     )
 
 
-def remediate_deps(env: dict[str, str]) -> remediate_handler.Deps:
+def remediate_deps(env: dict[str, str], workflow: str = "ami-exposure") -> remediate_handler.Deps:
     clients = client_cache()
     return remediate_handler.Deps(
-        workflow=load_workflow("ami-exposure"),
+        workflow=load_workflow(workflow),
         settings=DetectionSettings.from_env(env),
         clients=clients,
         reach=build_reach(env, clients),
@@ -457,3 +460,28 @@ def test_an_excluded_accounts_alert_says_so_and_reads_nothing_there(
     assert result["verdict"] == "alert"
     assert "ExcludedAccountIds: alert only" in sns.messages[0]["Message"]
     assert "instanceName" not in result["facts"]
+
+
+def test_a_trail_stopped_in_a_member_is_restarted_in_that_member(
+    member: str, store: IncidentStore
+) -> None:
+    as_member(member, "s3").create_bucket(
+        Bucket="member-logs", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    cloudtrail = as_member(member, "cloudtrail")
+    arn = cloudtrail.create_trail(Name="management-events", S3BucketName="member-logs")["TrailARN"]
+    cloudtrail.start_logging(Name=arn)
+    cloudtrail.stop_logging(Name=arn)
+    event = copy.deepcopy(load_event("cloudtrail-tamper/stop-logging-by-name.json"))
+    event["account"], event["region"] = member, REGION
+    detail = event["detail"]
+    detail["recipientAccountId"], detail["awsRegion"] = member, REGION
+    detail["userIdentity"]["accountId"] = member
+
+    finding = assess_handler.run(event, assess_deps(ORG_ENV, store, workflow="cloudtrail-tamper"))
+    result = remediate_handler.run(finding, remediate_deps(ORG_ENV, "cloudtrail-tamper"))
+
+    assert finding["verdict"] == "remediate"
+    assert result["status"] == "remediated"
+    assert cloudtrail.get_trail_status(Name=arn)["IsLogging"] is True
+    assert boto3.client("cloudtrail", region_name=REGION).describe_trails()["trailList"] == []

@@ -53,7 +53,7 @@ def alert(
 
     facts = (
         dict(decision.detection.facts)
-        if decision.excluded  # ExcludedAccountIds: nothing is read there
+        if decision.hands_off  # ExcludedAccountIds: nothing is read there
         else enriched_facts(workflow, decision.detection, decision.context.region, clients)
     )
     finding = decision.finding(facts=facts)

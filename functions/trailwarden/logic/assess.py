@@ -54,7 +54,7 @@ def unreachable_decision(decision: Decision, err: MemberUnreachable) -> Decision
         reason=reason,
         outcome=Outcome.ALERT if detection.outcome is Outcome.ACT else detection.outcome,
     )
-    return replace(decision, detection=detection, verdict=Verdict.ALERT, excluded=True)
+    return replace(decision, detection=detection, verdict=Verdict.ALERT, hands_off=True)
 
 
 def assess(
@@ -67,7 +67,7 @@ def assess(
 ) -> Finding:
     """``account_name`` (organisation mode) names the event's account in the finding.
 
-    ``decision.excluded`` (ExcludedAccountIds, or a member role that cannot be
+    ``decision.hands_off`` (ExcludedAccountIds, or a member role that cannot be
     assumed): nothing is read in that account, the event alone is alerted."""
     try:
         decision = decide(raw_event, workflow, settings, clients)
@@ -97,7 +97,7 @@ def _assess(
     plan: tuple[PlannedAction, ...] = ()
     before: Mapping[str, Any] | None = None
     remediation = workflow.remediation
-    reachable = not decision.excluded
+    reachable = not decision.hands_off
     if remediation and detection.outcome is Outcome.ACT and detection.resource_id:
         try:
             before = remediation.live_state(

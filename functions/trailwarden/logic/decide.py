@@ -58,8 +58,9 @@ class Decision:
     detection: Detection
     verdict: Verdict
     context: EventContext
-    # The event's account is in ExcludedAccountIds: nothing is read or changed there.
-    excluded: bool = False
+    # Nothing may be read or changed in the event's account: it is in
+    # ExcludedAccountIds, or (Assess) its member role cannot be assumed.
+    hands_off: bool = False
 
     def finding(
         self,
@@ -156,7 +157,7 @@ def decide(
     verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))
     if excluded and verdict is not Verdict.IGNORE:
         return excluded_decision(detection, context)
-    return Decision(detection, verdict, context, excluded=excluded)
+    return Decision(detection, verdict, context, hands_off=excluded)
 
 
 def excluded_decision(detection: Detection, context: EventContext) -> Decision:
@@ -167,7 +168,7 @@ def excluded_decision(detection: Detection, context: EventContext) -> Decision:
     )
     outcome = Outcome.ALERT if detection.outcome is Outcome.ACT else detection.outcome
     detection = replace(detection, reason=reason, outcome=outcome)
-    return Decision(detection, Verdict.ALERT, context, excluded=True)
+    return Decision(detection, Verdict.ALERT, context, hands_off=True)
 
 
 _logger = Logger(child=True)

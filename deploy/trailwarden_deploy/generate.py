@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from cfnlint.decode import cfn_yaml
 
+from handlers._reach import ORGANIZATION_GRANTS, ORGANIZATION_READS
+from trailwarden.dal import member_clients
 from trailwarden.models.modes import CLOUDTRAIL_DETAIL_TYPE
 from trailwarden.models.settings import PARAMETER_ENV
 from trailwarden.workflows import declaration as decl
@@ -86,7 +88,8 @@ ORGANIZATION_MODE = "OrganizationMode"
 # IAM paths (organisation mode): the hub's function roles, the member role, the forwarder
 # role. Disjoint, so the member trust's "role/trailwarden/hub/*" never names a member role.
 HUB_ROLE_PATH = "/trailwarden/hub/"
-MEMBER_ROLE_PATH = "/trailwarden/member/"
+# the member role path the hub assumes (one definition: the runtime's)
+MEMBER_ROLE_PATH = member_clients.MEMBER_ROLE_PATH
 FORWARDER_ROLE_PATH = "/trailwarden/forwarder/"
 _BUILD = Commented({"BuildMethod": "makefile"}, "functions/Makefile: our code, compiled")
 
@@ -225,6 +228,13 @@ def discord_webhook_secret_policy() -> dict[str, Any]:
     }
 
 
+def organization_policy(kind: str) -> dict[str, Any]:
+    """What a hub function calls to act in members (handlers/_reach.py), granted in
+    organisation mode only."""
+    statements = [statement(grant) for grant in ORGANIZATION_GRANTS[kind]]
+    return {"Fn::If": [ORGANIZATION_MODE, {"Statement": statements}, ref("AWS::NoValue")]}
+
+
 def _env_of(reads: tuple[str, ...]) -> dict[str, Any]:
     return {PARAMETER_ENV[name]: ref(name) for name in reads}
 
@@ -305,6 +315,14 @@ def rule_event(unit: Unit, rule: Rule, units: list[Unit]) -> dict[str, Any]:
         {"RetryPolicy": _ASYNC_RETRY, "DeadLetterConfig": {"Arn": _DLQ}, "Pattern": pattern}
     )
     return {"Type": "EventBridgeRule", "Properties": properties}
+
+
+def watches_only_the_hub(d: Declaration, units: list[Unit]) -> bool:
+    """Every rule of the workflow watches the hub's own stack (its rules, functions): its events
+    are the hub account's, so its functions never reach into members (and are not given
+    the organisation settings or grants)."""
+    parameters = template_parameters(units)
+    return all(watches_the_hub(rule, parameters) for rule in d.rules)
 
 
 def template_parameters(units: list[Unit]) -> set[str]:
@@ -419,12 +437,17 @@ def function(
                 "DISCORD_WEBHOOK_SECRET_NAME": ref("DiscordWebhookSecretName"),
             }
         )
+    reaches_members = not watches_only_the_hub(d, units)
+    if reaches_members:
+        env.update(_env_of(ORGANIZATION_READS[kind]))
     if spec.timeout is not None:
         properties["Timeout"] = (
             Commented(spec.timeout, spec.why_timeout) if spec.why_timeout else spec.timeout
         )
     properties["Environment"] = {"Variables": env}
     policies.append({"Statement": statements})
+    if reaches_members:
+        policies.append(organization_policy(kind))
     if kind == "alert":
         policies.append(discord_webhook_secret_policy())
     properties["Policies"] = policies

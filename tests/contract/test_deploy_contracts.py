@@ -15,6 +15,7 @@ import zoneinfo
 from typing import Any
 
 import pytest
+from trailwarden_deploy.generate import load_units, watches_only_the_hub
 
 from tests.conftest import REPO, load_index
 from trailwarden.models.settings import MODE_PARAMETERS, PARAMETER_ENV, mode_env_var
@@ -245,10 +246,12 @@ def test_globals_carry_no_per_workflow_setting_and_no_dead_letter_queue() -> Non
 # reads (handlers/*: the settings objects it builds), and what each workflow's
 # detection / remediation reads on top (trailwarden/detections, remediations).
 NOTIFY = {"LANGUAGE", "TIME_ZONE"}
+# Organisation mode (handlers/_reach.py): how to reach members, which accounts to spare.
+ORGANIZATION = {"DEPLOYMENT_MODE", "MEMBER_ROLE_NAME", "MEMBER_EXTERNAL_ID", "EXCLUDED_ACCOUNT_IDS"}
 READS_BY_KIND = {
-    "assess": {"MODE", "APPROVAL_TIMEOUT_SECONDS"},
-    "remediate": set(),
-    "alert": {"MODE"} | NOTIFY,
+    "assess": {"MODE", "APPROVAL_TIMEOUT_SECONDS"} | ORGANIZATION,
+    "remediate": ORGANIZATION,
+    "alert": {"MODE"} | NOTIFY | ORGANIZATION,
     "backstop": {"MODE"} | NOTIFY,  # its alerts are app-tamper's
     "notify": NOTIFY,
     "report": NOTIFY,
@@ -267,6 +270,10 @@ READS_BY_WORKFLOW = {
     if spec is not None
 }
 PARAMETER_FED = set(PARAMETER_ENV.values())
+_UNITS = load_units()
+HUB_ONLY_WORKFLOWS = {
+    u.declaration.id for u in _UNITS if watches_only_the_hub(u.declaration, _UNITS)
+}
 
 
 def kind_and_workflow(lid: str) -> tuple[str, str | None]:
@@ -280,6 +287,8 @@ def kind_and_workflow(lid: str) -> tuple[str, str | None]:
 def test_each_function_gets_exactly_the_settings_it_reads(lid: str) -> None:
     kind, workflow = kind_and_workflow(lid)
     expected = set(READS_BY_KIND[kind]) | READS_BY_WORKFLOW.get((workflow or "", kind), set())
+    if workflow in HUB_ONLY_WORKFLOWS:  # never acts in a member: no organisation settings
+        expected -= ORGANIZATION
     if "MODE" in expected:
         assert workflow is not None, lid
         expected = (expected - {"MODE"}) | {mode_env_var(workflow)}

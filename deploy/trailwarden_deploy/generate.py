@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -35,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from cfnlint.decode import cfn_yaml
 
+from handlers._reach import ORGANIZATION_GRANTS, ORGANIZATION_READS
+from trailwarden.dal import member_clients
 from trailwarden.models.modes import CLOUDTRAIL_DETAIL_TYPE
 from trailwarden.models.settings import PARAMETER_ENV
 from trailwarden.workflows import declaration as decl
@@ -85,7 +88,8 @@ ORGANIZATION_MODE = "OrganizationMode"
 # IAM paths (organisation mode): the hub's function roles, the member role, the forwarder
 # role. Disjoint, so the member trust's "role/trailwarden/hub/*" never names a member role.
 HUB_ROLE_PATH = "/trailwarden/hub/"
-MEMBER_ROLE_PATH = "/trailwarden/member/"
+# the member role path the hub assumes (one definition: the runtime's)
+MEMBER_ROLE_PATH = member_clients.MEMBER_ROLE_PATH
 FORWARDER_ROLE_PATH = "/trailwarden/forwarder/"
 _BUILD = Commented({"BuildMethod": "makefile"}, "functions/Makefile: our code, compiled")
 
@@ -224,6 +228,13 @@ def discord_webhook_secret_policy() -> dict[str, Any]:
     }
 
 
+def organization_policy(kind: str) -> dict[str, Any]:
+    """What a hub function calls to act in members (handlers/_reach.py), granted in
+    organisation mode only."""
+    statements = [statement(grant) for grant in ORGANIZATION_GRANTS[kind]]
+    return {"Fn::If": [ORGANIZATION_MODE, {"Statement": statements}, ref("AWS::NoValue")]}
+
+
 def _env_of(reads: tuple[str, ...]) -> dict[str, Any]:
     return {PARAMETER_ENV[name]: ref(name) for name in reads}
 
@@ -304,6 +315,14 @@ def rule_event(unit: Unit, rule: Rule, units: list[Unit]) -> dict[str, Any]:
         {"RetryPolicy": _ASYNC_RETRY, "DeadLetterConfig": {"Arn": _DLQ}, "Pattern": pattern}
     )
     return {"Type": "EventBridgeRule", "Properties": properties}
+
+
+def watches_only_the_hub(d: Declaration, units: list[Unit]) -> bool:
+    """Every rule of the workflow watches the hub's own stack (its rules, functions): its events
+    are the hub account's, so its functions never reach into members (and are not given
+    the organisation settings or grants)."""
+    parameters = template_parameters(units)
+    return all(watches_the_hub(rule, parameters) for rule in d.rules)
 
 
 def template_parameters(units: list[Unit]) -> set[str]:
@@ -418,12 +437,17 @@ def function(
                 "DISCORD_WEBHOOK_SECRET_NAME": ref("DiscordWebhookSecretName"),
             }
         )
+    reaches_members = not watches_only_the_hub(d, units)
+    if reaches_members:
+        env.update(_env_of(ORGANIZATION_READS[kind]))
     if spec.timeout is not None:
         properties["Timeout"] = (
             Commented(spec.timeout, spec.why_timeout) if spec.why_timeout else spec.timeout
         )
     properties["Environment"] = {"Variables": env}
     policies.append({"Statement": statements})
+    if reaches_members:
+        policies.append(organization_policy(kind))
     if kind == "alert":
         policies.append(discord_webhook_secret_policy())
     properties["Policies"] = policies
@@ -568,16 +592,80 @@ def _constant(value: str, units: list[Unit]) -> Any:
     return value
 
 
+# EventBridge's default quota on one rule's pattern, and the longest values CloudFormation
+# can give the intrinsics in a pattern: stack names are at most 25 characters (README
+# "First deploy"), generated names 64, state machine names 80, the partition
+# "aws-us-gov", a region 16 characters.
+PATTERN_QUOTA = 2048
+_WORST_PSEUDO = {
+    "AWS::Partition": 10,
+    "AWS::Region": 16,
+    "AWS::AccountId": 12,
+    "AWS::StackName": 25,
+    "AWS::URLSuffix": 20,
+}
+_WORST_NAME = 80
+_WORST_ARN = len("arn:aws-us-gov:states:") + 16 + len(":123456789012:stateMachine:") + 80
+_WORST_PARAMETER = 128
+_SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def worst_case(value: Any) -> Any:
+    """``value`` with every intrinsic replaced by the longest text it can resolve to."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "Ref":
+            if inner == "AWS::NoValue":
+                return None
+            return "x" * _WORST_PSEUDO.get(inner, _WORST_ARN)
+        if key == "Fn::GetAtt":
+            return "x" * _WORST_ARN
+        if key == "Fn::Sub":
+
+            def longest(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name in _WORST_PSEUDO:
+                    return "x" * _WORST_PSEUDO[name]
+                return "x" * (_WORST_NAME if name.endswith(".Name") else _WORST_PARAMETER)
+
+            return _SUB_VARIABLE.sub(longest, inner)
+        if key == "Fn::If":
+            branches = [worst_case(branch) for branch in inner[1:]]
+            return max(branches, key=lambda b: len(json.dumps(b, separators=(",", ":"))))
+    if isinstance(value, Mapping):
+        return {k: worst_case(v) for k, v in value.items() if not isinstance(k, Comment)}
+    if isinstance(value, list | tuple):
+        return [worst_case(v) for v in value if worst_case(v) is not None]
+    if isinstance(value, Commented):
+        return worst_case(value.value)
+    return value
+
+
+def worst_case_size(pattern: Any) -> int:
+    """Characters of ``pattern`` resolved with the longest values it can take."""
+    return len(json.dumps(worst_case(pattern), separators=(",", ":")))
+
+
 def _rule_chunks(rule: Rule, units: list[Unit]) -> list[tuple[str, list[Unit]]]:
-    """A rule that names every state machine (``split_every``) becomes one rule per that
-    many of them, so no pattern outgrows EventBridge's 2,048 characters: ``Name``,
-    ``Name2``, ... (the first keeps its name, so a deployed stack keeps its rule)."""
-    if not rule.split_every:
+    """A rule that names every state machine (``split_to_fit``) becomes as many rules as
+    it takes for each pattern to stay within EventBridge's quota when resolved with the
+    longest values it can take: ``Name``, ``Name2``, ... (the first keeps its name, so a
+    deployed stack keeps its rule)."""
+    if not rule.split_to_fit:
         return [(rule.name, units)]
     acting = [u for u in units if u.declaration.acting]
     others = [u for u in units if not u.declaration.acting]
-    size = rule.split_every
-    chunks = [acting[i : i + size] for i in range(0, len(acting), size)] or [[]]
+    owner = next(u for u in units if rule in u.declaration.rules)
+
+    def size(chunk: list[Unit]) -> int:
+        event = expand_markers(rule_event(owner, rule, units), chunk + others)
+        return worst_case_size(event["Properties"]["Pattern"])
+
+    chunks: list[list[Unit]] = [[]]
+    for unit in acting:
+        if chunks[-1] and size([*chunks[-1], unit]) > PATTERN_QUOTA:
+            chunks.append([])
+        chunks[-1].append(unit)
     return [
         (rule.name if n == 0 else f"{rule.name}{n + 1}", chunk + others)
         for n, chunk in enumerate(chunks)

@@ -73,8 +73,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "MemberExternalId": {
         "Type": "String",
         "NoEcho": True,
-        "AllowedPattern": "^[\\w+=,.@:/-]{2,1224}$",
-        "MaxLength": 1224,
+        "AllowedPattern": "^[\\w+=,.@:/-]{2,256}$",
+        "MaxLength": 256,  # keeps the hub functions' environment under 4 KB
         "Description": "The hub stack's MemberExternalId (sts:ExternalId).",
     },
     "MemberRoleName": {

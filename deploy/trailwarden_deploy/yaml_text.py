@@ -19,6 +19,11 @@ _FLOW_WIDTH = 88
 _MAPPING_WIDTH = 64  # a short mapping of scalars reads well on one line
 _FOLD_AT = 80  # longer plain strings are written folded (>-)
 _PLAIN = re.compile(r"[A-Za-z_/$.][A-Za-z0-9 _./:*${}@,()=+<>?-]*")
+# What YAML would read back as a number (.5, .inf, 1e3, 0x1f): quoted.
+_NUMBER_LIKE = re.compile(
+    r"[-+]?(\.[0-9]+|\.inf|\.nan|[0-9][0-9_]*(\.[0-9]*)?([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+)",
+    re.I,
+)
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 _SHORT_TAGS = {
     "Ref": "!Ref",
@@ -59,6 +64,7 @@ def scalar(value: Any, *, flow: bool = False) -> str:
     text = str(value)
     plain = (
         _PLAIN.fullmatch(text)
+        and not _NUMBER_LIKE.fullmatch(text)
         and text.lower() not in _RESERVED
         and not text.endswith((" ", ":"))
         and ": " not in text
@@ -66,6 +72,19 @@ def scalar(value: Any, *, flow: bool = False) -> str:
         and not (flow and any(c in text for c in ",[]{}"))
     )
     return text if plain else json.dumps(text, ensure_ascii=False)
+
+
+def _foldable(text: str) -> bool:
+    """A folded scalar (>-) reads back the same only for single-spaced text on one line
+    with no leading or trailing blanks; anything else is written quoted."""
+    return (
+        "\n" not in text
+        and "  " not in text
+        and text == text.strip()
+        and not text.startswith(
+            ("#", "'", '"', "-", "?", ":", "[", "{", "!", "&", "*", "|", ">", "%", "@", "`")
+        )
+    )
 
 
 def _tag(value: Any) -> tuple[str, Any] | None:
@@ -129,7 +148,7 @@ def inline(value: Any, *, flow: bool = False) -> str | None:
             items.append(text)
         joined = "[" + ", ".join(items) + "]"
         return joined if len(joined) <= _FLOW_WIDTH else None
-    if isinstance(value, str) and len(value) > _FOLD_AT:
+    if isinstance(value, str) and len(value) > _FOLD_AT and _foldable(value):
         return None
     return scalar(value, flow=flow)
 
@@ -165,7 +184,9 @@ def entry(head: str, value: Any, depth: int) -> list[str]:
     if flat is not None:
         return [f"{pad}{head} {flat}{comment}"]
     if isinstance(value, str):  # a long plain string: folded, as people write them
-        lines = textwrap.wrap(value, width=84 - len(pad), break_long_words=False)
+        lines = textwrap.wrap(
+            value, width=84 - len(pad), break_long_words=False, break_on_hyphens=False
+        )
         inner = INDENT * (depth + 1)
         return [f"{pad}{head} >-{comment}", *(inner + line for line in lines)]
     tagged = _tag(value)
@@ -182,3 +203,14 @@ def entry(head: str, value: Any, depth: int) -> list[str]:
 
 def dump(mapping: Mapping[str, Any], depth: int = 0) -> str:
     return "\n".join(block(mapping, depth)) + "\n"
+
+
+def without_comments(value: Any) -> Any:
+    """The data as YAML reads it back: comments dropped (for round-trip checks)."""
+    if isinstance(value, Commented):
+        return without_comments(value.value)
+    if isinstance(value, Mapping):
+        return {k: without_comments(v) for k, v in value.items() if not isinstance(k, Comment)}
+    if isinstance(value, list | tuple):
+        return [without_comments(v) for v in value]
+    return value

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import count_verdict, observability
+from handlers._reach import Reach, build_reach
 from handlers._store import build_incident_store
 from trailwarden.dal.clients import client_cache
 from trailwarden.logic.alert import alert
-from trailwarden.models.settings import DetectionSettings, require_workflow
+from trailwarden.models.settings import DetectionSettings, merge_warnings, require_workflow
 from trailwarden.workflows.registry import Workflow, load_workflow
 
 if TYPE_CHECKING:
@@ -32,31 +33,38 @@ class Deps:
     store: IncidentStore
     notify: NotifyDeps
     clients: ClientFactory  # built once per container (client_cache)
+    # Organisation mode: clients in the event's account; None acts with ``clients``.
+    reach: Reach | None = None
 
 
 @cache
 def _deps() -> Deps:
     env = os.environ
     settings = DetectionSettings.from_env(env)
+    clients = client_cache()
+    reach = build_reach(env, clients)
     return Deps(
-        clients=client_cache(),
+        clients=clients,
+        reach=reach,
         workflow=load_workflow(require_workflow(env)),
         settings=settings,
         store=build_incident_store(env),
-        notify=build_notify_deps(env, settings.warnings),
+        notify=build_notify_deps(env, merge_warnings(settings.warnings, reach.warnings)),
     )
 
 
 def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]:
+    reach = deps.reach or Reach(plain=deps.clients)
     result = alert(
         event,
         deps.workflow,
-        deps.settings,
-        deps.clients,
+        deps.settings,  # alert-only decisions never read the trusted accounts
+        reach.clients_for_event(event, deps.workflow.id),
         deps.store,
         deps.notify.settings,
         deps.notify.sns,
         deps.notify.discord(deadline),
+        account_name=reach.account_name if reach.organization else None,
     )
     count_verdict(deps.workflow.id, str(result["verdict"]))
     return result

@@ -8,6 +8,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from handlers._observability import count_verdict, observability
+from handlers._reach import Reach, build_reach
 from handlers._store import build_incident_store
 from trailwarden.dal.clients import client_cache
 from trailwarden.logic.assess import assess
@@ -43,6 +44,8 @@ class Deps:
     approval_timeout_seconds: int = APPROVAL_TIMEOUT_DEFAULT
     # Careless parameter entries: handed on in the state so Notify/Report show them.
     warnings: tuple[str, ...] = ()
+    # Organisation mode: clients in the event's account; None acts with ``clients``.
+    reach: Reach | None = None
 
 
 @cache
@@ -51,23 +54,36 @@ def _deps() -> Deps:
     settings = DetectionSettings.from_env(env)
     timeout_warnings: list[str] = []
     timeout = approval_timeout(env, timeout_warnings)
+    clients = client_cache()
+    reach = build_reach(env, clients)
     return Deps(
-        clients=client_cache(),
+        clients=clients,
+        reach=reach,
         workflow=load_workflow(require_workflow(env)),
         settings=settings,
         store=build_incident_store(env),
         approval_timeout_seconds=timeout,
-        warnings=merge_warnings(settings.warnings, log_warnings(timeout_warnings)),
+        warnings=merge_warnings(settings.warnings, reach.warnings, log_warnings(timeout_warnings)),
     )
 
 
 def run(event: Any, deps: Deps) -> dict[str, Any]:
-    finding = assess(event, deps.workflow, deps.settings, deps.clients, deps.store)
+    reach = deps.reach or Reach(plain=deps.clients)
+    settings = reach.detection_settings(deps.settings)
+    finding = assess(
+        event,
+        deps.workflow,
+        settings,
+        reach.clients_for_event(event, deps.workflow.id),
+        deps.store,
+        account_name=reach.account_name if reach.organization else None,
+    )
     count_verdict(deps.workflow.id, str(finding.verdict))
     logger.info("assessed", extra={"verdict": str(finding.verdict), "reason": finding.reason})
     output = {**finding.to_dict(), "approvalTimeoutSeconds": deps.approval_timeout_seconds}
-    if deps.warnings:
-        output[STATE_WARNINGS_KEY] = list(deps.warnings)
+    warnings = merge_warnings(deps.warnings, settings.warnings)
+    if warnings:
+        output[STATE_WARNINGS_KEY] = list(warnings)
     return output
 
 

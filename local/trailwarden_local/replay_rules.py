@@ -1,9 +1,10 @@
 """The app's EventBridge rules and detection settings, as template.yaml deploys them.
 
 ``replay`` must route records exactly as the deployed app would, so nothing here is a
-second copy of a pattern: the template is loaded and SAM-expanded by the engine's
-loader, each ``AWS::Events::Rule``'s ``EventPattern`` is resolved with the engine's
-intrinsic resolver (parameters, pseudo parameters, Conditions) and compiled with
+second copy of a pattern: the template is prepared and resolved by the same offline
+resolver the engine uses (:mod:`trailwarden_local.engine.resolver`: parameters, pseudo
+parameters, Conditions, SAM expansion), and each ``AWS::Events::Rule``'s
+``EventPattern`` is compiled with
 :func:`trailwarden_local.patterns.compile_pattern` (EventBridge semantics).
 
 Offline, a few references have no deployed value:
@@ -36,8 +37,7 @@ from trailwarden.models.events import CLOUDTRAIL_DETAIL_TYPE
 from trailwarden.models.settings import PARAMETER_ENV, DetectionSettings
 from trailwarden.workflows.registry import BY_ID, WORKFLOWS
 from trailwarden_local.engine.errors import ParameterError, TemplateError
-from trailwarden_local.engine.intrinsics import Resolver, referenced_resources
-from trailwarden_local.engine.parameters import parameter_ref_value, resolve_parameters
+from trailwarden_local.engine.resolver import Resolver, prepare, referenced_resources
 from trailwarden_local.patterns import PatternError, compile_pattern
 
 if TYPE_CHECKING:
@@ -503,21 +503,6 @@ def _rule_workflows(
     return tuple(workflows)
 
 
-def _pseudo_parameters(region: str, account: str, stack: str) -> dict[str, Any]:
-    partition = "aws-cn" if region.startswith("cn-") else "aws"
-    if region.startswith("us-gov-"):
-        partition = "aws-us-gov"
-    return {
-        "AWS::Region": region,
-        "AWS::AccountId": account,
-        "AWS::Partition": partition,
-        "AWS::StackName": stack,
-        "AWS::StackId": f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack}/replay",
-        "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
-        "AWS::NotificationARNs": [],
-    }
-
-
 def _resolve_pattern(
     raw: Any, where: str, resolver: Resolver, own_role_arns: Sequence[str]
 ) -> dict[str, Any]:
@@ -539,8 +524,7 @@ _LOADED: dict[tuple[Any, ...], RuleSet] = {}
 _CACHE_CODE: Final = (
     "replay_rules.py",
     "engine/template.py",
-    "engine/intrinsics.py",
-    "engine/parameters.py",
+    "engine/resolver.py",
 )
 _CACHE_FORMAT: Final = 1
 
@@ -674,30 +658,16 @@ def _load_rules(
     region: str,
     stack_name: str,
 ) -> RuleSet:
-    from trailwarden_local.engine.template import expand_template, load_template_file
-
-    source = load_template_file(template)
-    declared = source.get("Parameters") or {}
-    parameters = resolve_parameters(declared, overrides)
     account = next(
         (m.group(2) for arn in own_role_arns if (m := _ROLE_ARN.match(arn))), DEFAULT_ACCOUNT
     )
-    pseudo = _pseudo_parameters(region, account, stack_name)
-    sam_values = {**parameters, **{k: v for k, v in pseudo.items() if isinstance(v, str)}}
-    translated = expand_template(
-        template, source, parameter_values=sam_values, region=region
-    ).translated
-    resources: dict[str, Any] = translated.get("Resources") or {}
-    lookup = _OfflineResources(resources, stack_name, pseudo)
-    resolver = Resolver(
-        parameters={
-            name: parameter_ref_value(declared[name], value) for name, value in parameters.items()
-        },
-        pseudo=pseudo,
-        conditions=translated.get("Conditions") or {},
-        mappings=translated.get("Mappings") or {},
-        resources=lookup,
+    prepared = prepare(
+        template, overrides, region=region, account_id=account, stack_name=stack_name
     )
+    parameters = prepared.parameters
+    resources: dict[str, Any] = prepared.translated.get("Resources") or {}
+    lookup = _OfflineResources(resources, stack_name, prepared.pseudo)
+    resolver = prepared.resolver(lookup)
     arns = tuple(own_role_arns) or (_NO_OWN_ROLE,)
     rules: list[ReplayRule] = []
     inactive: dict[str, str] = {}

@@ -15,34 +15,29 @@ import zoneinfo
 from typing import Any
 
 import pytest
+from trailwarden_deploy.generate import load_units, watches_only_the_hub
 
 from tests.conftest import REPO, load_index
 from trailwarden.models.settings import MODE_PARAMETERS, PARAMETER_ENV, mode_env_var
 from trailwarden.workflows.registry import declarations
 from trailwarden_local.engine.errors import ParameterError
-from trailwarden_local.engine.intrinsics import Resolver
-from trailwarden_local.engine.parameters import parameter_ref_value, resolve_parameters
-from trailwarden_local.engine.template import expand_template, load_template_file
+from trailwarden_local.engine.resolver import (
+    Resolver,
+    prepare,
+    pseudo_parameters,
+    resolve_parameters,
+)
+from trailwarden_local.engine.template import load_template_file
 
 TEMPLATE_PATH = REPO / "template.yaml"
 SOURCE = load_template_file(TEMPLATE_PATH)
 PARAMETERS: dict[str, Any] = SOURCE["Parameters"]
 RESOURCES: dict[str, Any] = SOURCE["Resources"]
-PSEUDO = {
-    "AWS::AccountId": "123456789012",
-    "AWS::Region": "us-east-1",
-    "AWS::Partition": "aws",
-    "AWS::StackName": "trailwarden",
-    "AWS::StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/trailwarden/x",
-    "AWS::URLSuffix": "amazonaws.com",
-}
+PSEUDO = pseudo_parameters("us-east-1", "123456789012", "trailwarden")
 # SAM's own expansion: Globals merged into every function, generated roles and rules.
-EXPANDED: dict[str, Any] = expand_template(
-    TEMPLATE_PATH,
-    SOURCE,
-    parameter_values={**resolve_parameters(PARAMETERS, {}), **PSEUDO},
-    region="us-east-1",
-).translated["Resources"]
+EXPANDED: dict[str, Any] = prepare(TEMPLATE_PATH, {}, stack_name="trailwarden").translated[
+    "Resources"
+]
 FUNCTIONS = {lid: body for lid, body in EXPANDED.items() if body["Type"] == "AWS::Lambda::Function"}
 
 LAMBDA_ENV_LIMIT = 4096  # bytes of keys and values together (Lambda quotas)
@@ -52,10 +47,9 @@ def conditions(overrides: dict[str, str]) -> dict[str, bool]:
     """The template's Conditions for these parameter values (defaults for the rest)."""
     declared = resolve_parameters(PARAMETERS, overrides)
     resolver = Resolver(
-        parameters={k: parameter_ref_value(PARAMETERS[k], v) for k, v in declared.items()},
+        parameters=declared,
         pseudo=PSEUDO,
         conditions=SOURCE.get("Conditions", {}),
-        mappings={},
         resources=None,  # type: ignore[arg-type]  # conditions never look at resources
     )
     return resolver.all_conditions()
@@ -252,10 +246,12 @@ def test_globals_carry_no_per_workflow_setting_and_no_dead_letter_queue() -> Non
 # reads (handlers/*: the settings objects it builds), and what each workflow's
 # detection / remediation reads on top (trailwarden/detections, remediations).
 NOTIFY = {"LANGUAGE", "TIME_ZONE"}
+# Organisation mode (handlers/_reach.py): how to reach members, which accounts to spare.
+ORGANIZATION = {"DEPLOYMENT_MODE", "MEMBER_ROLE_NAME", "MEMBER_EXTERNAL_ID", "EXCLUDED_ACCOUNT_IDS"}
 READS_BY_KIND = {
-    "assess": {"MODE", "APPROVAL_TIMEOUT_SECONDS"},
-    "remediate": set(),
-    "alert": {"MODE"} | NOTIFY,
+    "assess": {"MODE", "APPROVAL_TIMEOUT_SECONDS"} | ORGANIZATION,
+    "remediate": ORGANIZATION,
+    "alert": {"MODE"} | NOTIFY | ORGANIZATION,
     "backstop": {"MODE"} | NOTIFY,  # its alerts are app-tamper's
     "notify": NOTIFY,
     "report": NOTIFY,
@@ -274,6 +270,10 @@ READS_BY_WORKFLOW = {
     if spec is not None
 }
 PARAMETER_FED = set(PARAMETER_ENV.values())
+_UNITS = load_units()
+HUB_ONLY_WORKFLOWS = {
+    u.declaration.id for u in _UNITS if watches_only_the_hub(u.declaration, _UNITS)
+}
 
 
 def kind_and_workflow(lid: str) -> tuple[str, str | None]:
@@ -287,6 +287,8 @@ def kind_and_workflow(lid: str) -> tuple[str, str | None]:
 def test_each_function_gets_exactly_the_settings_it_reads(lid: str) -> None:
     kind, workflow = kind_and_workflow(lid)
     expected = set(READS_BY_KIND[kind]) | READS_BY_WORKFLOW.get((workflow or "", kind), set())
+    if workflow in HUB_ONLY_WORKFLOWS:  # never acts in a member: no organisation settings
+        expected -= ORGANIZATION
     if "MODE" in expected:
         assert workflow is not None, lid
         expected = (expected - {"MODE"}) | {mode_env_var(workflow)}

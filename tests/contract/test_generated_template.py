@@ -81,29 +81,57 @@ def test_no_two_workflows_read_the_same_call() -> None:
 
 def test_every_function_of_the_template_has_an_errors_alarm() -> None:
     template = cfn_yaml.loads((REPO / "template.yaml").read_text(encoding="utf-8"))
+    resources = template["Resources"]
     functions = {
-        lid
-        for lid, body in template["Resources"].items()
-        if body["Type"] == "AWS::Serverless::Function"
+        lid for lid, body in resources.items() if body["Type"] == "AWS::Serverless::Function"
     }
-    alarmed = set(re.findall(r"Value: !Ref (\w+Function)\b", (REPO / "template.yaml").read_text()))
+    alarmed = set()
+    for body in resources.values():
+        if body["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        for entry in body["Properties"].get("Metrics", []):
+            metric = entry.get("Fn::If", [None, entry])[1]  # a conditional function's
+            stat = metric.get("MetricStat", {}).get("Metric", {})
+            if stat.get("MetricName") == "Errors":
+                alarmed |= {d["Value"]["Ref"] for d in stat["Dimensions"]}
 
-    assert functions <= alarmed
+    assert functions == alarmed
 
 
 def test_a_rule_naming_every_state_machine_is_split_before_it_outgrows_the_quota() -> None:
     units = generate.load_units()
     acting = [u for u in units if u.declaration.acting]
     app_tamper = next(u for u in units if u.declaration.id == "app-tamper")
-    rule = next(r for r in app_tamper.declaration.rules if r.split_every)
-    more = units + [dataclasses.replace(acting[0]) for _ in range(rule.split_every)]
+    rule = next(r for r in app_tamper.declaration.rules if r.split_to_fit)
+    # One more acting workflow (it adds a state machine and a role to ignore). The roles
+    # every rule ignores grow with each acting workflow too: the test below fails when a
+    # rule cannot fit any more, whatever the split.
+    more = [*units, dataclasses.replace(acting[0])]
 
     chunks = generate._rule_chunks(rule, more)
 
-    sizes = [len([u for u in chunk if u.declaration.acting]) for _, chunk in chunks]
+    named = [[u for u in chunk if u.declaration.acting] for _, chunk in chunks]
     assert len(chunks) >= 2
     assert [name for name, _ in chunks] == [rule.name] + [
         f"{rule.name}{n}" for n in range(2, len(chunks) + 1)
     ]
-    assert max(sizes) == rule.split_every
-    assert sum(sizes) == len(acting) + rule.split_every
+    assert sum(len(n) for n in named) == len(acting) + 1
+    for _, chunk in chunks:
+        event = generate.expand_markers(generate.rule_event(app_tamper, rule, more), chunk)
+        assert generate.worst_case_size(event["Properties"]["Pattern"]) <= 2048
+
+
+def test_every_rule_pattern_fits_the_quota_with_the_longest_values_it_can_take() -> None:
+    units = generate.load_units()
+    for unit in units:
+        for target in {unit.rule_target(rule) for rule in unit.declaration.rules}:
+            for name, event in unit.events(target, units).items():
+                size = generate.worst_case_size(event["Properties"]["Pattern"])
+                assert size <= generate.PATTERN_QUOTA, (unit.declaration.id, name, size)
+
+
+def test_the_worst_case_of_a_pattern_is_longer_than_any_real_one() -> None:
+    pattern = {"arn": [{"Fn::GetAtt": ["XRole", "Arn"]}], "p": [{"Fn::Sub": "${AWS::StackName}-"}]}
+    assert generate.worst_case_size(pattern) == len(
+        '{"arn":["' + "x" * generate._WORST_ARN + '"],"p":["' + "x" * 25 + '-"]}'
+    )

@@ -19,9 +19,8 @@ from trailwarden_deploy import generate
 
 from tests.conftest import REPO
 from trailwarden.workflows.declaration import actions_of
-from trailwarden_local.engine.intrinsics import NO_VALUE, Resolver
-from trailwarden_local.engine.parameters import parameter_ref_value, resolve_parameters
-from trailwarden_local.engine.template import expand_template, load_template_file
+from trailwarden_local.engine.resolver import NO_VALUE, Resolver, prepare
+from trailwarden_local.engine.template import load_template_file
 from trailwarden_local.patterns import matches
 
 STACK = "guard"  # not a prefix of the member role name
@@ -97,20 +96,10 @@ class Resolved:
         account: str,
         region: str = HUB_REGION,
     ) -> None:
-        source = load_template_file(path)
-        declared = source["Parameters"]
-        values = resolve_parameters(declared, dict(overrides))
-        self.resources: dict[str, Any] = expand_template(
-            path, source, parameter_values={**values, **pseudo(account, region)}, region=region
-        ).translated["Resources"]
+        prepared = prepare(path, overrides, region=region, account_id=account, stack_name=STACK)
+        self.resources: dict[str, Any] = prepared.translated["Resources"]
         lookup = FakeResources(self.resources, account, region)
-        self.resolver = Resolver(
-            parameters={k: parameter_ref_value(declared[k], v) for k, v in values.items()},
-            pseudo=pseudo(account, region),
-            conditions=source.get("Conditions", {}),
-            mappings={},
-            resources=lookup,
-        )
+        self.resolver = prepared.resolver(lookup)
         lookup.resolver = self.resolver
         self.conditions = self.resolver.all_conditions()
 

@@ -1,7 +1,8 @@
 """The snapshot-exposure workflow was added as one unit (issue: "a workflow is one
 unit"): the commit whose subject starts ``snapshot-exposure:`` touches only its unit,
 its demo driver, its samples (and their index entries), its tests, the README and the
-generated templates. README "Adding a workflow" lists the same paths."""
+generated templates (template.yaml, the forwarder and member templates). README "Adding
+a workflow" lists the same paths."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ ALLOWED = (
     re.compile(r"README\.md"),
     re.compile(r"template\.yaml"),
     re.compile(r"forwarder/template\.yaml"),
+    re.compile(r"member/(roles|forwarders)\.yaml"),  # generated too (organisation mode)
 )
 
 

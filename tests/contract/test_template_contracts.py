@@ -11,9 +11,10 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import REPO
+from tests.contract.grants import granted_actions
+from tests.contract.permissions import declared_actions
 from trailwarden.models.errors import ERROR_NAMES
 from trailwarden.models.settings import MODE_PARAMETERS
-from trailwarden.workflows.permissions import declared_actions
 from trailwarden.workflows.registry import BY_ID, WORKFLOWS
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.engine.template import load_template_file
@@ -135,7 +136,7 @@ def test_every_function_is_granted_exactly_the_actions_its_code_declares(app: Lo
         declared = declared_actions(function.handler, workflow)
         granted = {
             action
-            for action, _resource in app.granted_actions(logical_id)
+            for action, _resource in granted_actions(app, logical_id)
             if not action.startswith(_RUNTIME_ACTION_PREFIXES)
         }
 
@@ -145,7 +146,7 @@ def test_every_function_is_granted_exactly_the_actions_its_code_declares(app: Lo
 
 def test_only_describe_actions_are_granted_on_every_resource(app: LocalApp) -> None:
     for logical_id in app.functions:
-        for action, resource in app.granted_actions(logical_id):
+        for action, resource in granted_actions(app, logical_id):
             if resource == "*" and not action.startswith(_RUNTIME_ACTION_PREFIXES):
                 if action in _NO_RESOURCE_LEVEL:
                     continue
@@ -159,7 +160,7 @@ def test_only_describe_actions_are_granted_on_every_resource(app: LocalApp) -> N
 def test_every_rule_target_retries_and_has_a_dead_letter_queue(app: LocalApp) -> None:
     rules = {
         lid: body
-        for lid, body in app.expanded_template["Resources"].items()
+        for lid, body in app.stack.expanded_template["Resources"].items()
         if body["Type"] == "AWS::Events::Rule"
     }
     assert rules

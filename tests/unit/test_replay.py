@@ -7,7 +7,6 @@ installed console script end to end.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import io
 import json
@@ -343,9 +342,7 @@ def test_a_detection_that_raises_is_reported_on_its_line(
     def boom(*_: Any) -> Any:
         raise RuntimeError("detector bug")
 
-    monkeypatch.setitem(
-        BY_ID, "ami-exposure", dataclasses.replace(BY_ID["ami-exposure"], detect=boom)
-    )
+    monkeypatch.setitem(BY_ID, "ami-exposure", BY_ID["ami-exposure"]._replace(detect=boom))
     write_log(tmp_path / "log.json.gz", [record_of("ami-exposure/made-public.json")])
 
     status, (line,), err = replay([tmp_path])
@@ -365,7 +362,7 @@ def test_whatever_else_prints_goes_to_stderr(
         print("a library talking")
         return workflow.detect(*args)
 
-    monkeypatch.setitem(BY_ID, "ami-exposure", dataclasses.replace(workflow, detect=chatty))
+    monkeypatch.setitem(BY_ID, "ami-exposure", workflow._replace(detect=chatty))
     write_log(tmp_path / "log.json.gz", [record_of("ami-exposure/made-public.json")])
 
     status, (line,), err = replay([tmp_path])
@@ -628,7 +625,7 @@ def test_cached_rules_give_the_same_lines_without_expanding_the_template(
         raise AssertionError("the template was expanded although its rules are cached")
 
     monkeypatch.setattr(replay_rules, "_LOADED", {})
-    monkeypatch.setattr("trailwarden_local.engine.template.expand_template", no_expansion)
+    monkeypatch.setattr("trailwarden_local.engine.resolver.expand_template", no_expansion)
     second = replay([EVENTS], rules_cache=cache)
 
     assert second[:2] == first[:2]

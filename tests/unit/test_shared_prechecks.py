@@ -5,7 +5,6 @@ sees those calls, except a failed one when it decides failed calls itself."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 from typing import Any, NoReturn
 
 import pytest
@@ -36,8 +35,7 @@ def _unreachable(*_args: Any) -> NoReturn:
 
 def _guarded(workflow: Workflow) -> Workflow:
     """The workflow with a detection (pure and live) that fails the test if it is called."""
-    return dataclasses.replace(
-        workflow,
+    return workflow._replace(
         detect=_unreachable,
         live_detect=_unreachable if workflow.live_detect is not None else None,
     )

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO, load_event, load_index
-from trailwarden_local.engine.intrinsics import Resolver
-from trailwarden_local.engine.parameters import parameter_ref_value, resolve_parameters
-from trailwarden_local.engine.template import expand_template, load_template_file
+from trailwarden_local.engine.resolver import prepare
 from trailwarden_local.patterns import compile_pattern
 
 ACCOUNT = "123456789012"
@@ -58,35 +55,15 @@ class _Names:
 
 class Stack:
     def __init__(self, overrides: dict[str, str] | None = None) -> None:
-        path = REPO / "template.yaml"
-        source = load_template_file(path)
-        declared = source.get("Parameters") or {}
-        parameters = resolve_parameters(
-            declared, {**load_index()["parameters"], **(overrides or {})}
+        prepared = prepare(
+            REPO / "template.yaml",
+            {**load_index()["parameters"], **(overrides or {})},
+            account_id=ACCOUNT,
+            stack_name=STACK,
         )
-        pseudo = {
-            "AWS::Region": "us-east-1",
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::StackName": STACK,
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{STACK}/x",
-            "AWS::NoValue": None,
-        }
-        self.template = expand_template(
-            Path(path),
-            source,
-            parameter_values={**parameters, **{k: v for k, v in pseudo.items() if v}},
-            region="us-east-1",
-        ).translated
+        self.template = prepared.translated
         self.resources: dict[str, Any] = self.template["Resources"]
-        self.resolver = Resolver(
-            parameters={n: parameter_ref_value(declared[n], v) for n, v in parameters.items()},
-            pseudo=pseudo,
-            conditions=self.template.get("Conditions") or {},
-            mappings=self.template.get("Mappings") or {},
-            resources=_Names(self.resources),
-        )
+        self.resolver = prepared.resolver(_Names(self.resources))
 
     def of_type(self, kind: str) -> dict[str, Any]:
         return {lid: body for lid, body in self.resources.items() if body["Type"] == kind}

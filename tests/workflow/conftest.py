@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from trailwarden.workflows.permissions import declared_actions
+from tests.contract.grants import granted_actions
+from tests.contract.permissions import declared_actions
 from trailwarden.workflows.registry import BY_ID
 from trailwarden_local.demo import FAST_ENV, SECRET_NAME
 from trailwarden_local.discord_sink import DiscordSink
@@ -103,7 +104,7 @@ def assert_least_privilege(app: LocalApp) -> None:
         if not called:
             continue
         function = app.functions[logical_id]
-        granted = [action for action, _resource in app.granted_actions(logical_id)]
+        granted = [action for action, _resource in granted_actions(app, logical_id)]
         workflow = BY_ID.get(function.environment.get("WORKFLOW", ""))
         declared = declared_actions(function.handler, workflow)
         for action in called:

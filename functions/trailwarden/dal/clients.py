@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -18,15 +18,33 @@ _CONFIG = Config(
 )
 
 
-def make_client(service: str, region: str | None = None, *, retries: bool = True) -> Any:
+def make_client(
+    service: str,
+    region: str | None = None,
+    *,
+    retries: bool = True,
+    credentials: Mapping[str, str] | None = None,
+    endpoint_url: str | None = None,
+) -> Any:
     """Create a boto3 client with standard retries and explicit timeouts.
 
     ``retries=False`` is for calls that must not be repeated blindly: a retried
     SendTaskSuccess whose first attempt landed answers TaskTimedOut, which would be
     misread as an expired approval.
+
+    ``credentials`` (``aws_access_key_id``, ``aws_secret_access_key``,
+    ``aws_session_token``): an assumed role's (organisation mode, member_clients).
     """
     config = _CONFIG if retries else _CONFIG.merge(Config(retries={"total_max_attempts": 1}))
-    return boto3.session.Session().client(service, region_name=region, config=config)  # type: ignore[call-overload]
+    creds = credentials or {}
+    session = boto3.session.Session(
+        aws_access_key_id=creds.get("aws_access_key_id"),
+        aws_secret_access_key=creds.get("aws_secret_access_key"),
+        aws_session_token=creds.get("aws_session_token"),
+    )
+    return session.client(  # type: ignore[call-overload]
+        service, region_name=region, config=config, endpoint_url=endpoint_url
+    )
 
 
 def client_cache() -> Callable[[str, str | None], Any]:

@@ -6,6 +6,7 @@ their EventBridge rules target this function directly.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -19,6 +20,8 @@ from trailwarden.notify import messages
 from trailwarden.notify.service import Webhook, deliver
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from trailwarden.dal.incidents import IncidentStore
     from trailwarden.models.settings import DetectionSettings, NotifySettings
     from trailwarden.workflows.base import ClientFactory
@@ -36,8 +39,10 @@ def alert(
     notify: NotifySettings,
     sns: Any,
     discord: Webhook | None,
+    account_name: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Returns the Finding as JSON plus what was delivered."""
+    """Returns the Finding as JSON plus what was delivered. ``account_name``
+    (organisation mode) names the event's account; a failed lookup names none."""
     try:
         decision = decide(raw_event, workflow, settings)
     except InvalidEvent as err:
@@ -46,8 +51,14 @@ def alert(
         logger.info("ignored", extra={"reason": decision.detection.reason})
         return decision.finding().to_dict()
 
-    facts = enriched_facts(workflow, decision.detection, decision.context.region, clients)
+    facts = (
+        dict(decision.detection.facts)
+        if decision.hands_off  # ExcludedAccountIds: nothing is read there
+        else enriched_facts(workflow, decision.detection, decision.context.region, clients)
+    )
     finding = decision.finding(facts=facts)
+    if account_name is not None and finding.account:
+        finding = replace(finding, account_name=account_name(finding.account))
     if not store.claim(finding.incident_key, workflow.id):
         logger.info("duplicate delivery", extra={"eventID": finding.event_id})
         return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery").to_dict()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from trailwarden.logic.decide import decide, enriched_facts
-from trailwarden.models.errors import InvalidEvent, ResourceGone
+from trailwarden.logic.decide import Decision, decide, enriched_facts
+from trailwarden.models.errors import InvalidEvent, MemberUnreachable, ResourceGone
 from trailwarden.models.events import MAX_ID_CHARS, text_of
 from trailwarden.models.findings import Finding, Outcome, PlannedAction, Severity, Verdict
 
@@ -41,17 +42,52 @@ def skipped(workflow: str, raw: Any, reason: str) -> Finding:
     )
 
 
+def unreachable_decision(decision: Decision, err: MemberUnreachable) -> Decision:
+    """The member role cannot be assumed: the event alone is alerted, and says why
+    nothing was read or changed (organisation mode)."""
+    if decision.verdict is Verdict.IGNORE:
+        return decision
+    detection = decision.detection
+    reason = f"{detection.reason}; {err}: alerting only"
+    detection = replace(
+        detection,
+        reason=reason,
+        outcome=Outcome.ALERT if detection.outcome is Outcome.ACT else detection.outcome,
+    )
+    return replace(decision, detection=detection, verdict=Verdict.ALERT, hands_off=True)
+
+
 def assess(
     raw_event: Any,
     workflow: Workflow,
     settings: DetectionSettings,
     clients: ClientFactory,
     store: IncidentStore,
+    account_name: Callable[[str], str] | None = None,
 ) -> Finding:
+    """``account_name`` (organisation mode) names the event's account in the finding.
+
+    ``decision.hands_off`` (ExcludedAccountIds, or a member role that cannot be
+    assumed): nothing is read in that account, the event alone is alerted."""
     try:
         decision = decide(raw_event, workflow, settings, clients)
     except InvalidEvent as err:
         return skipped(workflow.id, raw_event, f"invalid event: {err}")
+    except MemberUnreachable as err:  # a live detection (waf-protected-ip) needs the member
+        decision = unreachable_decision(decide(raw_event, workflow, settings), err)
+    finding = _assess(decision, workflow, settings, clients, store)
+    if account_name is not None and finding.verdict is not Verdict.IGNORE and finding.account:
+        finding = replace(finding, account_name=account_name(finding.account))
+    return finding
+
+
+def _assess(
+    decision: Decision,
+    workflow: Workflow,
+    settings: DetectionSettings,
+    clients: ClientFactory,
+    store: IncidentStore,
+) -> Finding:
     detection, verdict, context = decision.detection, decision.verdict, decision.context
     if verdict is Verdict.IGNORE:
         logger.info("ignored", extra={"reason": detection.reason, "eventID": context.event_id})
@@ -61,6 +97,7 @@ def assess(
     plan: tuple[PlannedAction, ...] = ()
     before: Mapping[str, Any] | None = None
     remediation = workflow.remediation
+    reachable = not decision.hands_off
     if remediation and detection.outcome is Outcome.ACT and detection.resource_id:
         try:
             before = remediation.live_state(
@@ -70,12 +107,15 @@ def assess(
         except ResourceGone:
             before, verdict = None, Verdict.ALERT
             reason = f"{reason}; the resource is gone, alerting from the event"
+        except MemberUnreachable as err:
+            before, verdict, reachable = None, Verdict.ALERT, False
+            reason = f"{reason}; {err}: alerting only"
         if verdict in (Verdict.REMEDIATE, Verdict.APPROVAL) and not plan:
             verdict, reason = Verdict.ALERT, f"{reason}; already reverted at re-read"
 
     facts = (
         enriched_facts(workflow, detection, context.region, clients)
-        if verdict is Verdict.ALERT
+        if verdict is Verdict.ALERT and reachable
         else dict(detection.facts)
     )
 

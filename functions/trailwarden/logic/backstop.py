@@ -6,7 +6,7 @@ events this app reacts to, so every few minutes (EventBridge Scheduler) this:
 * reads every trail that logs this region (DescribeTrails with shadow trails, or only
   ``WatchedTrailNames``) and its GetTrailStatus; a trail found not logging starts the
   cloudtrail-tamper state machine with a synthetic EventBridge event
-  (``source: trailwarden.logic.backstop``, ``detail-type: Trail Not Logging``), so the same
+  (``source: trailwarden.backstop``, ``detail-type: Trail Not Logging``), so the same
   Assess/Notify/Remediate/Report path restarts it and tells the team;
 * a watched trail that is gone, or no trail at all, is a critical alert through the
   same state machine;

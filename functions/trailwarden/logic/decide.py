@@ -6,15 +6,21 @@ deployed app and the offline replay reach the same verdict from the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.errors import InvalidEvent
-from trailwarden.models.events import CLOUDTRAIL_DETAIL_TYPE, parse_cloudtrail, parse_envelope
+from trailwarden.models.events import (
+    CLOUDTRAIL_DETAIL_TYPE,
+    account_key,
+    parse_cloudtrail,
+    parse_envelope,
+)
 from trailwarden.models.findings import (
     Detection,
     Finding,
+    Outcome,
     PlannedAction,
     Verdict,
     effective_verdict,
@@ -53,6 +59,9 @@ class Decision:
     detection: Detection
     verdict: Verdict
     context: EventContext
+    # Nothing may be read or changed in the event's account: it is in
+    # ExcludedAccountIds, or (Assess) its member role cannot be assumed.
+    hands_off: bool = False
 
     def finding(
         self,
@@ -105,17 +114,19 @@ def decide(
     is passed to :func:`~trailwarden.models.events.parse_envelope`.
     """
     envelope = parse_envelope(raw_event, size_bound=size_bound)
+    excluded_ids = settings.excluded_account_ids
     if envelope.detail_type != CLOUDTRAIL_DETAIL_TYPE and workflow.detect_envelope is not None:
         if not envelope.region:  # EventBridge always sets it; lookups and fixes need it
             raise InvalidEvent("event has no region")
         detection = workflow.detect_envelope(envelope, settings)
+        excluded = bool(excluded_ids) and envelope.account in excluded_ids
         context = EventContext(
             event_id=envelope.id,
             event_name=envelope.detail_type,
             event_time=envelope.time,
             region=envelope.region,
             account=envelope.account,
-            key=envelope.key,
+            key=account_key(envelope.key, envelope.account, settings.organization_mode),
         )
     else:
         event = parse_cloudtrail(envelope)
@@ -128,9 +139,10 @@ def decide(
             workflow.triggers,
             decides_failed_calls=workflow.declaration.decides_failed_calls,
         )
+        excluded = bool(excluded_ids) and event.account_id in excluded_ids
         if skip is not None:
             detection = skip
-        elif clients is not None and workflow.live_detect is not None:
+        elif clients is not None and workflow.live_detect is not None and not excluded:
             detection = workflow.live_detect(event, settings, clients)
         else:
             detection = workflow.detect(event, settings)
@@ -141,10 +153,23 @@ def decide(
             region=event.aws_region,
             account=event.account_id,
             caller=event.actor,
-            key=event.key,
+            key=account_key(event.key, event.account_id, settings.organization_mode),
         )
     verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))
-    return Decision(detection, verdict, context)
+    if excluded and verdict is not Verdict.IGNORE:
+        return excluded_decision(detection, context)
+    return Decision(detection, verdict, context, hands_off=excluded)
+
+
+def excluded_decision(detection: Detection, context: EventContext) -> Decision:
+    """An event of an account in ExcludedAccountIds: alert only, and the alert says so."""
+    reason = (
+        f"{detection.reason}; account {context.account} is in ExcludedAccountIds: "
+        "alert only, nothing was read or changed there"
+    )
+    outcome = Outcome.ALERT if detection.outcome is Outcome.ACT else detection.outcome
+    detection = replace(detection, reason=reason, outcome=outcome)
+    return Decision(detection, Verdict.ALERT, context, hands_off=True)
 
 
 @cache

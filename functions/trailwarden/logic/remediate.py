@@ -31,6 +31,8 @@ def remediate(
         isinstance(decision, Mapping) and decision.get("status") == "approved"
     ):
         raise RemediationRefused("an approval finding without an approved decision")
+    if finding.account and finding.account in settings.excluded_account_ids:
+        raise RemediationRefused(f"account {finding.account} is in ExcludedAccountIds")
     remediation = workflow.remediation
     if remediation is None or not finding.resource_id:
         raise RemediationRefused(f"{workflow.id} has nothing to remediate")

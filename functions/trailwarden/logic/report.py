@@ -98,6 +98,7 @@ def audit_record(finding: Finding, outcome: Outcome, state: Mapping[str, Any]) -
             "id": finding.resource_id,
             "region": finding.region,
             "account": finding.account,
+            "accountName": finding.account_name,
         },
         "actor": dict(finding.actor),
         "status": outcome.status,

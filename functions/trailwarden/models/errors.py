@@ -36,6 +36,11 @@ class NotificationFailed(TrailwardenError):  # noqa: N818
     """A notification channel could not deliver the message."""
 
 
+class MemberUnreachable(TrailwardenError):  # noqa: N818
+    """Organisation mode: the member role of an account cannot be assumed (missing, not
+    trusting the hub, wrong ExternalId, STS off in the region). Never transient."""
+
+
 # Every name a state machine may catch. The contract test checks the ASL uses no other.
 ERROR_NAMES: tuple[str, ...] = tuple(
     cls.__name__
@@ -47,5 +52,6 @@ ERROR_NAMES: tuple[str, ...] = tuple(
         RemediationRefused,
         RemediationFailed,
         NotificationFailed,
+        MemberUnreachable,
     )
 )

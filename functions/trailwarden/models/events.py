@@ -177,6 +177,13 @@ def event_key(raw: Mapping[str, Any]) -> str:
     return text_of(raw.get("id")) or canonical_hash(raw)
 
 
+def account_key(key: str, account: str, organization_mode: bool) -> str:
+    """The incident key of an event of ``account``: in organisation mode
+    ``account#<key>`` (one hub sees every account's events; EventBridge and two delivery
+    paths may repeat one, never across accounts); in account mode the key itself."""
+    return f"{account}#{key}" if organization_mode and account and key else key
+
+
 def _is_id(value: str) -> bool:
     return len(value) <= MAX_ID_CHARS and _ID.fullmatch(value) is not None
 

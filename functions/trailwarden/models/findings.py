@@ -11,6 +11,8 @@ from trailwarden.models.errors import InvalidEvent
 from trailwarden.models.events import checked_region, mapping_of, text_of
 from trailwarden.models.modes import Mode as Mode  # noqa: PLC0414 (re-exported: defined apart)
 
+_MAX_ACCOUNT_NAME = 50  # Organizations' limit for an account name
+
 
 class Outcome(StrEnum):
     """What a detection concludes, before the workflow's Mode is applied."""
@@ -117,6 +119,8 @@ class Finding:
     # The incident key (dedupe, audit): the eventID, or a fallback for a record without
     # one (events.record_key). Empty only in a Finding read from an older state.
     key: str = ""
+    # Organisation mode: the account's name (Organizations DescribeAccount), "" unknown.
+    account_name: str = ""
 
     @property
     def incident_key(self) -> str:
@@ -165,4 +169,5 @@ class Finding:
             plan=tuple(PlannedAction.from_dict(a) for a in plan) if isinstance(plan, list) else (),
             before=before if isinstance(before, Mapping) else None,
             key=text_of(raw.get("key")),
+            account_name=text_of(raw.get("account_name"))[:_MAX_ACCOUNT_NAME],
         )

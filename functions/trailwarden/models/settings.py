@@ -70,6 +70,12 @@ _SHARED_PARAMETER_ENV: dict[str, str] = {
     "ApprovalTimeoutSeconds": "APPROVAL_TIMEOUT_SECONDS",
     "Language": "LANGUAGE",
     "TimeZone": "TIME_ZONE",
+    # Organisation mode (issue #14). OrganizationId is not read at run time: the hub
+    # bus's policy and the member role's trust enforce it.
+    "DeploymentMode": "DEPLOYMENT_MODE",
+    "MemberRoleName": "MEMBER_ROLE_NAME",
+    "MemberExternalId": "MEMBER_EXTERNAL_ID",
+    "ExcludedAccountIds": "EXCLUDED_ACCOUNT_IDS",
 }
 PARAMETER_ENV: dict[str, str]
 # workflow id -> (Mode parameter name, default mode)
@@ -196,6 +202,38 @@ def _matching(
 
 _MODE_VALUES = frozenset(mode.value for mode in Mode)
 
+ORGANIZATION = "organization"  # DeploymentMode value; a TrustedAccountIds entry
+DEFAULT_MEMBER_ROLE_NAME = "trailwarden-member"
+
+
+def _organization_mode(env: Mapping[str, str], warnings: list[str]) -> bool:
+    """DEPLOYMENT_MODE: ``organization`` or (default) ``account``. Anything else is read
+    as ``account`` with a warning (the template's AllowedValues refuses it anyway)."""
+    raw = env.get("DEPLOYMENT_MODE", "") or "account"
+    if raw not in ("account", ORGANIZATION):
+        warnings.append(f"DeploymentMode: {_shown(raw)} is not account or organization; account")
+    return raw == ORGANIZATION
+
+
+def _trusted_accounts(
+    value: str | None, organization_mode: bool, warnings: list[str]
+) -> tuple[frozenset[str], bool]:
+    """TrustedAccountIds: 12-digit ids, and the word ``organization`` (every account of
+    the organisation; organisation mode only, read live by the handler)."""
+    entries = split_list(value)
+    words = [e for e in entries if e.lower() == ORGANIZATION]
+    ids = _matching(
+        ",".join(e for e in entries if e.lower() != ORGANIZATION),
+        r"[0-9]{12}",
+        "TrustedAccountIds",
+        warnings,
+    )
+    if words and not organization_mode:
+        warnings.append(
+            "TrustedAccountIds: skipped 'organization' (only with DeploymentMode=organization)"
+        )
+    return ids, bool(words) and organization_mode
+
 
 def _modes(env: Mapping[str, str], warnings: list[str]) -> dict[str, Mode]:
     modes = {}
@@ -216,6 +254,13 @@ class DetectionSettings:
     """Everything a pure detection needs. No clients, no secrets."""
 
     trusted_account_ids: frozenset[str] = frozenset()
+    # TrustedAccountIds named "organization": the handler adds the organisation's
+    # accounts (Organizations ListAccounts) to trusted_account_ids before deciding.
+    trust_organization: bool = False
+    # DeploymentMode=organization: incident keys carry the account (account#eventID).
+    organization_mode: bool = False
+    # Accounts the app never acts in: their events are alerted only (decide).
+    excluded_account_ids: frozenset[str] = frozenset()
     own_role_arns: frozenset[str] = frozenset()
     modes: Mapping[str, Mode] = field(default_factory=dict)
     allowed_public_ports: frozenset[int] = frozenset({80, 443})
@@ -239,9 +284,16 @@ class DetectionSettings:
     def from_env(cls, env: Mapping[str, str]) -> DetectionSettings:
         """Never raises for a careless user parameter (module docstring)."""
         warnings: list[str] = []
+        organization_mode = _organization_mode(env, warnings)
+        trusted, trust_organization = _trusted_accounts(
+            env.get("TRUSTED_ACCOUNT_IDS"), organization_mode, warnings
+        )
         return cls(
-            trusted_account_ids=_matching(
-                env.get("TRUSTED_ACCOUNT_IDS"), r"[0-9]{12}", "TrustedAccountIds", warnings
+            trusted_account_ids=trusted,
+            trust_organization=trust_organization,
+            organization_mode=organization_mode,
+            excluded_account_ids=_matching(
+                env.get("EXCLUDED_ACCOUNT_IDS"), r"[0-9]{12}", "ExcludedAccountIds", warnings
             ),
             own_role_arns=frozenset(split_list(env.get("OWN_ROLE_ARNS"))),
             modes=_modes(env, warnings),
@@ -262,6 +314,44 @@ class DetectionSettings:
             lock_retry_attempts=int(env.get("LOCK_RETRY_ATTEMPTS", "5")),
             lock_retry_base_seconds=float(env.get("LOCK_RETRY_BASE_SECONDS", "0.5")),
             warnings=log_warnings(warnings),
+        )
+
+
+@dataclass(frozen=True)
+class MemberSettings:
+    """How a hub function reaches member accounts (organisation mode)."""
+
+    organization_mode: bool = False
+    role_name: str = DEFAULT_MEMBER_ROLE_NAME
+    external_id: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MemberSettings:
+        """A role name or ExternalId STS would refuse is replaced (the default name) or
+        dropped, with a warning: the AssumeRole then fails as MemberUnreachable, which
+        alerts, instead of every event crashing on a settings load."""
+        warnings: list[str] = []
+        organization_mode = _organization_mode(env, warnings)
+        role_name = env.get("MEMBER_ROLE_NAME", "") or DEFAULT_MEMBER_ROLE_NAME
+        if not re.fullmatch(r"[\w+=,.@-]{1,64}", role_name, re.ASCII):
+            warnings.append(
+                f"MemberRoleName: {_shown(role_name)} is not a role name; "
+                f"using {DEFAULT_MEMBER_ROLE_NAME}"
+            )
+            role_name = DEFAULT_MEMBER_ROLE_NAME
+        external_id = env.get("MEMBER_EXTERNAL_ID", "")
+        if external_id and not re.fullmatch(r"[\w+=,.@:/-]{2,256}", external_id, re.ASCII):
+            # never quoted: it is kept out of outputs
+            warnings.append("MemberExternalId: not a valid ExternalId; assuming without one")
+            external_id = ""
+        if organization_mode and not external_id:
+            warnings.append("MemberExternalId: empty; member roles will refuse the hub")
+        return cls(
+            organization_mode=organization_mode,
+            role_name=role_name,
+            external_id=external_id,
+            warnings=log_warnings(warnings) if organization_mode else (),
         )
 
 

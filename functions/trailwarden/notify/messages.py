@@ -185,6 +185,12 @@ def compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _account(finding: Finding) -> str:
+    """The account id, with its name in organisation mode when it could be read."""
+    account = finding.account or "-"
+    return f"{account} ({finding.account_name})" if finding.account_name else account
+
+
 def _base_fields(finding: Finding, lang: str, zone: ZoneInfo) -> list[tuple[str, str]]:
     actor = finding.actor
     who = " ".join(p for p in (str(actor.get("type", "")), str(actor.get("arn", ""))) if p)
@@ -195,7 +201,7 @@ def _base_fields(finding: Finding, lang: str, zone: ZoneInfo) -> list[tuple[str,
         (t("workflow", lang), finding.workflow),
         (t("severity", lang), t(f"severity.{finding.severity}", lang)),
         (t("resource", lang), f"{finding.resource_type} {finding.resource_id}".strip() or "-"),
-        (t("where", lang), f"{finding.account or '-'} / {finding.region or '-'}"),
+        (t("where", lang), f"{_account(finding)} / {finding.region or '-'}"),
         (t("actor", lang), who or "-"),
         (t("source", lang), source),
         (t("when", lang), local_time(finding.event_time, zone)),

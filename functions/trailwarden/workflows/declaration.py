@@ -15,8 +15,8 @@ listing the package, so nothing else names a workflow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from trailwarden.models.modes import CLOUDTRAIL_DETAIL_TYPE, Mode
 
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from trailwarden.models.settings import DetectionSettings
     from trailwarden.workflows.base import ClientFactory, RemediationResult
 
+# NamedTuples, not dataclasses: every function imports these on its cold start, and a
+# dataclass costs about a millisecond to create.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 ACTING_MODES = (Mode.REMEDIATE, Mode.APPROVAL, Mode.ALERT, Mode.OFF)
 ALERTING_MODES = (Mode.ALERT, Mode.OFF)
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """One piece of alert text, in every language the app speaks."""
 
     en: str
@@ -43,8 +45,7 @@ class Text:
         return self.ko if language == "ko" and self.ko else self.en
 
 
-@dataclass(frozen=True)
-class ModeParameter:
+class ModeParameter(NamedTuple):
     """The template Parameter that sets the workflow's Mode."""
 
     name: str  # e.g. AmiExposureMode
@@ -53,8 +54,7 @@ class ModeParameter:
     allowed: tuple[Mode, ...] = ALERTING_MODES
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     """One IAM statement: actions on resources (CloudFormation values: strings or
     intrinsic-function mappings), with the reason a reader needs (``why``)."""
 
@@ -67,8 +67,7 @@ def actions_of(grants: tuple[Grant, ...]) -> frozenset[str]:
     return frozenset(action for grant in grants for action in grant.actions)
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One EventBridge rule. ``detail`` is the CloudTrail (or other) detail pattern;
     for CloudTrail rules the generator adds the failed-call test (``errorCode``) and the
     exclusion of the app's own roles (``Declaration.ignores_calls_of``).
@@ -83,26 +82,24 @@ class Rule:
     target: Literal["workflow", "alert"] = "workflow"
     failed_calls: bool = False  # True: only failed calls (errorCode present) match
     why: str = ""
-    # For a rule that names every state machine (STATE_MACHINE_ARN_PREFIXES): at most
-    # this many per rule, the rest in more rules (EventBridge's 2,048-character quota).
-    split_every: int = 0
+    # A rule that names every state machine (STATE_MACHINE_ARN_PREFIXES) is split into
+    # as many rules as EventBridge's 2,048-character pattern quota needs.
+    split_to_fit: bool = False
 
 
-@dataclass(frozen=True)
-class FunctionSpec:
+class FunctionSpec(NamedTuple):
     """One function of the workflow (Assess, Remediate or Alert)."""
 
     description: str
     # Template Parameters whose values the function reads (as their environment
     # variables; settings.PARAMETER_ENV), besides the ones every function of its kind reads.
     reads: tuple[str, ...] = ()
-    constants: Mapping[str, str] = field(default_factory=dict)  # fixed environment values
+    constants: Mapping[str, str] = _EMPTY  # fixed environment values
     timeout: int | None = None
     why_timeout: str = ""
 
 
-@dataclass(frozen=True)
-class UnitParameter:
+class UnitParameter(NamedTuple):
     """A template Parameter the workflow owns (its YAML body is in the unit's template
     fragment), the environment variable it reaches functions as, and its group."""
 
@@ -111,8 +108,7 @@ class UnitParameter:
     group: str
 
 
-@dataclass(frozen=True)
-class Declaration:
+class Declaration(NamedTuple):
     id: str  # contract: workflow id
     title: str  # one line: what the workflow watches and does
     mode: ModeParameter
@@ -129,9 +125,9 @@ class Declaration:
     acting_functions: tuple[str, ...] = ()
     # Alert text: facts shown (key -> label, in order), translated fact values, and
     # what happened per event name (the title); the id is the title otherwise.
-    facts: Mapping[str, Text] = field(default_factory=dict)
-    fact_values: Mapping[str, Mapping[str, Text]] = field(default_factory=dict)
-    what: Mapping[str, Text] = field(default_factory=dict)
+    facts: Mapping[str, Text] = _EMPTY
+    fact_values: Mapping[str, Mapping[str, Text]] = _EMPTY
+    what: Mapping[str, Text] = _EMPTY
 
     @property
     def acting(self) -> bool:
@@ -156,8 +152,7 @@ class Declaration:
 # --- the code half --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Remediation:
+class Remediation(NamedTuple):
     """The acting half of a workflow. Each callable takes plain data and clients."""
 
     assess_grants: tuple[Grant, ...]
@@ -185,8 +180,7 @@ class Remediation:
         return actions_of(self.remediate_grants)
 
 
-@dataclass(frozen=True)
-class Workflow:
+class Workflow(NamedTuple):
     declaration: Declaration
     # (eventSource, eventName) of the CloudTrail calls the detection reads.
     triggers: frozenset[tuple[str, str]]

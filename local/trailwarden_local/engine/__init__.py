@@ -1,8 +1,9 @@
 """Local engine: the real SAM template provisioned into moto, handlers run in-process.
 
 ``from trailwarden_local.engine import LocalApp``; see :mod:`trailwarden_local.engine.app`.
-The names are imported on first use: ``replay`` needs only the template loader and the
-intrinsic resolver, not moto, boto3 and the Lambda runtime behind :class:`LocalApp`.
+The names are imported on first use: ``replay`` needs only the offline resolver
+(:mod:`~trailwarden_local.engine.resolver`), not moto, boto3 and the Lambda runtime behind
+:class:`LocalApp`.
 """
 
 from __future__ import annotations
@@ -11,30 +12,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import (
-        Delivery,
-        InvokeResult,
-        LocalApp,
-        LocalRule,
-        LocalStateMachine,
-        SkippedResource,
-    )
+    from .app import LocalApp
+    from .bus import Delivery
     from .errors import (
         EngineStateError,
         ParameterError,
         TemplateError,
         UnsupportedTemplateFeature,
     )
+    from .executions import InvokeResult
     from .lambda_runtime import InvocationRecord, LocalFunction
     from .provision import SKIPPED_RESOURCE_TYPES
+    from .stack import LocalRule, LocalStateMachine, SkippedResource
 
 _WHERE = {
-    "Delivery": "app",
-    "InvokeResult": "app",
+    "Delivery": "bus",
+    "InvokeResult": "executions",
     "LocalApp": "app",
-    "LocalRule": "app",
-    "LocalStateMachine": "app",
-    "SkippedResource": "app",
+    "LocalRule": "stack",
+    "LocalStateMachine": "stack",
+    "SkippedResource": "stack",
     "EngineStateError": "errors",
     "ParameterError": "errors",
     "TemplateError": "errors",

@@ -27,56 +27,13 @@ if TYPE_CHECKING:
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 FAKE_ARTIFACT_BUCKET = "trailwarden-local-artifacts"
 
-# Short-form tag -> long-form key. ``!GetAtt`` and ``!Condition`` are special-cased below.
-# Tags the resolver does not support still load (so the error can name them precisely).
-_SHORT_FORM_TAGS: dict[str, str] = {
-    "Ref": "Ref",
-    "Sub": "Fn::Sub",
-    "If": "Fn::If",
-    "Equals": "Fn::Equals",
-    "Not": "Fn::Not",
-    "And": "Fn::And",
-    "Or": "Fn::Or",
-    "Join": "Fn::Join",
-    "Select": "Fn::Select",
-    "Split": "Fn::Split",
-    "FindInMap": "Fn::FindInMap",
-    "Base64": "Fn::Base64",
-    "ImportValue": "Fn::ImportValue",
-    "GetAZs": "Fn::GetAZs",
-    "Cidr": "Fn::Cidr",
-    "Transform": "Fn::Transform",
-    "Length": "Fn::Length",
-    "ToJsonString": "Fn::ToJsonString",
-    "Contains": "Fn::Contains",
-    "EachMemberEquals": "Fn::EachMemberEquals",
-    "EachMemberIn": "Fn::EachMemberIn",
-    "RefAll": "Fn::RefAll",
-    "ValueOf": "Fn::ValueOf",
-    "ValueOfAll": "Fn::ValueOfAll",
-}
-
-# AWS managed policies SAM may attach, by name (offline stand-in for IAM ListPolicies).
+# AWS managed policies a template may name in a function's Policies (offline stand-in for
+# IAM ListPolicies); a name missing here fails loudly when its role is created.
 MANAGED_POLICY_ARNS: dict[str, str] = {
-    name: f"arn:aws:iam::aws:policy/{path}"
-    for name, path in {
-        "AWSLambdaBasicExecutionRole": "service-role/AWSLambdaBasicExecutionRole",
-        "AWSLambdaVPCAccessExecutionRole": "service-role/AWSLambdaVPCAccessExecutionRole",
-        "AWSLambdaRole": "service-role/AWSLambdaRole",
-        "AWSLambdaDynamoDBExecutionRole": "service-role/AWSLambdaDynamoDBExecutionRole",
-        "AWSLambdaSQSQueueExecutionRole": "service-role/AWSLambdaSQSQueueExecutionRole",
-        "AWSLambdaKinesisExecutionRole": "service-role/AWSLambdaKinesisExecutionRole",
-        "AWSXrayWriteOnlyAccess": "AWSXrayWriteOnlyAccess",
-        "AWSXRayDaemonWriteAccess": "AWSXRayDaemonWriteAccess",
-        "AWSLambdaExecute": "AWSLambdaExecute",
-        "CloudWatchLambdaInsightsExecutionRolePolicy": (
-            "CloudWatchLambdaInsightsExecutionRolePolicy"
-        ),
-        "CloudWatchLogsFullAccess": "CloudWatchLogsFullAccess",
-        "AWSStepFunctionsFullAccess": "AWSStepFunctionsFullAccess",
-        "ReadOnlyAccess": "ReadOnlyAccess",
-        "SecurityAudit": "SecurityAudit",
-    }.items()
+    "AWSLambdaBasicExecutionRole": (
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ),
+    "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
 
 
@@ -93,82 +50,19 @@ class LoadedTemplate:
 # --------------------------------------------------------------------------- YAML
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader + CloudFormation short-form tags, no implicit dates, no duplicate keys."""
-
-
-def _construct_mapping(loader: _CfnLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            raise TemplateError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
-        result[key] = loader.construct_object(value_node, deep=True)
-    return result
-
-
-def _construct_node(loader: _CfnLoader, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    if isinstance(node, yaml.MappingNode):
-        return _construct_mapping(loader, node)
-    raise TemplateError(f"unexpected YAML node {node!r}")  # pragma: no cover
-
-
-def _short_form(key: str) -> Any:
-    def construct(loader: _CfnLoader, node: yaml.Node) -> dict[str, Any]:
-        return {key: _construct_node(loader, node)}
-
-    return construct
-
-
-def _construct_getatt(loader: _CfnLoader, node: yaml.Node) -> dict[str, Any]:
-    value = _construct_node(loader, node)
-    if isinstance(value, str):
-        resource, sep, attribute = value.partition(".")
-        if not sep:
-            raise TemplateError(f"!GetAtt {value!r} at line {node.start_mark.line + 1}: need A.B")
-        return {"Fn::GetAtt": [resource, attribute]}
-    return {"Fn::GetAtt": value}
-
-
-def _construct_condition(loader: _CfnLoader, node: yaml.Node) -> dict[str, Any]:
-    return {"Condition": _construct_node(loader, node)}
-
-
-def _construct_plain_scalar(loader: _CfnLoader, node: yaml.Node) -> Any:
-    """Dates stay text (``AWSTemplateFormatVersion: 2010-09-09`` unquoted)."""
-    return _construct_node(loader, node)
-
-
-def _unknown_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> Any:
-    raise UnsupportedTemplateFeature(
-        f"YAML tag !{tag_suffix} (line {node.start_mark.line + 1}) is not a CloudFormation tag"
-    )
-
-
-_CfnLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_CfnLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_plain_scalar)
-for _tag, _key in _SHORT_FORM_TAGS.items():
-    _CfnLoader.add_constructor(f"!{_tag}", _short_form(_key))
-_CfnLoader.add_constructor("!GetAtt", _construct_getatt)
-_CfnLoader.add_constructor("!Condition", _construct_condition)
-_CfnLoader.add_multi_constructor("!", _unknown_tag)
-
-
 def load_yaml(text: str) -> Any:
-    """Parse CloudFormation YAML (or JSON) into plain long-form data."""
-    return yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - _CfnLoader extends SafeLoader
+    """Parse CloudFormation YAML (or JSON) into plain long-form data, with cfn-lint's loader
+    (short-form tags become ``Fn::*``, duplicate keys are an error); dates stay text."""
+    from cfnlint.decode import cfn_yaml
+
+    return json.loads(json.dumps(cfn_yaml.loads(text), default=str))
 
 
 def load_template_file(path: Path) -> dict[str, Any]:
     """The template at ``path`` as plain data: a fresh copy, parsed once per file version.
 
-    Parsing the 2,000-line template takes about a second in pure-Python YAML, and every
-    workflow test and demo step provisions a fresh app from the same file.
+    Every workflow test and demo step provisions a fresh app from the same file; a deep
+    copy is several times cheaper than parsing it again.
     """
     stat = path.stat()
     return copy.deepcopy(_parsed_template(path, stat.st_mtime_ns, stat.st_size))

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from trailwarden.dal.aws_errors import translate
-from trailwarden.models.errors import RemediationFailed, ResourceGone
+from trailwarden.models.errors import ResourceGone
 from trailwarden.models.findings import PlannedAction
-from trailwarden.workflows.base import ClientFactory, RemediationResult
 from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
+from trailwarden.workflows.shares import fix_shares, offending, removed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from trailwarden.workflows.base import ClientFactory, RemediationResult
 
 # What each step calls: template.yaml grants exactly these (make template), and the
 # workflow tests compare them with the calls made.
@@ -87,10 +89,6 @@ def read_launch_permissions(ec2: Any, image_id: str) -> LaunchPermissions:
     )
 
 
-def offending(perms: LaunchPermissions, trusted: frozenset[str]) -> tuple[bool, tuple[str, ...]]:
-    return perms.public, tuple(a for a in perms.account_ids if a not in trusted)
-
-
 def plan(
     image_id: str, perms: LaunchPermissions, trusted: frozenset[str]
 ) -> tuple[PlannedAction, ...]:
@@ -102,12 +100,11 @@ def plan(
     remove += [{"UserId": account} for account in untrusted]
     if not remove:
         return ()
-    what = (["public (group: all)"] if public else []) + [f"account {a}" for a in untrusted]
     return (
         PlannedAction(
             action="ec2:ModifyImageAttribute",
             resource=image_id,
-            description="remove launch permission: " + ", ".join(what),
+            description="remove launch permission: " + removed(public, untrusted),
             params={"LaunchPermission": {"Remove": remove}},
         ),
     )
@@ -115,20 +112,20 @@ def plan(
 
 def apply(ec2: Any, image_id: str, trusted: frozenset[str]) -> RemediationResult:
     """Idempotent: re-read, remove what offends now, verify. Already private is success."""
-    before = read_launch_permissions(ec2, image_id)
-    actions = plan(image_id, before, trusted)
-    if not actions:
-        return RemediationResult("already-clean", before.to_dict(), before.to_dict())
-    for action in actions:
+
+    def perform(action: PlannedAction) -> None:
         try:
             ec2.modify_image_attribute(ImageId=image_id, **action.params)
         except ClientError as err:
             raise translate(err, gone_codes=_GONE) from err
-    after = read_launch_permissions(ec2, image_id)
-    public, untrusted = offending(after, trusted)
-    if public or untrusted:
-        raise RemediationFailed(f"{image_id} still exposed after removal")
-    return RemediationResult("remediated", before.to_dict(), after.to_dict(), actions)
+
+    return fix_shares(
+        image_id,
+        trusted,
+        read=lambda: read_launch_permissions(ec2, image_id),
+        plan=lambda perms: plan(image_id, perms, trusted),
+        perform=perform,
+    )
 
 
 # --- the generic surface the registry uses -------------------------------------------

@@ -85,7 +85,7 @@ DECLARATION = Declaration(
             },
             target="alert",
             # Each state machine adds two ARN prefixes (~200 characters resolved).
-            split_every=4,
+            split_to_fit=True,
         ),
         Rule(
             "AppFunctionsChanged",

@@ -97,5 +97,5 @@ def load() -> Workflow:
         envelope_triggers=detection.ENVELOPE_TRIGGERS,
         # DeleteTrail: is any other trail still logging? (a live fact; "unknown" offline)
         enrich=lookups.enrich,
-        enrich_grants=remediation.ENRICH_GRANTS,
+        enrich_grants=lookups.ENRICH_GRANTS,
     )

@@ -11,7 +11,7 @@ keeps every other one alive:
   ``eventSelectors`` and in ``advancedEventSelectors``.
 * ``StartLogging`` -> nothing.
 * A failed attempt at any of these (``errorCode``) is an info alert, never an action.
-* The scheduled backstop (``source: trailwarden.logic.backstop``) reports trails it found not
+* The scheduled backstop (``source: trailwarden.backstop``) reports trails it found not
   logging without any event: act, exactly like ``StopLogging``.
 """
 

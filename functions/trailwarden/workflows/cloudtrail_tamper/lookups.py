@@ -1,6 +1,5 @@
 """cloudtrail-tamper: the live lookups that add context to an alert (a Workflow's
-``enrich``); offline, e.g. in replay, the event's facts stand. Their IAM grants are
-``remediation.ENRICH_GRANTS``."""
+``enrich``); offline, e.g. in replay, the event's facts stand."""
 
 from __future__ import annotations
 
@@ -8,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.errors import ResourceGone
 from trailwarden.workflows.cloudtrail_tamper.remediation import (
+    DESCRIBE,
+    STATUS,
     list_trails,
     read_status,
     resolve_trail,
@@ -16,6 +17,9 @@ from trailwarden.workflows.cloudtrail_tamper.remediation import (
 if TYPE_CHECKING:
     from trailwarden.models.findings import Detection
     from trailwarden.workflows.base import ClientFactory
+
+# What the lookups call (the trail readers Assess uses): granted to the alert function.
+ENRICH_GRANTS = (DESCRIBE, STATUS)
 
 
 def _confirm_unchanged(detection: Detection, region: str, clients: ClientFactory) -> dict[str, Any]:

@@ -34,26 +34,23 @@ if TYPE_CHECKING:
 # What each step calls: template.yaml grants exactly these (make template), and the
 # workflow tests compare them with the calls made.
 _ANY_TRAIL = sub("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*")
-_DESCRIBE = Grant(("cloudtrail:DescribeTrails",), ANY_RESOURCE, "no resource-level permissions")
-_STATUS = Grant(
+DESCRIBE = Grant(("cloudtrail:DescribeTrails",), ANY_RESOURCE, "no resource-level permissions")
+STATUS = Grant(
     ("cloudtrail:GetTrailStatus",),
     (_ANY_TRAIL,),
     "any region: a multi-region trail's home region may differ",
 )
-ASSESS_GRANTS = (_DESCRIBE, _STATUS)
+ASSESS_GRANTS = (DESCRIBE, STATUS)
 REMEDIATE_GRANTS = (
-    _DESCRIBE,
+    DESCRIBE,
     Grant(
         ("cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"),
         (_ANY_TRAIL,),
         "any region: a multi-region trail is started in its home region",
     ),
 )
-# The alert's live lookups (lookups.py) read what Assess reads.
-ENRICH_GRANTS = ASSESS_GRANTS
 ASSESS_ACTIONS = actions_of(ASSESS_GRANTS)
 REMEDIATE_ACTIONS = actions_of(REMEDIATE_GRANTS)
-ENRICH_ACTIONS = actions_of(ENRICH_GRANTS)
 
 _GONE = frozenset({"TrailNotFoundException"})
 INVALID_HOME_REGION = "InvalidHomeRegionException"

@@ -37,7 +37,8 @@ DECLARATION = Declaration(
             detail={
                 "eventSource": ["ec2.amazonaws.com"],
                 "eventName": ["ModifySnapshotAttribute"],
-                # CloudTrail logs the nested add list; the CLI's flat form has operationType.
+                # CloudTrail logs the nested add list; the flat userIds/groupNames form with
+                # operationType (as the API takes it) is matched too, in case it is logged.
                 "requestParameters": {
                     "$or": [
                         {"createVolumePermission": {"add": {"items": {key: [{"exists": True}]}}}}

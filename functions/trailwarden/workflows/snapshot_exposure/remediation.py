@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from trailwarden.dal.aws_errors import translate
-from trailwarden.models.errors import RemediationFailed
 from trailwarden.models.findings import PlannedAction
-from trailwarden.workflows.base import ClientFactory, RemediationResult
 from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
+from trailwarden.workflows.shares import fix_shares, offending, removed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from trailwarden.workflows.base import ClientFactory, RemediationResult
 
 # What each step calls: template.yaml grants exactly these (make template), and the
 # workflow tests compare them with the calls made.
@@ -70,10 +71,6 @@ def read_volume_permissions(ec2: Any, snapshot_id: str) -> VolumePermissions:
     )
 
 
-def offending(perms: VolumePermissions, trusted: frozenset[str]) -> tuple[bool, tuple[str, ...]]:
-    return perms.public, tuple(a for a in perms.account_ids if a not in trusted)
-
-
 def plan(
     snapshot_id: str, perms: VolumePermissions, trusted: frozenset[str]
 ) -> tuple[PlannedAction, ...]:
@@ -88,12 +85,11 @@ def plan(
         params["GroupNames"] = ["all"]
     if untrusted:
         params["UserIds"] = list(untrusted)
-    what = (["public (group: all)"] if public else []) + [f"account {a}" for a in untrusted]
     return (
         PlannedAction(
             action="ec2:ModifySnapshotAttribute",
             resource=snapshot_id,
-            description="remove create-volume permission: " + ", ".join(what),
+            description="remove create-volume permission: " + removed(public, untrusted),
             params=params,
         ),
     )
@@ -101,20 +97,20 @@ def plan(
 
 def apply(ec2: Any, snapshot_id: str, trusted: frozenset[str]) -> RemediationResult:
     """Idempotent: re-read, remove what offends now, verify. Already private is success."""
-    before = read_volume_permissions(ec2, snapshot_id)
-    actions = plan(snapshot_id, before, trusted)
-    if not actions:
-        return RemediationResult("already-clean", before.to_dict(), before.to_dict())
-    for action in actions:
+
+    def perform(action: PlannedAction) -> None:
         try:
             ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, **action.params)
         except ClientError as err:
             raise translate(err, gone_codes=_GONE) from err
-    after = read_volume_permissions(ec2, snapshot_id)
-    public, untrusted = offending(after, trusted)
-    if public or untrusted:
-        raise RemediationFailed(f"{snapshot_id} still exposed after removal")
-    return RemediationResult("remediated", before.to_dict(), after.to_dict(), actions)
+
+    return fix_shares(
+        snapshot_id,
+        trusted,
+        read=lambda: read_volume_permissions(ec2, snapshot_id),
+        plan=lambda perms: plan(snapshot_id, perms, trusted),
+        perform=perform,
+    )
 
 
 # --- the surface the workflow declaration uses ----------------------------------------

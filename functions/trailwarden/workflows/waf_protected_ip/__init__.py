@@ -76,7 +76,7 @@ def load() -> Workflow:
         detect=detection.detect,
         live_detect=lookups.live_detect,
         remediation=Remediation(
-            assess_grants=remediation.ASSESS_GRANTS,
+            assess_grants=lookups.ASSESS_GRANTS,
             remediate_grants=remediation.REMEDIATE_GRANTS,
             live_state=lambda rid, _region, clients, s: remediation.live_state(rid, clients, s),
             plan=lambda rid, facts, state, _s: remediation.plan_for(rid, facts, state),

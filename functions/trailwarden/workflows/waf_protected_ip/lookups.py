@@ -5,7 +5,7 @@ account's NAT gateways (in the app's region) and which web ACLs use the IP set i
 blocking rule. A failing lookup never hides anything: the configured
 ``ProtectedIpCidrs`` still count, an address list that could not be cleared against the
 NAT IPs is a HIGH alert, and an unknown usage is treated as blocking. Their IAM grants
-are Assess's (``remediation.ASSESS_GRANTS``).
+are ``ASSESS_GRANTS`` below (the Assess function's).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.models.errors import TransientAwsError
 from trailwarden.models.findings import Outcome
+from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
 from trailwarden.workflows.waf_protected_ip import detection as waf
 
 if TYPE_CHECKING:
@@ -40,6 +41,29 @@ def _logger() -> Logger:
 
     return Logger(child=True)
 
+
+# What Assess's lookups call: template.yaml grants exactly these (make template), and the
+# workflow tests compare them with the calls made.
+_WAF = "arn:${AWS::Partition}:wafv2:"
+REGIONAL_ARNS = _WAF + "${AWS::Region}:${AWS::AccountId}:regional/"
+GLOBAL_ARNS = _WAF + "us-east-1:${AWS::AccountId}:global/"  # CLOUDFRONT scope: us-east-1
+ASSESS_GRANTS = (
+    Grant(
+        ("ec2:DescribeNatGateways", "wafv2:ListWebACLs"),
+        ANY_RESOURCE,
+        "Describe*/List* have no resource-level permissions",
+    ),
+    Grant(
+        ("wafv2:GetWebACL", "wafv2:GetRuleGroup", "wafv2:GetIPSet"),
+        tuple(
+            sub(f"{prefix}{kind}/*/*")
+            for prefix in (REGIONAL_ARNS, GLOBAL_ARNS)
+            for kind in ("webacl", "rulegroup", "ipset")
+        ),
+    ),
+)
+ASSESS_ACTIONS = actions_of(ASSESS_GRANTS)
+LOOKUP_ACTIONS = ASSESS_ACTIONS - {"wafv2:GetIPSet"}
 
 _NAT_STATES = frozenset({"pending", "available"})
 GONE_CODES = frozenset({"WAFNonexistentItemException"})

@@ -32,10 +32,12 @@ from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.models.errors import RemediationFailed, RemediationRefused, TransientAwsError
 from trailwarden.models.findings import PlannedAction
 from trailwarden.workflows.base import ClientFactory, RemediationResult
-from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
+from trailwarden.workflows.declaration import Grant, actions_of, sub
 from trailwarden.workflows.waf_protected_ip import detection as waf
 from trailwarden.workflows.waf_protected_ip.lookups import (
+    GLOBAL_ARNS,
     GONE_CODES,
+    REGIONAL_ARNS,
     IpSet,
     lookup_error,
     nat_gateway_networks,
@@ -57,35 +59,16 @@ def _logger() -> Logger:
     return Logger(child=True)
 
 
-# What each step calls: template.yaml grants exactly these (make template), and the
-# workflow tests compare them with the calls made.
-_WAF = "arn:${AWS::Partition}:wafv2:"
-_REGIONAL = _WAF + "${AWS::Region}:${AWS::AccountId}:regional/"
-_GLOBAL = _WAF + "us-east-1:${AWS::AccountId}:global/"  # CLOUDFRONT scope lives in us-east-1
-ASSESS_GRANTS = (
-    Grant(
-        ("ec2:DescribeNatGateways", "wafv2:ListWebACLs"),
-        ANY_RESOURCE,
-        "Describe*/List* have no resource-level permissions",
-    ),
-    Grant(
-        ("wafv2:GetWebACL", "wafv2:GetRuleGroup", "wafv2:GetIPSet"),
-        tuple(
-            sub(f"{prefix}{kind}/*/*")
-            for prefix in (_REGIONAL, _GLOBAL)
-            for kind in ("webacl", "rulegroup", "ipset")
-        ),
-    ),
-)
+# What the fix calls (Assess's lookups declare theirs in lookups.py): template.yaml
+# grants exactly these (make template), and the workflow tests compare them with the
+# calls made.
 REMEDIATE_GRANTS = (
     Grant(
         ("wafv2:GetIPSet", "wafv2:UpdateIPSet"),
-        (sub(_REGIONAL + "ipset/*/*"), sub(_GLOBAL + "ipset/*/*")),
+        (sub(REGIONAL_ARNS + "ipset/*/*"), sub(GLOBAL_ARNS + "ipset/*/*")),
     ),
 )
-ASSESS_ACTIONS = actions_of(ASSESS_GRANTS)
 REMEDIATE_ACTIONS = actions_of(REMEDIATE_GRANTS)
-LOOKUP_ACTIONS = ASSESS_ACTIONS - {"wafv2:GetIPSet"}
 
 _LOCK = "WAFOptimisticLockException"
 _jitter = random.SystemRandom()

@@ -1,4 +1,5 @@
-"""The IAM actions each kind of function calls, declared next to the code that calls them.
+"""The IAM actions each kind of function calls, from the constants declared next to the code
+that calls them (a test helper: the functions never need this map).
 
 The contract tests compare these with what template.yaml grants each function and
 with the AWS operations the functions really make during the workflow tests.

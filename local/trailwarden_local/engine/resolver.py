@@ -1,21 +1,31 @@
-"""CloudFormation intrinsic functions and Conditions, resolved against provisioned resources.
+"""One offline resolver for the engine and replay: parameters, pseudo parameters,
+Conditions and the intrinsic functions of a SAM-expanded template.
 
-Supported: ``Ref`` (parameters, pseudo parameters, resources), ``Fn::GetAtt``, ``Fn::Sub``,
-``Fn::Join``, ``Fn::Select``, ``Fn::Split``, ``Fn::If``, ``Fn::FindInMap``, ``Fn::Base64``,
-``Fn::Equals`` / ``Fn::Not`` / ``Fn::And`` / ``Fn::Or`` / ``Condition`` and
+:func:`prepare` loads a template, validates the parameters like CloudFormation, expands
+the SAM transform and returns a :class:`PreparedTemplate`; its :meth:`~PreparedTemplate.resolver`
+resolves intrinsics against whatever names the resources have: the provisioned ones
+(the engine) or the names CloudFormation would generate (replay, tests).
+
+Intrinsics supported: what the app's templates use after the SAM transform: ``Ref``
+(parameters, pseudo parameters, resources), ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``,
+``Fn::If``, ``Fn::Equals`` / ``Fn::Not`` / ``Fn::And`` / ``Fn::Or`` / ``Condition`` and
 ``AWS::NoValue``. Anything else raises :class:`UnsupportedTemplateFeature`.
 """
 
 from __future__ import annotations
 
-import base64
 import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import TemplateError, UnsupportedTemplateFeature
+from .errors import ParameterError, TemplateError, UnsupportedTemplateFeature
+from .template import expand_template, load_template_file
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 
 class _NoValue:
@@ -105,13 +115,11 @@ class Resolver:
         parameters: Mapping[str, Any],
         pseudo: Mapping[str, Any],
         conditions: Mapping[str, Any],
-        mappings: Mapping[str, Any],
         resources: ResourceLookup,
     ) -> None:
         self._parameters = dict(parameters)
         self._pseudo = dict(pseudo)
         self._condition_defs = dict(conditions)
-        self._mappings = dict(mappings)
         self._resources = resources
         self._condition_values: dict[str, bool] = {}
         self._evaluating: list[str] = []
@@ -120,11 +128,7 @@ class Resolver:
             "Fn::GetAtt": self._get_att,
             "Fn::Sub": self._sub,
             "Fn::Join": self._join,
-            "Fn::Select": self._select,
-            "Fn::Split": self._split,
             "Fn::If": self._if,
-            "Fn::FindInMap": self._find_in_map,
-            "Fn::Base64": self._base64,
             "Fn::Equals": self._equals,
             "Fn::Not": self._not,
             "Fn::And": self._and,
@@ -282,50 +286,12 @@ class Resolver:
             raise TemplateError(f"{where}: Fn::Join takes [delimiter, list], got {arg!r}")
         return delimiter.join(self._text(item, "Fn::Join", where) for item in items)
 
-    def _select(self, arg: Any, where: str) -> Any:
-        index, items = self._args("Fn::Select", arg, 2, where)
-        index = self.resolve(index, where)
-        items = self.resolve(items, where)
-        try:
-            position = int(index)
-        except (TypeError, ValueError):
-            raise TemplateError(f"{where}: Fn::Select index {index!r} is not a number") from None
-        if not isinstance(items, list) or not 0 <= position < len(items):
-            raise TemplateError(f"{where}: Fn::Select index {position} out of range of {items!r}")
-        return items[position]
-
-    def _split(self, arg: Any, where: str) -> list[str]:
-        delimiter, source = self._args("Fn::Split", arg, 2, where)
-        delimiter = self.resolve(delimiter, where)
-        source = self.resolve(source, where)
-        if not isinstance(delimiter, str) or not delimiter or not isinstance(source, str):
-            raise TemplateError(f"{where}: Fn::Split takes [delimiter, string], got {arg!r}")
-        return source.split(delimiter)
-
     def _if(self, arg: Any, where: str) -> Any:
         name, if_true, if_false = self._args("Fn::If", arg, 3, where)
         if not isinstance(name, str):
             raise TemplateError(f"{where}: Fn::If needs a condition name, got {name!r}")
         chosen = if_true if self.condition(name, where) else if_false
         return self.resolve(chosen, where)
-
-    def _find_in_map(self, arg: Any, where: str) -> Any:
-        parts = self._args("Fn::FindInMap", arg, (3, 4), where)
-        if len(parts) == 4:
-            raise UnsupportedTemplateFeature(
-                f"{where}: Fn::FindInMap DefaultValue (AWS::LanguageExtensions)"
-            )
-        map_name, top_key, second_key = (self._name(p, "Fn::FindInMap", where) for p in parts)
-        try:
-            return self._mappings[map_name][top_key][second_key]
-        except (KeyError, TypeError):
-            raise TemplateError(
-                f"{where}: Fn::FindInMap [{map_name}, {top_key}, {second_key}] not found"
-            ) from None
-
-    def _base64(self, arg: Any, where: str) -> str:
-        text = self._text(self.resolve(arg, where), "Fn::Base64", where)
-        return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
     def _comparable(self, value: Any, where: str) -> Any:
         if isinstance(value, list):
@@ -349,3 +315,141 @@ class Resolver:
     def _or(self, arg: Any, where: str) -> bool:
         items = self._args("Fn::Or", arg, tuple(range(2, 11)), where)
         return any([self._condition_expr(item, where) for item in items])  # noqa: C419 - evaluate all
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _as_text(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ParameterError(f"Parameter {name}: value {value!r} is not a string")
+
+
+def _validate(name: str, spec: Mapping[str, Any], value: str) -> None:
+    ptype = str(spec.get("Type", "String"))
+    if ptype not in ("String", "Number"):
+        raise UnsupportedTemplateFeature(f"Parameter {name}: type {ptype}")
+    allowed = [_as_text(name, a) for a in spec.get("AllowedValues", [])]
+    if allowed and value not in allowed:
+        raise ParameterError(f"Parameter {name}: {value!r} is not one of AllowedValues {allowed}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        raise ParameterError(
+            f"Parameter {name}: {value!r} does not match AllowedPattern {pattern!r}"
+        )
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        raise ParameterError(f"Parameter {name}: shorter than MinLength {spec['MinLength']}")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        raise ParameterError(f"Parameter {name}: longer than MaxLength {spec['MaxLength']}")
+    if ptype == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise ParameterError(f"Parameter {name}: {value!r} is not a Number") from None
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            raise ParameterError(f"Parameter {name}: {value} is below MinValue")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            raise ParameterError(f"Parameter {name}: {value} is above MaxValue")
+
+
+def resolve_parameters(
+    declared: Mapping[str, Any] | None, overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """Final parameter values (as text, like CloudFormation receives them).
+
+    Raises :class:`ParameterError` for an unknown name, a missing value (no Default)
+    or a value outside AllowedValues / AllowedPattern / length / range constraints.
+    """
+    declared = declared or {}
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise ParameterError(
+            f"unknown template parameter(s) {unknown}; the template declares {sorted(declared)}"
+        )
+    values: dict[str, str] = {}
+    for name, spec in declared.items():
+        if not isinstance(spec, Mapping):
+            raise ParameterError(f"Parameter {name}: declaration is not a mapping")
+        if name in overrides:
+            value = _as_text(name, overrides[name])
+        elif "Default" in spec:
+            value = _as_text(name, spec["Default"])
+        else:
+            raise ParameterError(f"Parameter {name}: no value given and no Default")
+        _validate(name, spec, value)
+        values[name] = value
+    return values
+
+
+# --------------------------------------------------------------------------- pseudo parameters
+
+
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def pseudo_parameters(region: str, account_id: str, stack_name: str) -> dict[str, Any]:
+    """What ``Ref AWS::*`` returns in a stack named ``stack_name`` (a stable StackId)."""
+    part = partition(region)
+    return {
+        "AWS::Region": region,
+        "AWS::AccountId": account_id,
+        "AWS::Partition": part,
+        "AWS::StackName": stack_name,
+        "AWS::StackId": (
+            f"arn:{part}:cloudformation:{region}:{account_id}:stack/{stack_name}/"
+            f"{uuid.uuid5(uuid.NAMESPACE_URL, stack_name)}"
+        ),
+        "AWS::URLSuffix": "amazonaws.com.cn" if part == "aws-cn" else "amazonaws.com",
+        "AWS::NotificationARNs": [],
+    }
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True)
+class PreparedTemplate:
+    """A template with its parameter values, expanded, ready to be resolved."""
+
+    parameters: dict[str, str]  # effective values, as text
+    pseudo: dict[str, Any]
+    translated: dict[str, Any]  # plain CloudFormation (SAM expanded), intrinsics unresolved
+    code_dirs: dict[str, Path] = field(default_factory=dict)
+
+    def resolver(self, resources: ResourceLookup) -> Resolver:
+        """A resolver of this template's intrinsics; ``resources`` names the resources."""
+        return Resolver(
+            parameters=self.parameters,
+            pseudo=self.pseudo,
+            conditions=self.translated.get("Conditions") or {},
+            resources=resources,
+        )
+
+
+def prepare(
+    path: Path,
+    overrides: Mapping[str, str],
+    *,
+    region: str = "us-east-1",
+    account_id: str = "123456789012",
+    stack_name: str,
+) -> PreparedTemplate:
+    """Load ``path``, validate ``overrides`` against its Parameters and expand SAM.
+
+    Raises :class:`ParameterError` and :class:`TemplateError` (or its subclass
+    :class:`UnsupportedTemplateFeature`) naming the culprit.
+    """
+    source = load_template_file(path)
+    parameters = resolve_parameters(source.get("Parameters"), overrides)
+    pseudo = pseudo_parameters(region, account_id, stack_name)
+    sam_values = {**parameters, **{k: v for k, v in pseudo.items() if isinstance(v, str)}}
+    loaded = expand_template(path, source, parameter_values=sam_values, region=region)
+    return PreparedTemplate(parameters, pseudo, loaded.translated, loaded.code_dirs)

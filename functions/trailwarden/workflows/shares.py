@@ -1,0 +1,64 @@
+"""What every "shared with the wrong accounts" fix does (ami-exposure, snapshot-exposure):
+re-read the resource's permissions, remove the public one and every untrusted account
+found now, and verify by reading again. Each workflow brings its reader, its plan (the
+API's own shape of a removal) and the call that performs it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from trailwarden.models.errors import RemediationFailed
+from trailwarden.workflows.base import RemediationResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from trailwarden.models.findings import PlannedAction
+
+
+class Shares(Protocol):
+    """A resource's permissions as read now."""
+
+    @property
+    def public(self) -> bool: ...
+
+    @property
+    def account_ids(self) -> tuple[str, ...]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S", bound=Shares)
+
+
+def offending(shares: Shares, trusted: frozenset[str]) -> tuple[bool, tuple[str, ...]]:
+    """(is it public, which accounts are not trusted)."""
+    return shares.public, tuple(a for a in shares.account_ids if a not in trusted)
+
+
+def removed(public: bool, untrusted: tuple[str, ...]) -> str:
+    """What a removal takes away, for the plan's description."""
+    return ", ".join(
+        (["public (group: all)"] if public else []) + [f"account {a}" for a in untrusted]
+    )
+
+
+def fix_shares(
+    resource_id: str,
+    trusted: frozenset[str],
+    read: Callable[[], S],
+    plan: Callable[[S], tuple[PlannedAction, ...]],
+    perform: Callable[[PlannedAction], None],
+) -> RemediationResult:
+    """Idempotent: re-read, remove what offends now, verify. Already private is success."""
+    before = read()
+    actions = plan(before)
+    if not actions:
+        return RemediationResult("already-clean", before.to_dict(), before.to_dict())
+    for action in actions:
+        perform(action)
+    after = read()
+    public, untrusted = offending(after, trusted)
+    if public or untrusted:
+        raise RemediationFailed(f"{resource_id} still exposed after removal")
+    return RemediationResult("remediated", before.to_dict(), after.to_dict(), actions)

@@ -74,7 +74,7 @@ def compile_pattern(pattern: Mapping[str, Any]) -> Callable[[Mapping[str, Any]],
 
 
 def compile_pattern_given(
-    pattern: Mapping[str, Any], known: Mapping[tuple[str, ...], str]
+    pattern: Mapping[str, Any], known: Mapping[tuple[str, ...], str], *, validated: bool = False
 ) -> Callable[[Mapping[str, Any]], bool] | bool:
     """``compile_pattern(pattern)`` for the events whose value at each path of ``known``
     is that string (so every object on the way is an object): the pattern's fields at
@@ -83,9 +83,11 @@ def compile_pattern_given(
 
     Replay offers each CloudTrail call to the few rules that name it, and every rule
     pins ``source``, ``detail-type``, ``eventSource`` and ``eventName``: a predicate per
-    call checks only the rest (the error code, the caller, the request).
+    call checks only the rest (the error code, the caller, the request). ``validated``:
+    the caller compiled the whole pattern already (else it is compiled here first).
     """
-    compile_pattern(pattern)  # validated as a whole, as EventBridge does
+    if not validated:
+        compile_pattern(pattern)  # validated as a whole, as EventBridge does
     try:
         reduced = _given(pattern, (), known)
     except _Irreducible:

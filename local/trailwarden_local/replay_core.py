@@ -45,6 +45,7 @@ from trailwarden.models.findings import Mode, Outcome, Verdict
 from trailwarden.workflows.registry import BY_ID, workflow_for_call, workflow_for_envelope
 from trailwarden_local.patterns import compile_pattern_given
 from trailwarden_local.replay_inputs import Loaded, UnreadableInput, parse_json
+from trailwarden_local.replay_rules import may_take, pattern_calls
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -225,6 +226,8 @@ class Replayer:
         self._scan = shortcuts and not ruleset.call_filter.any_call
         self._scan_memo: _ScanMemo = {}
         self._every_rule: tuple[_Candidate, ...] = tuple((r, r.accepts) for r in self._rules)
+        # each rule and the calls its pattern allows (a sound superset, cheap to test)
+        self._rule_calls = tuple((rule, pattern_calls(rule.pattern)) for rule in self._rules)
         # (source, eventSource, eventName) -> the rules that may take that call, each with
         # its pattern decided for that call (see _candidates)
         self._rules_by_call: dict[tuple[str | None, str, str], tuple[_Candidate, ...]] = {}
@@ -511,8 +514,11 @@ class Replayer:
         if source is not None:
             known[("source",)] = source
         candidates: list[_Candidate] = []
-        for rule in self._rules:
-            test = compile_pattern_given(rule.pattern, known)
+        for rule, calls in self._rule_calls:
+            if not may_take(calls, event_source, event_name):
+                continue
+            # The rule's whole pattern was compiled when the rules were loaded.
+            test = compile_pattern_given(rule.pattern, known, validated=True)
             if test is not False:
                 candidates.append((rule, _accepting(rule, test)))
         return tuple(candidates)

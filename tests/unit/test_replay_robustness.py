@@ -110,7 +110,7 @@ def test_an_unexpected_error_is_an_ignore_line_and_the_run_goes_on(
 
     # Both matchers: a rule's whole pattern, and its pattern decided for a known call.
     monkeypatch.setattr(ReplayRule, "accepts", broken)
-    monkeypatch.setattr(replay_core, "compile_pattern_given", lambda *args: broken)
+    monkeypatch.setattr(replay_core, "compile_pattern_given", lambda *args, **kwargs: broken)
     write_log(tmp_path / "log.json.gz", [record_of(CREATE_USER), record_of(CREATE_USER)])
 
     status, lines, err = replay([tmp_path], shortcuts=False)

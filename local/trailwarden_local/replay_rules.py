@@ -37,11 +37,11 @@ from trailwarden.models.events import CLOUDTRAIL_DETAIL_TYPE
 from trailwarden.models.settings import PARAMETER_ENV, DetectionSettings
 from trailwarden.workflows.registry import BY_ID, WORKFLOWS
 from trailwarden_local.engine.errors import ParameterError, TemplateError
-from trailwarden_local.engine.resolver import Resolver, prepare, referenced_resources
 from trailwarden_local.patterns import PatternError, compile_pattern
 
 if TYPE_CHECKING:
     from trailwarden.workflows.registry import Workflow
+    from trailwarden_local.engine.resolver import Resolver
 
 __all__ = [
     "CallFilter",
@@ -467,6 +467,8 @@ def _call_filter(rules: Sequence[ReplayRule], workflows: Sequence[Workflow]) -> 
 
 
 def _target_ids(targets: Any, resource_ids: set[str]) -> list[str]:
+    from trailwarden_local.engine.resolver import referenced_resources
+
     found: list[str] = []
     for target in targets if isinstance(targets, list) else []:
         if isinstance(target, Mapping):
@@ -486,6 +488,8 @@ def _rule_workflows(
     targets: Any, resources: Mapping[str, Any], resolver: Resolver
 ) -> tuple[str, ...]:
     """Workflow ids run by a rule's targets (functions directly, or via a state machine)."""
+    from trailwarden_local.engine.resolver import referenced_resources
+
     ids = set(resources)
     workflows: list[str] = []
     for target in _target_ids(targets, ids):
@@ -658,6 +662,9 @@ def _load_rules(
     region: str,
     stack_name: str,
 ) -> RuleSet:
+    # The engine (YAML, the SAM expansion): only when the rules are not cached.
+    from trailwarden_local.engine.resolver import prepare
+
     account = next(
         (m.group(2) for arn in own_role_arns if (m := _ROLE_ARN.match(arn))), DEFAULT_ACCOUNT
     )

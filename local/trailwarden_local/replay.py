@@ -31,13 +31,17 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from trailwarden.models.settings import DetectionSettings
     from trailwarden_local.replay_core import Replayer, Result, Stats
     from trailwarden_local.replay_inputs import Source
 
 PROG = "trailwarden replay"
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
 _PROGRESS_EVERY = 0.5  # seconds
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+# An IAM role ARN; ``*`` (EventBridge wildcard) in the account and the role's path or
+# name, e.g. the member role in every account: arn:aws:iam::*:role/trailwarden/member/...
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?:\d{12}|\*):role/[\w+=,.@/*-]+$")
+_ACCOUNT_ID = re.compile(r"\b\d{12}\b")
 _SHOWN_UNREADABLE = 10
 
 
@@ -86,7 +90,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ARN",
-        help="an IAM role ARN of the deployed app (repeatable): its calls are the app's own",
+        help="an IAM role ARN of the deployed app (repeatable): its calls are the app's own; "
+        "'*' matches as EventBridge's wildcard does (arn:aws:iam::*:role/trailwarden/member/"
+        "trailwarden-member: the member role in every account)",
+    )
+    parser.add_argument(
+        "--organization-accounts",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with DeploymentMode=organization and TrustedAccountIds=organization: the "
+        "organisation's accounts (the JSON of 'aws organizations list-accounts', ACTIVE "
+        "ones, or account ids); without it only the listed ids are trusted",
     )
     parser.add_argument(
         "--only-matches", action="store_true", help="print only records whose verdict is not ignore"
@@ -140,6 +155,7 @@ def main(args: argparse.Namespace) -> int:
         args.paths,
         overrides=args.parameter_overrides,
         own_role_arns=args.own_role_arn,
+        organization_accounts=args.organization_accounts,
         only_matches=args.only_matches,
         since=args.since,
         until=args.until,
@@ -168,6 +184,7 @@ def run(
     *,
     overrides: Sequence[str] = (),
     own_role_arns: Sequence[str] = (),
+    organization_accounts: Path | None = None,
     only_matches: bool = False,
     since: date | None = None,
     until: date | None = None,
@@ -187,7 +204,8 @@ def run(
     ``shortcuts=False`` parses and matches every record in full (the benchmark's
     reference); ``threads=False`` reads inputs on the calling thread; ``rules_cache`` is
     the folder of cached rule sets (none: the template is expanded every time);
-    ``jobs`` > 1 decides documents in that many forked worker processes.
+    ``jobs`` > 1 decides documents in that many forked worker processes;
+    ``organization_accounts`` is the file of the organisation's accounts.
     """
     from trailwarden_local.replay_core import Replayer, Stats
     from trailwarden_local.replay_inputs import (
@@ -211,9 +229,15 @@ def run(
         return _usage_error(err, "give at least one PATH")
     if since and until and since > until:
         return _usage_error(err, f"--since {since} is after --until {until}")
-    bad_arns = [arn for arn in own_role_arns if not _ROLE_ARN.match(arn)]
+    bad_arns = [arn for arn in own_role_arns if not _ROLE_ARN.match(arn) or "**" in arn]
     if bad_arns:
         return _usage_error(err, f"--own-role-arn {bad_arns[0]!r} is not an IAM role ARN")
+    accounts: frozenset[str] | None = None
+    if organization_accounts is not None:
+        try:
+            accounts = read_organization_accounts(organization_accounts)
+        except ValueError as exc:
+            return _usage_error(err, f"--organization-accounts: {exc}")
     try:
         for path in paths:
             if path.startswith("s3://"):
@@ -234,10 +258,15 @@ def run(
         return _usage_error(err, str(exc))
     except TemplateError as exc:
         return _usage_error(err, f"cannot use the template: {exc}")
-    for note in ruleset.notes:
+    for note in (*ruleset.notes, *_trust_notes(ruleset.settings, accounts, organization_accounts)):
         err.write(f"{PROG}: note: {note}\n")
 
-    replayer = Replayer(ruleset, only_matches=only_matches, shortcuts=shortcuts)
+    replayer = Replayer(
+        ruleset,
+        only_matches=only_matches,
+        shortcuts=shortcuts,
+        organization_accounts=accounts,
+    )
     sources = iter_sources(paths, DateRange(since, until), s3_client or default_s3_client)
     total = Stats()
     progress = _Progress(err)
@@ -267,6 +296,56 @@ def run(
         progress.clear()
     _summary(err, total, time.monotonic() - started)
     return EXIT_UNREADABLE if total.unreadable else EXIT_OK
+
+
+def read_organization_accounts(path: Path) -> frozenset[str]:
+    """The organisation's accounts from a file: the JSON ``aws organizations
+    list-accounts`` prints (only ACTIVE accounts: those the hub trusts), or any text of
+    12-digit account ids. Raises ValueError (unreadable, no account in it)."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("Accounts"), list):
+        ids = {
+            item["Id"]
+            for item in document["Accounts"]
+            if isinstance(item, dict)
+            and isinstance(item.get("Id"), str)
+            and _ACCOUNT_ID.fullmatch(item["Id"])
+            and (item.get("State") or item.get("Status") or "ACTIVE") == "ACTIVE"
+        }
+    else:
+        ids = set(_ACCOUNT_ID.findall(text))
+    if not ids:
+        raise ValueError(f"{path}: no account id in it")
+    return frozenset(ids)
+
+
+def _trust_notes(
+    settings: DetectionSettings, accounts: frozenset[str] | None, path: Path | None
+) -> list[str]:
+    """What replay does for TrustedAccountIds=organization (no ListAccounts offline)."""
+    if not settings.trust_organization:
+        if path is None:
+            return []
+        return [
+            "--organization-accounts is not used: TrustedAccountIds does not name"
+            " organization in organisation mode"
+        ]
+    if accounts is None:
+        return [
+            "TrustedAccountIds=organization: the organisation's accounts cannot be listed"
+            " offline, so only the listed ids are trusted (the stronger verdict, what the hub"
+            " does when ListAccounts fails); --organization-accounts FILE gives them"
+        ]
+    return [f"TrustedAccountIds=organization: the {len(accounts):,} accounts of {path} trusted"]
 
 
 # --------------------------------------------------------------------------- processing

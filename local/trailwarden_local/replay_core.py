@@ -24,10 +24,11 @@ benchmark checks that both print the same bytes.
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,6 +36,7 @@ from trailwarden.logic.decide import decide
 from trailwarden.models.errors import InvalidEvent
 from trailwarden.models.events import (
     CLOUDTRAIL_DETAIL_TYPE,
+    account_key,
     event_key,
     parse_actor,
     record_key,
@@ -45,11 +47,12 @@ from trailwarden.models.findings import Mode, Outcome, Verdict
 from trailwarden.workflows.registry import BY_ID, workflow_for_call, workflow_for_envelope
 from trailwarden_local.patterns import compile_pattern_given
 from trailwarden_local.replay_inputs import Loaded, UnreadableInput, parse_json
-from trailwarden_local.replay_rules import may_take, pattern_calls
+from trailwarden_local.replay_rules import may_take, own_role_matcher, pattern_calls
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from trailwarden.models.settings import DetectionSettings
     from trailwarden.workflows.registry import Workflow
     from trailwarden_local.replay_rules import ReplayRule, RuleSet
 
@@ -82,6 +85,10 @@ _CALL_HEAD: Final = b'Source":"'
 _NAME_JOINT: Final = b'","eventName":"'
 _ID_HEAD: Final = b'ID":"'
 _CLOSE: Final = ord("}")
+# Organisation mode: every record's account, as CloudTrail writes it (after eventID).
+_ACCOUNT_FIELD: Final = re.compile(rb'"recipientAccountId":"(\d{12})"')
+_ACCOUNT_KEY: Final = b'"recipientAccountId"'
+_ACCOUNT_ID: Final = re.compile(r"\d{12}")
 # What the scan does with a call (the regex's tuple): "" when a rule may take it (the
 # record is parsed and decided), else the tail of its line after the eventID's text.
 _ScanMemo = dict[bytes, str]
@@ -189,23 +196,32 @@ class _Outcome:
     error: bool = False  # detection or planning code raised
 
 
-# One record's (eventID, eventName, outcome, key): what its output line is made of.
-_Produced = tuple[str | None, str | None, "_Outcome", str | None]
+# One record's (eventID, eventName, outcome, key, account): what its line is made of.
+_Produced = tuple[str | None, str | None, "_Outcome", str | None, str | None]
+# line()'s account when lines carry none (account mode).
+NO_ACCOUNT_FIELD: Final = "\x00no account field\x00"
 
 
 def line(
-    event_id: str | None, event_name: str | None, outcome: _Outcome, key: str | None = None
+    event_id: str | None,
+    event_name: str | None,
+    outcome: _Outcome,
+    key: str | None = None,
+    account: str | None = NO_ACCOUNT_FIELD,
 ) -> str:
     """One output line (compact JSON, the contract's fields plus the matched ``rule``).
 
     ``key`` is the incident key the app would dedupe and audit under: the eventID, or for
-    a record without one its requestID, else a hash of the record (events.record_key).
+    a record without one its requestID, else a hash of the record (events.record_key);
+    in organisation mode ``<account>#`` before it. ``account`` (organisation mode only,
+    after ``key``): the account the record was decided in.
     """
     # What json.dumps(..., separators=(",", ":")) of the dict in this order prints, built
     # by hand: only the actions need the encoder (tests compare both).
     actions = outcome.actions
+    shown = "" if account == NO_ACCOUNT_FIELD else f',"account":{_json_text(account)}'
     return (
-        f'{{"eventID":{_json_text(event_id)},"key":{_json_text(key)}'
+        f'{{"eventID":{_json_text(event_id)},"key":{_json_text(key)}{shown}'
         f',"eventName":{_json_text(event_name)},"workflow":{_json_text(outcome.workflow)}'
         f',"verdict":{encode_basestring_ascii(outcome.verdict)}'
         f',"reason":{encode_basestring_ascii(outcome.reason)}'
@@ -217,12 +233,34 @@ def line(
 class Replayer:
     """Turns input documents into output lines. Holds no per-document state."""
 
-    def __init__(self, ruleset: RuleSet, *, only_matches: bool = False, shortcuts: bool = True):
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        only_matches: bool = False,
+        shortcuts: bool = True,
+        organization_accounts: frozenset[str] | None = None,
+    ):
         self.ruleset = ruleset
         self.only_matches = only_matches
         self.shortcuts = shortcuts  # False: parse and match every record in full
         self._rules: tuple[ReplayRule, ...] = ruleset.rules
-        self._settings = ruleset.settings
+        settings = ruleset.settings
+        # Organisation mode: each record is decided in its account (module docstring).
+        self._org = settings.organization_mode
+        # TrustedAccountIds=organization: the hub adds ListAccounts' accounts; offline,
+        # those of --organization-accounts, else only the listed ids (stronger verdict).
+        self._org_unknown = settings.trust_organization and organization_accounts is None
+        if settings.trust_organization and organization_accounts:
+            settings = replace(
+                settings,
+                trusted_account_ids=settings.trusted_account_ids | organization_accounts,
+            )
+        self._settings = settings
+        self._is_own = own_role_matcher(ruleset.own_role_patterns)
+        wildcards = [arn for arn in ruleset.own_role_arns if "*" in arn]
+        self._is_own_wildcard = own_role_matcher(wildcards) if wildcards else None
+        self._settings_by_issuer: dict[str, DetectionSettings] = {}
         self._scan = shortcuts and not ruleset.call_filter.any_call
         self._scan_memo: _ScanMemo = {}
         self._every_rule: tuple[_Candidate, ...] = tuple((r, r.accepts) for r in self._rules)
@@ -313,7 +351,24 @@ class Replayer:
             return None
         stats = Stats(inputs=1)
         lines: list[str] = []
-        if not self.only_matches:
+        if self._org:
+            accounts = _scan_accounts(data, low, high, closes)
+            if accounts is None:
+                return None
+            if not self.only_matches:
+                lines = [
+                    '{"eventID":'
+                    + (quoted := encode_basestring_ascii(text)[:-1])
+                    + '","key":"'
+                    + account
+                    + "#"
+                    + quoted[1:]
+                    + '","account":"'
+                    + account
+                    + tail
+                    for text, account, tail in zip(id_texts, accounts, tails, strict=True)
+                ]
+        elif not self.only_matches:
             if all(map(str.isascii, id_texts)):  # the JSON text as written
                 lines = [
                     f'{{"eventID":"{text}","key":"{text}{tail}'
@@ -368,17 +423,22 @@ class Replayer:
     def _unreadable(self, label: str, why: str, stats: Stats) -> Result:
         stats.unreadable.append(f"{label}: {why}")
         outcome = _Outcome(None, _IGNORE, f"unreadable input {label}: {why}")
-        return Result([] if self.only_matches else [line(None, None, outcome)], stats)
+        account = None if self._org else NO_ACCOUNT_FIELD
+        return Result(
+            [] if self.only_matches else [line(None, None, outcome, None, account)], stats
+        )
 
     def _emit(self, produced: _Produced, lines: list[str], stats: Stats) -> None:
-        event_id, event_name, outcome, key = produced
+        event_id, event_name, outcome, key, account = produced
         stats.records += 1
         stats.counts[(outcome.workflow or NO_WORKFLOW, outcome.verdict)] += 1
         for rule in outcome.matched:
             stats.started[rule] += 1
         stats.errors += outcome.error
         if not (self.only_matches and outcome.verdict == _IGNORE):
-            lines.append(line(event_id, event_name, outcome, key))
+            lines.append(
+                line(event_id, event_name, outcome, key, account if self._org else NO_ACCOUNT_FIELD)
+            )
 
     # ------------------------------------------------------------------ records
 
@@ -391,6 +451,7 @@ class Replayer:
         sources_any_name = call_filter.sources_any_name
         by_prefix, may_match = bool(call_filter.name_prefixes), call_filter.may_match
         print_unmatched = not self.only_matches
+        organization = self._org
         append = lines.append
         unmatched = 0
         for index, record in enumerate(records):
@@ -406,7 +467,21 @@ class Replayer:
                     and not (by_prefix and may_match(source, name))
                 ):
                     unmatched += 1
-                    if print_unmatched:
+                    if print_unmatched and organization:
+                        event_id = record.get("eventID")
+                        account = record_account(record)
+                        append(
+                            '{"eventID":'
+                            + _json_text(event_id if type(event_id) is str else None)
+                            + ',"key":'
+                            + _json_text(account_key(record_key(record), account, True))
+                            + ',"account":'
+                            + _json_text(account or None)
+                            + ',"eventName":'
+                            + encode_basestring_ascii(name)
+                            + _UNMATCHED_TAIL
+                        )
+                    elif print_unmatched:
                         event_id = record.get("eventID")
                         append(
                             '{"eventID":'
@@ -427,11 +502,17 @@ class Replayer:
     ) -> _Produced:
         if type(record) is not dict and not isinstance(record, Mapping):
             why = f"{label}: record {index} is a {type(record).__name__}, not an object"
-            return None, None, _Outcome(None, _IGNORE, why), None
+            return None, None, _Outcome(None, _IGNORE, why), None, None
         event_id = _text_or_none(record.get("eventID"))
         event_name = _text_or_none(record.get("eventName"))
-        outcome = self.outcome(wrap_cloudtrail_record(record), size_bound)
-        return event_id, event_name, outcome, record_key(record)
+        event = wrap_cloudtrail_record(record)
+        key = record_key(record)
+        if not self._org:
+            return event_id, event_name, self.outcome(event, size_bound), key, None
+        # The hub sees the event with its account (EventBridge always sets it).
+        account = event["account"] = record_account(record)
+        outcome = self.outcome(event, size_bound)
+        return event_id, event_name, outcome, account_key(key, account, True), account or None
 
     def _event_line(self, event: Mapping[str, Any]) -> _Produced:
         detail = event.get("detail")
@@ -441,7 +522,9 @@ class Replayer:
         else:
             event_id = _text_or_none(event.get("id"))
             event_name = _text_or_none(event.get("detail-type"))
-        return event_id, event_name, self.outcome(event), event_key(event)
+        account = _text_or_none(event.get("account")) or ""
+        key = account_key(event_key(event), account, self._org)
+        return event_id, event_name, self.outcome(event), key, account or None
 
     # ------------------------------------------------------------------ deciding
 
@@ -547,7 +630,7 @@ class Replayer:
         ``started``: ``rule`` is the one rule that matched (the outcome names it in
         ``matched``, as the merged outcome of several rules does)."""
         matched = (rule,) if started and rule is not None else ()
-        settings = self._settings
+        settings = self._settings_for(event)
         try:
             decision = decide(event, workflow, settings, size_bound=size_bound)
         except InvalidEvent as exc:
@@ -563,6 +646,15 @@ class Replayer:
             mode is Mode.OFF or (detection.outcome is Outcome.ACT and mode is Mode.ALERT)
         ):
             reason = f"{reason} (mode {mode})"
+        if (
+            self._org_unknown
+            and detection.facts.get("addedUntrustedAccounts")
+            and _reads_trusted_accounts(workflow)
+        ):
+            reason += (
+                " (offline: the organisation's accounts are unknown, only TrustedAccountIds'"
+                " ids were trusted; --organization-accounts FILE gives them)"
+            )
         actions: tuple[Mapping[str, Any], ...] = ()
         remediation = workflow.remediation
         if (
@@ -579,6 +671,21 @@ class Replayer:
             actions = tuple(action.to_dict() for action in plan)
             reason += OFFLINE_NOTE
         return _Outcome(workflow.id, str(verdict), reason, actions, rule, matched)
+
+    def _settings_for(self, event: Mapping[str, Any]) -> DetectionSettings:
+        """The settings, with the session issuer among the own roles when it matches a
+        wildcard --own-role-arn (the deployed functions know their exact role ARNs)."""
+        if self._is_own_wildcard is None:
+            return self._settings
+        detail = event.get("detail")
+        issuer = parse_actor(detail).session_issuer_arn if isinstance(detail, Mapping) else ""
+        if not issuer or not self._is_own_wildcard(issuer):
+            return self._settings
+        settings = self._settings_by_issuer.get(issuer)
+        if settings is None:
+            own = self._settings.own_role_arns | {issuer}
+            settings = self._settings_by_issuer[issuer] = replace(self._settings, own_role_arns=own)
+        return settings
 
     def _unmatched(self, event: Mapping[str, Any]) -> _Outcome:
         """No rule matched: name the workflow the event belongs to, if any (DESIGN §2)."""
@@ -623,7 +730,7 @@ class Replayer:
             return f"failed call ({error_code}): not matched by the rule pattern"
         # The app's own reader: a non-string where a string belongs is absent.
         actor = parse_actor(detail)
-        if actor.type == "AssumedRole" and actor.session_issuer_arn in self._settings.own_role_arns:
+        if actor.type == "AssumedRole" and self._is_own(actor.session_issuer_arn):
             return "the app's own call: not matched by the rule pattern"
         active = [rule for rule in self._rules if rule.logical_id in rules]
         if detail.get("readOnly") in (True, "true") and not any(
@@ -636,6 +743,40 @@ class Replayer:
 _MISSING: Final = object()
 
 
+def record_account(record: Mapping[str, Any]) -> str:
+    """The account a CloudTrail record belongs to (the one EventBridge delivers it in):
+    ``recipientAccountId``, else (records before eventVersion 1.02 lack it) the caller's
+    ``userIdentity.accountId``; "" when neither is an account id."""
+    account = record.get("recipientAccountId")
+    if type(account) is str and account:
+        return account
+    identity = record.get("userIdentity")
+    fallback = identity.get("accountId") if isinstance(identity, Mapping) else None
+    return fallback if type(fallback) is str and _ACCOUNT_ID.fullmatch(fallback) else ""
+
+
+def _scan_accounts(data: bytes, low: int, high: int, closes: list[int]) -> list[str] | None:
+    """Every record's ``recipientAccountId`` in a scanned log (``closes``: where each
+    record ends), or None unless each record holds exactly one, as 12 digits."""
+    total = len(closes)
+    if data.count(_ACCOUNT_KEY, low, high) != total:
+        return None
+    found = list(_ACCOUNT_FIELD.finditer(data, low, high))
+    if len(found) != total:
+        return None
+    starts = list(map(re.Match.start, found))
+    # The i-th account lies inside the i-th record: before its end, after the previous.
+    if not all(map(operator.lt, starts, closes)) or not all(map(operator.gt, starts[1:], closes)):
+        return None
+    return [match.group(1).decode() for match in found]
+
+
+def _reads_trusted_accounts(workflow: Workflow) -> bool:
+    declaration = workflow.declaration
+    specs = (declaration.assess, declaration.remediate, declaration.alert)
+    return any(spec is not None and "TrustedAccountIds" in spec.reads for spec in specs)
+
+
 def _accepting(
     rule: ReplayRule, test: Callable[[Mapping[str, Any]], bool] | bool
 ) -> Callable[[Mapping[str, Any]], bool]:
@@ -644,6 +785,8 @@ def _accepting(
     account: a rule that does not receive read-only management events still skips them."""
     skips_read_only = not rule.all_management_events
     rest = _always if isinstance(test, bool) else test  # False: never asked (no candidate)
+    if rule.only_account is not None:  # organisation mode, the hub's default bus
+        return rule.accepts
 
     def accepts(event: Mapping[str, Any]) -> bool:
         if skips_read_only and event["detail"].get("readOnly") in (True, "true"):

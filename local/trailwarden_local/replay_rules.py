@@ -72,9 +72,15 @@ class ReplayRule:
     # A rule in the ENABLED state does not receive read-only management events; only
     # ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS does (EventBridge user guide).
     all_management_events: bool = False
+    # Organisation mode: a rule on the hub's default bus (app-tamper's, which watch the
+    # hub's own stack) receives only the hub account's events; the hub bus, every
+    # account's. None: events of any account.
+    only_account: str | None = None
 
     def accepts(self, event: Mapping[str, Any]) -> bool:
         """Whether EventBridge would deliver ``event`` to this rule."""
+        if self.only_account is not None and event.get("account") != self.only_account:
+            return False
         if not self.all_management_events and event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE:
             detail = event.get("detail")
             if (type(detail) is dict or isinstance(detail, Mapping)) and detail.get("readOnly") in (
@@ -127,6 +133,13 @@ class RuleSet:
         default_factory=dict
     )
     notes: tuple[str, ...] = ()
+    # The role ARNs (``*``: EventBridge wildcards) whose calls are the app's own: the
+    # rules' session-issuer exclusions and every --own-role-arn.
+    own_role_patterns: tuple[str, ...] = ()
+    # The --own-role-arn values as given (wildcards included).
+    own_role_arns: tuple[str, ...] = ()
+    # Organisation mode: the hub's account (from --own-role-arn), None when unknown.
+    hub_account: str | None = None
 
     def rules_for(self, workflow: str, source: str, detail_type: str) -> tuple[str, ...]:
         """The workflow's rules (active or not) that take events of this source and type."""
@@ -168,7 +181,9 @@ def _settings(parameters: Mapping[str, str], own_role_arns: Sequence[str]) -> De
     env = {
         PARAMETER_ENV[name]: value for name, value in parameters.items() if name in PARAMETER_ENV
     }
-    env["OWN_ROLE_ARNS"] = ",".join(own_role_arns)
+    # The deployed functions know their roles' exact ARNs; a wildcard own role is
+    # matched by replay itself (Replayer: the issuer it matches is added per record).
+    env["OWN_ROLE_ARNS"] = ",".join(arn for arn in own_role_arns if "*" not in arn)
     try:
         return DetectionSettings.from_env(env)
     except ValueError as exc:
@@ -297,23 +312,101 @@ def _with_wildcards(value: Any) -> Any:
     return out
 
 
+def _literal(text: str) -> str:
+    """A literal string as a ``wildcard`` expression (``*`` and ``\\`` escaped)."""
+    return text.replace("\\", "\\\\").replace("*", "\\*")
+
+
+def _own_role_values(arns: Sequence[str]) -> list[Any]:
+    """The own roles as the values of a pattern array: an ARN with ``*`` (the member
+    role's ``arn:aws:iam::*:role/...`` form) as a ``wildcard``, the others exact."""
+    return [{"wildcard": arn} if "*" in arn else arn for arn in arns]
+
+
+def _anything_but_own(operand: Any, arns: Sequence[str]) -> Any:
+    """An ``anything-but`` operand naming the own roles: exact strings, or with a
+    wildcard own role, ``{"wildcard": [...]}`` (every value written as a wildcard)."""
+    values = operand if isinstance(operand, list) else [operand]
+    spliced: list[Any] = []
+    for value in values:
+        spliced.extend(arns if value == _OWN_ROLE else [value])
+    if not any("*" in arn for arn in arns) or not all(isinstance(v, str) for v in spliced):
+        return spliced if isinstance(operand, list) or len(spliced) > 1 else spliced[0]
+    own = set(arns)
+    return {"wildcard": [v if v in own else _literal(v) for v in spliced]}
+
+
 def _splice_own_roles(value: Any, arns: Sequence[str]) -> Any:
-    """Replace the own-role marker: spliced into arrays, an array where it stood alone."""
+    """Replace the own-role marker: spliced into arrays, an array where it stood alone.
+
+    An own role given with ``*`` (``--own-role-arn arn:aws:iam::*:role/trailwarden/
+    member/trailwarden-member``) is matched the way EventBridge's ``wildcard`` matches,
+    inside ``anything-but`` too."""
     if isinstance(value, list):
         out: list[Any] = []
         for item in value:
             if item == _OWN_ROLE:
-                out.extend(arns)
+                out.extend(_own_role_values(arns))
             else:
                 out.append(_splice_own_roles(item, arns))
         return out
     if isinstance(value, dict):
-        return {key: _splice_own_roles(item, arns) for key, item in value.items()}
+        return {
+            key: _anything_but_own(item, arns)
+            if key == "anything-but" and (item == _OWN_ROLE or _OWN_ROLE in _listed(item))
+            else _splice_own_roles(item, arns)
+            for key, item in value.items()
+        }
     if value == _OWN_ROLE:
-        return arns[0] if len(arns) == 1 else list(arns)
+        values = _own_role_values(arns)
+        return values[0] if len(values) == 1 and isinstance(values[0], str) else values
     if isinstance(value, str) and _OWN_ROLE in value:
         return value.replace(_OWN_ROLE, arns[0])
     return value
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def own_role_matcher(arns: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a session issuer ARN is one of ``arns`` (``*``: EventBridge wildcard)."""
+    if not arns:
+        return _never
+    matches = compile_pattern({"arn": _own_role_values(sorted(set(arns)))})
+    return lambda arn: matches({"arn": arn})
+
+
+def _never(arn: str) -> bool:
+    return False
+
+
+def _issuer_exclusions(pattern: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """The role ARNs (``*``: wildcards) a pattern's ``anything-but`` on
+    ``sessionIssuer.arn`` excludes: the calls the template names as the app's own."""
+    found: list[str] = []
+    if isinstance(pattern, Mapping):
+        for key, sub in pattern.items():
+            found += _issuer_exclusions(sub, path if key == "$or" else (*path, key))
+    elif isinstance(pattern, list):
+        if path[-2:] != ("sessionIssuer", "arn"):
+            for item in pattern:
+                found += _issuer_exclusions(item, path)
+            return found
+        for item in pattern:
+            operand = item.get("anything-but") if isinstance(item, Mapping) else None
+            if isinstance(operand, Mapping):
+                wild = operand.get("wildcard")
+                found += [
+                    w for w in (wild if isinstance(wild, list) else [wild]) if isinstance(w, str)
+                ]
+            elif operand is not None:
+                found += [
+                    v
+                    for v in (operand if isinstance(operand, list) else [operand])
+                    if isinstance(v, str)
+                ]
+    return found
 
 
 # --------------------------------------------------------------------------- pre-filter
@@ -530,7 +623,7 @@ _CACHE_CODE: Final = (
     "engine/template.py",
     "engine/resolver.py",
 )
-_CACHE_FORMAT: Final = 1
+_CACHE_FORMAT: Final = 2
 
 
 def load_rules(
@@ -599,6 +692,7 @@ def _write_cache(path: Path, ruleset: RuleSet) -> None:
                 "workflows": list(rule.workflows),
                 "pattern": rule.pattern,
                 "allManagementEvents": rule.all_management_events,
+                "onlyAccount": rule.only_account,
             }
             for rule in ruleset.rules
         ],
@@ -610,6 +704,8 @@ def _write_cache(path: Path, ruleset: RuleSet) -> None:
             for rule, (sources, detail_types) in ruleset.envelopes.items()
         },
         "notes": list(ruleset.notes),
+        "ownRolePatterns": list(ruleset.own_role_patterns),
+        "hubAccount": ruleset.hub_account,
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -631,6 +727,7 @@ def _read_cache(path: Path, own_role_arns: Sequence[str]) -> RuleSet | None:
                 pattern=item["pattern"],
                 matches=compile_pattern(item["pattern"]),
                 all_management_events=item["allManagementEvents"],
+                only_account=item["onlyAccount"],
             )
             for item in body["rules"]
         )
@@ -650,6 +747,9 @@ def _read_cache(path: Path, own_role_arns: Sequence[str]) -> RuleSet | None:
                 for rule, (sources, detail_types) in body["envelopes"].items()
             },
             notes=tuple(body["notes"]),
+            own_role_patterns=tuple(body["ownRolePatterns"]),
+            own_role_arns=tuple(own_role_arns),
+            hub_account=body["hubAccount"],
         )
     except (OSError, ValueError, KeyError, TypeError, PatternError, ParameterError):
         return None
@@ -665,13 +765,18 @@ def _load_rules(
     # The engine (YAML, the SAM expansion): only when the rules are not cached.
     from trailwarden_local.engine.resolver import prepare
 
-    account = next(
-        (m.group(2) for arn in own_role_arns if (m := _ROLE_ARN.match(arn))), DEFAULT_ACCOUNT
-    )
+    given_account = next((m.group(2) for arn in own_role_arns if (m := _ROLE_ARN.match(arn))), None)
     prepared = prepare(
-        template, overrides, region=region, account_id=account, stack_name=stack_name
+        template,
+        overrides,
+        region=region,
+        account_id=given_account or DEFAULT_ACCOUNT,
+        stack_name=stack_name,
     )
     parameters = prepared.parameters
+    settings = _settings(parameters, own_role_arns)
+    organization = settings.organization_mode
+    hub = given_account if organization else None
     resources: dict[str, Any] = prepared.translated.get("Resources") or {}
     lookup = _OfflineResources(resources, stack_name, prepared.pseudo)
     resolver = prepared.resolver(lookup)
@@ -698,6 +803,7 @@ def _load_rules(
             continue
         for workflow in known:
             by_workflow.setdefault(workflow, []).append(logical_id)
+        default_bus = organization and hub and _on_default_bus(props, resolver, where)
         lookup.placeholders.clear()
         pattern = _resolve_pattern(props["EventPattern"], where, resolver, arns)
         envelopes[logical_id] = (
@@ -730,15 +836,60 @@ def _load_rules(
                 pattern=pattern,
                 matches=matcher,
                 all_management_events=state == ALL_MANAGEMENT_EVENTS,
+                only_account=hub if default_bus else None,
             )
         )
     return RuleSet(
         rules=tuple(rules),
         parameters=parameters,
-        settings=_settings(parameters, own_role_arns),
+        settings=settings,
         call_filter=_call_filter(rules, WORKFLOWS),
         rules_by_workflow={w: tuple(ids) for w, ids in by_workflow.items()},
         inactive_rules=inactive,
         envelopes=envelopes,
-        notes=tuple(notes),
+        notes=(*notes, *(_organization_notes(hub, rules) if organization else ())),
+        own_role_patterns=_own_role_patterns(rules, own_role_arns),
+        own_role_arns=tuple(own_role_arns),
+        hub_account=hub,
     )
+
+
+def _own_role_patterns(
+    rules: Sequence[ReplayRule], own_role_arns: Sequence[str]
+) -> tuple[str, ...]:
+    """The roles whose calls the rules exclude as the app's own, and every --own-role-arn."""
+    found = {arn for rule in rules for arn in _issuer_exclusions(rule.pattern)}
+    found.update(own_role_arns)
+    found.discard(_NO_OWN_ROLE)
+    return tuple(sorted(found))
+
+
+def _on_default_bus(props: Mapping[str, Any], resolver: Resolver, where: str) -> bool:
+    """Whether a rule lives on the account's default event bus."""
+    if props.get("EventBusName") is None:
+        return True
+    bus = resolver.resolve(props["EventBusName"], f"{where}.EventBusName")
+    return not isinstance(bus, str) or bus in ("", "default") or bus.endswith(":event-bus/default")
+
+
+def _organization_notes(hub: str | None, rules: Sequence[ReplayRule]) -> list[str]:
+    """What replay does in organisation mode (DeploymentMode=organization), for stderr."""
+    notes = [
+        "organisation mode: each record is decided in its own account (recipientAccountId,"
+        " else userIdentity.accountId): keys are <account>#<eventID> and every line names"
+        " its account; the rules ignore the member role's calls in every account"
+    ]
+    default_bus = sorted(rule.logical_id for rule in rules if rule.only_account is not None)
+    if hub:
+        notes.append(
+            f"organisation mode: hub account {hub} (from --own-role-arn); the rules on its"
+            f" default bus ({', '.join(default_bus) or 'none'}) see only its records"
+        )
+    else:
+        notes.append(
+            "organisation mode: the hub account is unknown (give a hub role, e.g."
+            " --own-role-arn 'arn:aws:iam::<hub>:role/trailwarden/hub/*'): the hub's roles"
+            f" are taken to be in {DEFAULT_ACCOUNT} and the rules on the hub's default bus"
+            " see every account's records"
+        )
+    return notes

@@ -86,8 +86,9 @@ _NAME_JOINT: Final = b'","eventName":"'
 _ID_HEAD: Final = b'ID":"'
 _CLOSE: Final = ord("}")
 # Organisation mode: every record's account, as CloudTrail writes it (after eventID).
-_ACCOUNT_FIELD: Final = re.compile(rb'"recipientAccountId":"(\d{12})"')
-_ACCOUNT_KEY: Final = b'"recipientAccountId"'
+# Every occurrence of the key; the group is None unless its value is 12 digits.
+_ACCOUNT_FIELD: Final = re.compile(rb'"recipientAccountId":(?:"(\d{12})")?')
+_FIRST_GROUP: Final = operator.itemgetter(1)
 _ACCOUNT_ID: Final = re.compile(r"\d{12}")
 # What the scan does with a call (the regex's tuple): "" when a rule may take it (the
 # record is parsed and decided), else the tail of its line after the eventID's text.
@@ -328,7 +329,7 @@ class Replayer:
             return None
         if not data.startswith(_RECORD_START, low):
             return None
-        fields = _FIELDS.findall(data, low, high)
+        fields, field_starts = self._scan_fields(data, low, high)
         # Where each record's closing "}" is (the last one's: just before high).
         closes = list(map(re.Match.start, _SEPARATORS.finditer(data, low, high)))
         closes.append(high - 1)
@@ -352,22 +353,11 @@ class Replayer:
         stats = Stats(inputs=1)
         lines: list[str] = []
         if self._org:
-            accounts = _scan_accounts(data, low, high, closes)
+            accounts = _scan_accounts(data, low, high, closes, field_starts[1::2])
             if accounts is None:
                 return None
             if not self.only_matches:
-                lines = [
-                    '{"eventID":'
-                    + (quoted := encode_basestring_ascii(text)[:-1])
-                    + '","key":"'
-                    + account
-                    + "#"
-                    + quoted[1:]
-                    + '","account":"'
-                    + account
-                    + tail
-                    for text, account, tail in zip(id_texts, accounts, tails, strict=True)
-                ]
+                lines = _account_lines(id_texts, accounts, tails)
         elif not self.only_matches:
             if all(map(str.isascii, id_texts)):  # the JSON text as written
                 lines = [
@@ -401,6 +391,14 @@ class Replayer:
         stats.counts[(NO_WORKFLOW, _IGNORE)] += total - stats.records
         stats.records = total
         return Result(lines, stats)
+
+    def _scan_fields(self, data: bytes, low: int, high: int) -> tuple[list[bytes], list[int]]:
+        """The calls and eventIDs (_FIELDS) of a log, and in organisation mode where each
+        is (every record's account must follow its eventID)."""
+        if not self._org:
+            return _FIELDS.findall(data, low, high), []
+        found = list(_FIELDS.finditer(data, low, high))
+        return list(map(_FIRST_GROUP, found)), list(map(re.Match.start, found))
 
     def _scan_tail(self, call: bytes) -> str:
         """Memoised: "" if a rule may take this call, else its line after the eventID.
@@ -755,20 +753,47 @@ def record_account(record: Mapping[str, Any]) -> str:
     return fallback if type(fallback) is str and _ACCOUNT_ID.fullmatch(fallback) else ""
 
 
-def _scan_accounts(data: bytes, low: int, high: int, closes: list[int]) -> list[str] | None:
-    """Every record's ``recipientAccountId`` in a scanned log (``closes``: where each
-    record ends), or None unless each record holds exactly one, as 12 digits."""
-    total = len(closes)
-    if data.count(_ACCOUNT_KEY, low, high) != total:
-        return None
+def _account_lines(id_texts: list[str], accounts: list[str], tails: list[str]) -> list[str]:
+    """The scanned records' lines in organisation mode (see Replayer._scan_log)."""
+    rows = zip(id_texts, accounts, tails, strict=True)
+    if all(map(str.isascii, id_texts)):  # the JSON text as written
+        return [
+            f'{{"eventID":"{text}","key":"{account}#{text}","account":"{account}{tail}'
+            for text, account, tail in rows
+        ]
+    return [
+        '{"eventID":'
+        + (quoted := encode_basestring_ascii(text)[:-1])
+        + f'","key":"{account}#'
+        + quoted[1:]
+        + f'","account":"{account}'
+        + tail
+        for text, account, tail in rows
+    ]
+
+
+def _scan_accounts(
+    data: bytes, low: int, high: int, closes: list[int], id_starts: list[int]
+) -> list[str] | None:
+    """Every record's ``recipientAccountId`` in a scanned log, or None unless each record
+    holds exactly one key of that name, after its eventID (where CloudTrail writes it:
+    not inside requestParameters or responseElements), with 12 digits as its value.
+    ``closes``: where each record ends; ``id_starts``: where its eventID is."""
     found = list(_ACCOUNT_FIELD.finditer(data, low, high))
-    if len(found) != total:
+    if len(found) != len(closes):
+        return None
+    accounts = list(map(_FIRST_GROUP, found))
+    if None in accounts:
         return None
     starts = list(map(re.Match.start, found))
-    # The i-th account lies inside the i-th record: before its end, after the previous.
-    if not all(map(operator.lt, starts, closes)) or not all(map(operator.gt, starts[1:], closes)):
+    # The i-th account lies inside the i-th record, after its eventID, before its end.
+    if (
+        not all(map(operator.lt, id_starts, starts))
+        or not all(map(operator.lt, starts, closes))
+        or not all(map(operator.gt, starts[1:], closes))
+    ):
         return None
-    return [match.group(1).decode() for match in found]
+    return b"\n".join(accounts).decode().split("\n")
 
 
 def _reads_trusted_accounts(workflow: Workflow) -> bool:

@@ -9,6 +9,7 @@ issue's rules, never from the code under test.
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -280,3 +281,36 @@ def test_an_organization_accounts_file_without_ids_is_a_usage_error(tmp_path: Pa
 
     assert status == 2
     assert "--organization-accounts" in err
+
+
+def test_the_fast_scan_reads_accounts_exactly_as_a_full_parse(tmp_path: Path) -> None:
+    no_account = benign(MEMBER_A, "no-account")
+    del no_account["recipientAccountId"]  # eventVersion 1.0x: the caller's account
+    nested_only = benign(MEMBER_A, "nested-only")
+    del nested_only["recipientAccountId"]
+    nested_only["requestParameters"] = {"recipientAccountId": MEMBER_B}
+    files = {
+        "plain": [benign(MEMBER_A, "a-1"), benign(MEMBER_B, "b-1")],
+        "missing": [benign(MEMBER_A, "a-2"), no_account],
+        "nested": [nested_only, benign(MEMBER_B, "b-2")],
+        "not-digits": [benign(MEMBER_A, "a-3") | {"recipientAccountId": "12345"}],
+        "null": [benign(MEMBER_A, "a-4") | {"recipientAccountId": None}],
+    }
+    for name, records in files.items():
+        org_log(tmp_path, MEMBER_A, records, name)
+    raw_utf8 = json.dumps({"Records": [benign(MEMBER_B, "ü-1")]}, ensure_ascii=False)
+    (tmp_path / "utf8.json.gz").write_bytes(gzip.compress(raw_utf8.encode()))
+
+    fast = replay([tmp_path], overrides=ORGANIZATION, own_role_arns=[HUB_ROLES])
+    full = replay([tmp_path], overrides=ORGANIZATION, own_role_arns=[HUB_ROLES], shortcuts=False)
+
+    assert fast[:2] == full[:2]
+    found = by_id(fast[1])
+    assert (found["no-account"]["key"], found["no-account"]["account"]) == (
+        f"{MEMBER_A}#no-account",
+        MEMBER_A,
+    )
+    assert found["nested-only"]["account"] == MEMBER_A  # never the nested value
+    assert found["b-2"]["key"] == f"{MEMBER_B}#b-2"
+    assert found["a-4"]["account"] == MEMBER_A
+    assert found["ü-1"]["key"] == f"{MEMBER_B}#ü-1"

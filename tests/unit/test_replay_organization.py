@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.unit.test_replay import INDEX, by_id, record_of, replay, sample, write_log
+from trailwarden_local import replay_rules
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -314,3 +315,38 @@ def test_the_fast_scan_reads_accounts_exactly_as_a_full_parse(tmp_path: Path) ->
     assert found["b-2"]["key"] == f"{MEMBER_B}#b-2"
     assert found["a-4"]["account"] == MEMBER_A
     assert found["ü-1"]["key"] == f"{MEMBER_B}#ü-1"
+
+
+def test_cached_rules_decide_an_organisation_log_as_the_template_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made_public = record_of(MADE_PUBLIC)
+    disable_rule = record_of("app-tamper/disable-rule.json")
+    logs = tmp_path / "logs"
+    org_log(logs, HUB, [in_account(disable_rule, HUB, "tamper-hub")])
+    org_log(
+        logs,
+        MEMBER_A,
+        [
+            in_account(disable_rule, MEMBER_A, "tamper-member"),
+            by_member_role(in_account(made_public, MEMBER_A, "own-a"), MEMBER_A),
+        ],
+    )
+    cache = tmp_path / "cache"
+    arguments = {"overrides": ORGANIZATION, "own_role_arns": [HUB_ROLES], "rules_cache": cache}
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+    first = replay([logs], **arguments)
+    monkeypatch.setattr(replay_rules, "_LOADED", {})
+
+    second = replay([logs], **arguments)
+
+    assert len(list(cache.glob("replay-rules-*.json"))) == 1
+    assert second[:2] == first[:2]
+    assert f"hub account {HUB}" in second[2]  # the notes are cached too
+    found = by_id(second[1])
+    assert [found[i]["verdict"] for i in ("tamper-hub", "tamper-member", "own-a")] == [
+        "alert",
+        "ignore",
+        "ignore",
+    ]
+    assert "the app's own call" in found["own-a"]["reason"]

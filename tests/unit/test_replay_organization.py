@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from tests.unit.test_replay import INDEX, by_id, record_of, replay, sample, write_log
 from trailwarden_local import replay_rules
@@ -350,3 +353,42 @@ def test_cached_rules_decide_an_organisation_log_as_the_template_does(
         "ignore",
     ]
     assert "the app's own call" in found["own-a"]["reason"]
+
+
+def test_since_and_until_prune_the_dated_folders_of_every_account_of_an_org_trail() -> None:
+    record = record_of(MADE_PUBLIC)
+    listed: list[str] = []
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.meta.events.register(
+            "before-parameter-build.s3.ListObjectsV2",
+            lambda params, **_: listed.append(params["Prefix"]),
+        )
+        s3.create_bucket(Bucket="org-trail")
+        for account in (MEMBER_A, MEMBER_B):
+            for day in ("2026/10/31", "2026/11/01"):
+                stamp = day.replace("/", "")
+                key = (
+                    f"AWSLogs/{ORG_ID}/{account}/CloudTrail/us-east-1/{day}/"
+                    f"{account}_CloudTrail_us-east-1_{stamp}T0000Z_x.json.gz"
+                )
+                body = {"Records": [in_account(record, account, f"{account}-{stamp}")]}
+                s3.put_object(
+                    Bucket="org-trail", Key=key, Body=gzip.compress(json.dumps(body).encode())
+                )
+
+        status, lines, _ = replay(
+            [f"s3://org-trail/AWSLogs/{ORG_ID}/"],
+            overrides=ORGANIZATION,
+            own_role_arns=[HUB_ROLES],
+            since=date(2026, 11, 1),
+            s3_client=lambda: s3,
+        )
+
+    assert status == 0
+    assert sorted(line["key"] for line in lines) == [
+        f"{MEMBER_A}#{MEMBER_A}-20261101",
+        f"{MEMBER_B}#{MEMBER_B}-20261101",
+    ]
+    assert not any(prefix.endswith("2026/10/") for prefix in listed)

@@ -458,6 +458,18 @@ def _summary(err: TextIO, stats: Stats, seconds: float) -> None:
     if stats.started:
         started = ", ".join(f"{rule} {count:,}" for rule, count in sorted(stats.started.items()))
         err.write(f"rules matched (workflow executions started): {started}\n")
+    if stats.by_account:
+        accounts = sorted({account for account, _ in stats.by_account})
+        per_account = "; ".join(
+            f"{account} "
+            + ", ".join(
+                f"{verdict} {stats.by_account[(account, verdict)]:,}"
+                for verdict in VERDICT_ORDER[1:]
+                if stats.by_account[(account, verdict)]
+            )
+            for account in accounts
+        )
+        err.write(f"by account (records not ignored): {per_account}\n")
     if stats.errors:
         err.write(f"{stats.errors:,} records raised an error in detection code (see reason)\n")
     for entry in stats.unreadable[:_SHOWN_UNREADABLE]:

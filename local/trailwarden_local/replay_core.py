@@ -167,6 +167,8 @@ class Stats:
     errors: int = 0  # records on which detection or planning code raised
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (workflow, verdict)
     started: Counter[str] = field(default_factory=Counter)  # rule logical id -> matches
+    # Organisation mode: (account, verdict) of the records whose verdict is not ignore.
+    by_account: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def merge(self, other: Stats) -> None:
         self.inputs += other.inputs
@@ -176,6 +178,7 @@ class Stats:
         self.errors += other.errors
         self.counts.update(other.counts)
         self.started.update(other.started)
+        self.by_account.update(other.by_account)
 
 
 @dataclass(frozen=True)
@@ -433,6 +436,8 @@ class Replayer:
         for rule in outcome.matched:
             stats.started[rule] += 1
         stats.errors += outcome.error
+        if self._org and outcome.verdict != _IGNORE:
+            stats.by_account[(account or "-", outcome.verdict)] += 1
         if not (self.only_matches and outcome.verdict == _IGNORE):
             lines.append(
                 line(event_id, event_name, outcome, key, account if self._org else NO_ACCOUNT_FIELD)

@@ -94,6 +94,7 @@ def test_an_organisation_log_is_decided_per_account_with_account_keys(tmp_path: 
 
     status, lines, err = replay([tmp_path], overrides=ORGANIZATION, own_role_arns=[HUB_ROLES])
     full = replay([tmp_path], overrides=ORGANIZATION, own_role_arns=[HUB_ROLES], shortcuts=False)
+    forked = replay([tmp_path], overrides=ORGANIZATION, own_role_arns=[HUB_ROLES], jobs=2)
 
     assert status == 0
     keyed = {line["key"]: line for line in lines}
@@ -108,8 +109,12 @@ def test_an_organisation_log_is_decided_per_account_with_account_keys(tmp_path: 
         assert (incident["account"], incident["verdict"]) == (account, "remediate")
         assert incident["eventID"] == SAME_ID
     assert keyed[f"{MEMBER_B}#b-1"]["account"] == MEMBER_B
-    assert full[:2] == (status, lines)  # the fast scan reads the accounts exactly
+    assert full[:2] == forked[:2] == (status, lines)  # the fast scan reads them exactly
     assert "organisation mode" in err
+    assert (
+        f"by account (records not ignored): {MEMBER_A} remediate 1; {MEMBER_B} remediate 1"
+        in (forked[2])
+    )
 
 
 def test_account_mode_lines_carry_no_account_and_keep_plain_keys(tmp_path: Path) -> None:

@@ -8,13 +8,16 @@ Organisation mode only (trailwarden.logic.org_backstop).
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers._observability import observability
+from trailwarden.dal.clients import _CONFIG as CLIENT_CONFIG
 from trailwarden.dal.clients import client_cache
 from trailwarden.dal.member_clients import MemberRoles, member_role_arn
 from trailwarden.logic.org_backstop import (
@@ -25,7 +28,7 @@ from trailwarden.logic.org_backstop import (
 from trailwarden.models.settings import MemberSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -44,10 +47,42 @@ class Deps:
     state_machine_arn: str  # the cloudtrail-tamper state machine
 
 
+def shared_session_clients() -> Callable[..., Any]:
+    """Member clients built from one boto3 session: its loaded service models are reused
+    (measured here: ~2 ms a client, against ~65 ms for ``make_client``'s session per
+    client; a batch builds about 180). Building clients on one session is not
+    thread-safe: a lock (the calls themselves run in parallel)."""
+    session = boto3.session.Session()
+    lock = threading.Lock()
+
+    def client(
+        service: str,
+        region: str | None = None,
+        *,
+        credentials: Mapping[str, str] | None = None,
+        endpoint_url: str | None = None,
+    ) -> Any:
+        creds = credentials or {}
+        with lock:
+            return session.client(  # type: ignore[call-overload,misc]
+                service,
+                region_name=region,
+                config=CLIENT_CONFIG,
+                endpoint_url=endpoint_url,
+                aws_access_key_id=creds.get("aws_access_key_id"),
+                aws_secret_access_key=creds.get("aws_secret_access_key"),
+                aws_session_token=creds.get("aws_session_token"),
+            )
+
+    return client
+
+
 def build_deps(env: Any, clients: ClientFactory, roles: MemberRoles | None = None) -> Deps:
     settings = OrgBackstopSettings.from_env(env)
     member = MemberSettings.from_env(env)
-    reach = roles or MemberRoles(member.role_name, member.external_id)
+    reach = roles or MemberRoles(
+        member.role_name, member.external_id, client=shared_session_clients()
+    )
 
     def clients_for(account: str, session: str) -> ClientFactory:
         return reach.factory(

@@ -217,6 +217,7 @@ class SimResult:
     invocations: Counter[str]
     peak_concurrent_checks: int
     state_transitions: int
+    durations: dict[str, list[float]]  # function -> seconds of each invocation
 
 
 def run_state_machine(
@@ -252,6 +253,7 @@ def run_state_machine(
         "org-backstop-check": run_check,
     }
     invocations: Counter[str] = Counter()
+    durations: dict[str, list[float]] = {name: [] for name in handlers}
     running = [0, 0]  # now, peak
     lock = threading.Lock()
     original = LambdaSimpleBackend.invoke
@@ -272,6 +274,7 @@ def run_state_machine(
             invocations[name] += 1
             running[0] += 1
             running[1] = max(running)
+        began = time.monotonic()
         try:
             event = json.loads(body) if body else {}
             return json.dumps(handler(event, deps)).encode()
@@ -281,6 +284,7 @@ def run_state_machine(
         finally:
             with lock:
                 running[0] -= 1
+                durations[name].append(time.monotonic() - began)
 
     config: Any = {
         "stepfunctions": {"execute_state_machine": True},
@@ -304,7 +308,9 @@ def run_state_machine(
         finally:
             LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
     output = json.loads(described.get("output") or "{}")
-    return SimResult(described["status"], wall, output, invocations, running[1], transitions)
+    return SimResult(
+        described["status"], wall, output, invocations, running[1], transitions, durations
+    )
 
 
 def _provision(function_names: list[str]) -> tuple[Any, str]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 from cfnlint.decode import cfn_yaml
+from moto import mock_aws
 
+from handlers.org_backstop import shared_session_clients
 from tests.conftest import REPO
+from trailwarden.dal.member_clients import MemberRoles
 from trailwarden.logic.org_backstop import (
     OrganizationBackstop,
     OrgBackstopSettings,
@@ -165,3 +169,51 @@ def test_the_template_substitutes_every_placeholder_of_the_backstop_definition()
     assert placeholders == set(machine["Properties"]["DefinitionSubstitutions"])
     assert machine["Condition"] == "OrganizationMode"
     assert json.loads(asl)["TimeoutSeconds"] < 300  # a run ends inside its period
+
+
+def test_the_backstop_assumes_each_member_role_once_for_every_region() -> None:
+    asked: list[str] = []
+    built: list[tuple[str, str | None]] = []
+
+    class Sts:
+        def assume_role(self, **request: Any) -> dict[str, Any]:
+            return {
+                "Credentials": {
+                    "AccessKeyId": "a",
+                    "SecretAccessKey": "b",
+                    "SessionToken": "c",
+                    "Expiration": datetime.now(UTC) + timedelta(hours=1),
+                }
+            }
+
+    def sts(region: str) -> Sts:
+        asked.append(region)
+        return Sts()
+
+    def client(service: str, region: str | None = None, **_: Any) -> str:
+        built.append((service, region))
+        return f"{service}@{region}"
+
+    roles = MemberRoles("trailwarden-member", "ext-id", sts=sts, client=client)
+    factory = roles.factory(
+        "210987654321", workflow="backstop", event_id="t", sts_region=HUB_REGION
+    )
+
+    answers = [factory("cloudtrail", region) for region in REGIONS_17]
+
+    assert asked == [HUB_REGION]  # one AssumeRole, through the hub region's endpoint
+    assert answers == [f"cloudtrail@{region}" for region in REGIONS_17]
+    assert len(built) == len(REGIONS_17)
+
+
+def test_member_clients_of_the_shared_session_carry_the_assumed_credentials() -> None:
+    make = shared_session_clients()
+    creds = {"aws_access_key_id": "AKIAX", "aws_secret_access_key": "s", "aws_session_token": "t"}
+
+    with mock_aws():
+        cloudtrail = make("cloudtrail", "eu-west-1", credentials=creds)
+        trails = cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]
+
+    assert trails == []
+    assert cloudtrail.meta.region_name == "eu-west-1"
+    assert cloudtrail._request_signer._credentials.access_key == "AKIAX"

@@ -8,6 +8,7 @@ end state come from events/index.json, never from the code under test.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -22,11 +23,12 @@ from trailwarden_local.demo_approval import drive_approval, drive_discord_approv
 from trailwarden_local.discord_app_standin import DiscordApplicationStandIn
 from trailwarden_local.discord_sink import DiscordSink
 from trailwarden_local.drivers import DRIVERS
+from trailwarden_local.drivers.base import MemberView, rewrite_issuer
 from trailwarden_local.inbox import TopicInbox
-from trailwarden_local.samples import TEMPLATE, Sample, load_index
+from trailwarden_local.samples import TEMPLATE, Sample, load_index, load_organization
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 SECRET_NAME = "trailwarden/discord-webhook"  # noqa: S105 - a name, not a secret
 # Small delays so the demo and tests never wait long (the template keeps production values).
@@ -56,6 +58,13 @@ class ScenarioResult:
     problems: list[str] = field(default_factory=list)
     approval: list[dict[str, Any]] = field(default_factory=list)
     simulated: str | None = None  # which step AWS would do the driver simulated, and why
+    account: str = ""  # where the resource lives
+    region: str = ""
+    # The rules that got the event: bus, rule, and (organisation) the member forwarder.
+    route: list[dict[str, Any]] = field(default_factory=list)
+    # Organisation scenarios: what the hub's own backend holds of the resource's kind in
+    # the member's region (read with the hub's plain credentials; must be nothing).
+    hub_holds: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +83,10 @@ class ScenarioResult:
             "problems": self.problems,
             "approval": self.approval,
             "simulated": self.simulated,
+            "account": self.account,
+            "region": self.region,
+            "route": self.route,
+            "hubHolds": self.hub_holds,
         }
 
 
@@ -94,11 +107,16 @@ def run_scenario(
     inbox: TopicInbox,
     sample: Sample,
     discord_app: tuple[DiscordApplicationStandIn, str] | None = None,
+    where: Any = None,
 ) -> ScenarioResult:
     """``discord_app``: Discord's stand-in and the interactions URL, when the scenario's
-    app has DiscordApplicationSecretName (approve with buttons instead of a link)."""
+    app has DiscordApplicationSecretName (approve with buttons instead of a link).
+    ``where``: the app as the driver sees it (a member's ``MemberView``; default the app)."""
     assert sample.workflow is not None
-    prepared = DRIVERS[sample.workflow](app, sample)
+    where = app if where is None else where
+    prepared = DRIVERS[sample.workflow](where, sample)
+    if sample.issuer == "member-role":  # the member role's own call
+        rewrite_issuer(prepared.event, app.organization.member_role_arn(where.account_id))
     before = prepared.read_state()
     seen = len(sink.requests)
 
@@ -181,7 +199,83 @@ def run_scenario(
         problems=problems,
         simulated=prepared.simulated,
         approval=approval,
+        account=str(where.account_id),
+        region=str(where.region),
+        route=[
+            {"bus": d.event_bus, "rule": d.rule_logical_id, "forwardedBy": d.forwarded_by}
+            for d in deliveries
+        ],
     )
+
+
+def relocated(sample: Sample) -> Sample:
+    """``sample`` as it happened in its member account and region: the sample's own
+    account id and region are replaced everywhere in the event (envelope, record, ARNs)."""
+    assert sample.account and sample.region
+    text = json.dumps(sample.event)
+    text = text.replace(str(sample.event["account"]), sample.account)
+    text = text.replace(f'"{sample.event["region"]}"', f'"{sample.region}"')
+    text = text.replace(f":{sample.event['region']}:", f":{sample.region}:")
+    text = text.replace(f".{sample.event['region']}.", f".{sample.region}.")
+    return dataclasses.replace(sample, event=json.loads(text))
+
+
+# Organisation scenarios: what the hub account holds, in the member's region, of the
+# kind of resource each workflow changes (plain boto3 with the hub's own credentials).
+_HUB_PROBES: dict[str, Callable[[str], list[str]]] = {
+    "ami-exposure": lambda region: [
+        i["ImageId"]
+        for i in boto3.client("ec2", region_name=region).describe_images(Owners=["self"])["Images"]
+    ],
+    "snapshot-exposure": lambda region: [
+        s["SnapshotId"]
+        for s in boto3.client("ec2", region_name=region).describe_snapshots(OwnerIds=["self"])[
+            "Snapshots"
+        ]
+    ],
+    "sg-open-ingress": lambda region: [
+        g["GroupId"]
+        for g in boto3.client("ec2", region_name=region).describe_security_groups()[
+            "SecurityGroups"
+        ]
+        if g["GroupName"] != "default"
+    ],
+    "cloudtrail-tamper": lambda region: [
+        t["Name"]
+        for t in boto3.client("cloudtrail", region_name=region).describe_trails()["trailList"]
+    ],
+    "waf-protected-ip": lambda region: [
+        s["Name"]
+        for s in boto3.client("wafv2", region_name=region).list_ip_sets(Scope="REGIONAL")["IPSets"]
+    ],
+}
+
+
+def run_organization(
+    app: Any, sink: DiscordSink, inbox: TopicInbox, samples: list[Sample]
+) -> list[ScenarioResult]:
+    """Member scenarios on an organisation-mode app: each sample happens in its member
+    account and region (driver clients use that member's AssumeRole credentials), goes
+    through the member's forwarder to the hub bus, and is checked for a hub-bus route and
+    for leaving nothing in the hub's own backend."""
+    results = []
+    for sample in samples:
+        moved = relocated(sample)
+        assert moved.account and moved.region
+        view = MemberView(app, moved.account, moved.region, app.member_credentials(moved.account))
+        result = run_scenario(app, sink, inbox, moved, where=view)
+        if result.verdict != "ignore" and not any(
+            r["bus"] == app.organization.hub_bus and r["forwardedBy"] for r in result.route
+        ):
+            result.problems.append("the event did not reach the hub bus through a forwarder")
+        probe = _HUB_PROBES.get(str(sample.workflow))
+        if probe is not None:
+            result.hub_holds = probe(moved.region)
+            if result.hub_holds:
+                result.problems.append(f"the hub account holds {result.hub_holds}")
+        result.ok = not result.problems
+        results.append(result)
+    return results
 
 
 def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
@@ -229,7 +323,36 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
                         app, sink, inbox, sample, discord_app
                     )
                 approvals.attach(None)
-    return [results[i] for i in sorted(results)]
+        ordered = [results[i] for i in sorted(results)]
+        organization = load_organization()
+        members = [
+            s
+            for s in organization.samples
+            if s.in_demo and s.workflow in DRIVERS and (not workflows or s.workflow in workflows)
+        ]
+        if members:
+            parameters = {
+                **index.parameters,
+                "DiscordWebhookSecretName": SECRET_NAME,
+                "NotificationEmail": "security-team@example.com",
+                **organization.parameters,
+            }
+            env = {**FAST_ENV, "APPROVAL_BASE_URL": approvals.url}
+            with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=env) as app:
+                approvals.attach(app)
+                boto3.client("secretsmanager", region_name=app.region).create_secret(
+                    Name=SECRET_NAME, SecretString=sink.url
+                )
+                for member in organization.members:
+                    app.add_member(
+                        str(member["account"]),
+                        tuple(member["regions"]),
+                        member_role=bool(member.get("memberRole", True)),
+                    )
+                inbox = TopicInbox(app.resource("AlertTopic"), app.region)
+                ordered += run_organization(app, sink, inbox, members)
+                approvals.attach(None)
+    return ordered
 
 
 def _approval_step(step: Mapping[str, Any]) -> str:
@@ -251,6 +374,16 @@ def print_human(results: list[ScenarioResult], elapsed: float, out: TextIO) -> N
     for r in results:
         mark = "OK  " if r.ok else "FAIL"
         print(f"[{mark}] {r.workflow} / {r.scenario}: verdict {r.verdict}", file=out)
+        print(f"    where  : account {r.account}, {r.region}", file=out)
+        for route in r.route:
+            if route["forwardedBy"]:
+                print(
+                    f"    route  : member forwarder {route['forwardedBy']} -> bus {route['bus']}"
+                    f", rule {route['rule']}",
+                    file=out,
+                )
+        if r.hub_holds is not None:
+            print(f"    hub    : holds {r.hub_holds or 'nothing'} of this kind there", file=out)
         print(f"    why    : {r.reason}", file=out)
         if r.simulated:
             print(f"    SIMULATED: {r.simulated}", file=out)

@@ -11,6 +11,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from trailwarden.models.errors import RemediationFailed, ResourceGone
+from trailwarden.workflows.shares import fix_shares
 from trailwarden.workflows.snapshot_exposure import remediation
 
 if TYPE_CHECKING:
@@ -98,3 +99,60 @@ def test_the_offline_plan_comes_from_what_the_event_added() -> None:
         "GroupNames": ["all"],
         "UserIds": ["999988887777"],
     }
+
+
+def test_a_removal_shown_late_is_verified_by_reading_again() -> None:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    public = {"CreateVolumePermissions": [{"Group": "all"}], "SnapshotId": "snap-1"}
+    private = {"CreateVolumePermissions": [], "SnapshotId": "snap-1"}
+    slept: list[float] = []
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_snapshot_attribute", public)
+        stub.add_response("modify_snapshot_attribute", {})
+        stub.add_response("describe_snapshot_attribute", public)  # not yet visible
+        stub.add_response("describe_snapshot_attribute", private)
+
+        result = fix_shares(
+            "snap-1",
+            TRUSTED,
+            read=lambda: remediation.read_volume_permissions(ec2, "snap-1"),
+            plan=lambda perms: remediation.plan("snap-1", perms, TRUSTED),
+            perform=lambda action: ec2.modify_snapshot_attribute(
+                SnapshotId="snap-1", **action.params
+            ),
+            timeout_seconds=5,
+            poll_seconds=0.5,
+            sleep=slept.append,
+            clock=lambda: 100.0 + sum(slept),
+        )
+
+    assert result.status == "remediated"
+    assert slept == [0.5]
+
+
+def test_verification_gives_up_when_the_time_is_spent() -> None:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    public = {"CreateVolumePermissions": [{"Group": "all"}], "SnapshotId": "snap-1"}
+    slept: list[float] = []
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_snapshot_attribute", public)
+        stub.add_response("modify_snapshot_attribute", {})
+        for _ in range(3):
+            stub.add_response("describe_snapshot_attribute", public)
+
+        with pytest.raises(RemediationFailed):
+            fix_shares(
+                "snap-1",
+                TRUSTED,
+                read=lambda: remediation.read_volume_permissions(ec2, "snap-1"),
+                plan=lambda perms: remediation.plan("snap-1", perms, TRUSTED),
+                perform=lambda action: ec2.modify_snapshot_attribute(
+                    SnapshotId="snap-1", **action.params
+                ),
+                timeout_seconds=1.0,
+                poll_seconds=0.5,
+                sleep=slept.append,
+                clock=lambda: 100.0 + sum(slept),
+            )
+
+    assert slept == [0.5, 0.5]

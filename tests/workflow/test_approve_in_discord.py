@@ -19,6 +19,8 @@ def test_approve_in_discord_removes_the_ip_and_the_audit_names_the_approver(
     index = demo.load_index()
     only = tuple(s for s in index.samples if s.scenario == "approve-in-discord")
     monkeypatch.setattr(demo, "load_index", lambda: dataclasses.replace(index, samples=only))
+    organization = dataclasses.replace(demo.load_organization(), samples=())
+    monkeypatch.setattr(demo, "load_organization", lambda: organization)
 
     (result,) = demo.run_all({"waf-protected-ip"})
 

@@ -5,6 +5,7 @@ API's own shape of a removal) and the call that performs it."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trailwarden.models.errors import RemediationFailed
@@ -49,15 +50,29 @@ def fix_shares(
     read: Callable[[], S],
     plan: Callable[[S], tuple[PlannedAction, ...]],
     perform: Callable[[PlannedAction], None],
+    *,
+    timeout_seconds: float = 0.0,
+    poll_seconds: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> RemediationResult:
-    """Idempotent: re-read, remove what offends now, verify. Already private is success."""
+    """Idempotent: re-read, remove what offends now, verify. Already private is success.
+
+    The verifying read is repeated every ``poll_seconds`` for up to ``timeout_seconds``:
+    EC2 may show an attribute change a moment late; only a permission still there then
+    fails the remediation.
+    """
     before = read()
     actions = plan(before)
     if not actions:
         return RemediationResult("already-clean", before.to_dict(), before.to_dict())
     for action in actions:
         perform(action)
+    deadline = clock() + timeout_seconds
     after = read()
+    while any(offending(after, trusted)) and clock() + poll_seconds <= deadline:
+        sleep(poll_seconds)
+        after = read()
     public, untrusted = offending(after, trusted)
     if public or untrusted:
         raise RemediationFailed(f"{resource_id} still exposed after removal")

@@ -39,10 +39,31 @@ class Driver(Protocol):
     def __call__(self, app: LocalApp, sample: Sample) -> Prepared: ...
 
 
-def client(app: LocalApp, service: str) -> Any:
+def client(app: LocalApp, service: str, region: str | None = None) -> Any:
+    """A plain boto3 client where the scenario happens: the app's account and region, or
+    a member's (``MemberView``: its own credentials, from sts AssumeRole)."""
     import boto3
 
-    return boto3.client(service, region_name=app.region)  # type: ignore[call-overload]
+    credentials: dict[str, str] = getattr(app, "credentials", None) or {}
+    return boto3.client(  # type: ignore[call-overload]
+        service, region_name=region or app.region, **credentials
+    )
+
+
+class MemberView:
+    """The app as a driver sees it in an organisation scenario: ``region``,
+    ``account_id`` and ``credentials`` are the member's; everything else is the app's."""
+
+    def __init__(
+        self, app: LocalApp, account: str, region: str, credentials: dict[str, str]
+    ) -> None:
+        self._app = app
+        self.account_id = account
+        self.region = region
+        self.credentials = credentials
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
 
 
 def own_role_arn(app: LocalApp, function_logical_id: str) -> str:

@@ -48,7 +48,12 @@ def create_trail(
     """A trail writing to its own bucket; returns its ARN."""
     s3, cloudtrail = client(app, "s3"), client(app, "cloudtrail")
     bucket = f"trailwarden-{name}".lower()[:63].rstrip("-")
-    s3.create_bucket(Bucket=bucket)
+    if app.region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:  # outside us-east-1 S3 wants the region named
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": app.region}
+        )
     arn = str(
         cloudtrail.create_trail(
             Name=name,

@@ -25,7 +25,7 @@ import copy
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from trailwarden_local.drivers.base import Prepared, own_role_arn, rewrite_issuer
+from trailwarden_local.drivers.base import Prepared, client, own_role_arn, rewrite_issuer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -42,17 +42,13 @@ _VISIBILITY = {
 
 
 def wafv2_client(app: LocalApp, scope: str) -> Any:
-    import boto3
-
     region = CLOUDFRONT_REGION if scope == "CLOUDFRONT" else app.region
-    return boto3.client("wafv2", region_name=region)
+    return client(app, "wafv2", region)
 
 
 def add_nat_gateway(app: LocalApp, public_ip: str) -> str:
     """A NAT gateway whose Elastic IP is exactly ``public_ip``; returns its id."""
-    import boto3
-
-    ec2 = boto3.client("ec2", region_name=app.region)
+    ec2 = client(app, "ec2")
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
     allocation = ec2.allocate_address(Domain="vpc", Address=public_ip)["AllocationId"]

@@ -17,6 +17,7 @@ recorder) and is a thin facade over the three jobs: :class:`~.stack.LocalStack`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -26,6 +27,7 @@ from .bus import Delivery, EventBus
 from .errors import EngineStateError
 from .executions import Executions, InvokeResult
 from .lambda_runtime import InvocationRecord, LambdaRuntime, base_environment
+from .organization import Organization, forwarder_patterns
 from .recorder import OperationRecorder
 from .stack import LocalRule, LocalStack, LocalStateMachine, SkippedResource
 
@@ -111,6 +113,8 @@ class LocalApp:
         self._mock: Any = None
         self._session: Any = None
         self._clients: dict[str, Any] = {}
+        # Organisation mode (DeploymentMode=organization): the members and their forwarders.
+        self.organization: Organization | None = None
         self._previous_moto_account: str | None = None
         self._started = False
 
@@ -176,10 +180,57 @@ class LocalApp:
             self._runtime.install(self.stack.code_dirs)
             _memoise_asl_validation()
             self.stack.provision(self._session, self.bus.matcher)
+            if self.stack.conditions.get("OrganizationMode"):
+                self._start_organization()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_organization(self) -> None:
+        """The hub's organisation, with the hub account as its first member (it forwards
+        its own events from its region and has the member role, as README says)."""
+        hub_bus = str(self.stack.resource("HubEventBus"))
+        wanted = ("MemberRoleName", "KeyPairConfigRuleName")
+        patterns = forwarder_patterns(
+            self.template_path.parent / "member" / "forwarders.yaml",
+            {
+                "HubAccountId": self.account_id,
+                "HubRegion": self.region,
+                "HubEventBusName": hub_bus,
+                **{k: v for k, v in self.parameters.items() if k in wanted},
+            },
+            hub_account=self.account_id,
+            hub_region=self.region,
+        )
+        self.organization = Organization(
+            hub_account=self.account_id,
+            hub_region=self.region,
+            hub_bus=hub_bus,
+            partition=self.stack.partition,
+            member_role_name=self.parameters["MemberRoleName"],
+            patterns=patterns,
+            matcher=self.bus.matcher,
+        )
+        self.organization.install()
+        self.organization.add_member(self.account_id, (self.region,))
+
+    def add_member(
+        self, account: str, regions: tuple[str, ...] | list[str], *, member_role: bool = True
+    ) -> None:
+        """Organisation mode: ``account`` forwards its events from ``regions`` to the hub
+        bus; ``member_role=False`` leaves the trailwarden member role out of it."""
+        if self.organization is None:
+            raise EngineStateError(
+                "add_member needs a started app with DeploymentMode=organization"
+            )
+        self.organization.add_member(account, regions, member_role=member_role)
+
+    def member_credentials(self, account: str) -> dict[str, str]:
+        """boto3 keyword arguments acting in member ``account`` (its access role)."""
+        if self.organization is None:
+            raise EngineStateError("member_credentials needs DeploymentMode=organization")
+        return self.organization.credentials(account)
 
     def _check_mock(self) -> None:
         from moto.core.config import default_user_config
@@ -209,6 +260,9 @@ class LocalApp:
                 self._runtime.uninstall()
                 self._runtime = None
             self._recorder.uninstall()
+            if self.organization is not None:
+                self.organization.uninstall()
+                self.organization = None
             if self.account_id != _DEFAULT_MOTO_ACCOUNT and self._started:
                 if self._previous_moto_account is None:
                     os.environ.pop("MOTO_ACCOUNT_ID", None)
@@ -268,8 +322,25 @@ class LocalApp:
     def put_event(
         self, event: Mapping[str, Any], *, event_bus_name: str = "default"
     ) -> list[Delivery]:
-        """Route ``event`` like EventBridge (see :meth:`EventBus.put_event`)."""
-        return self.bus.put_event(event, event_bus_name=event_bus_name)
+        """Route ``event`` like EventBridge (see :meth:`EventBus.put_event`).
+
+        In organisation mode an event put on the default bus is an event of its
+        ``account`` and ``region`` (the hub's when absent): the hub's own default-bus
+        rules see it when it happened in the hub account and region, and each member
+        forwarder rule that matches delivers it, unchanged, to the hub bus."""
+        if self.organization is None or event_bus_name != "default":
+            return self.bus.put_event(event, event_bus_name=event_bus_name)
+        full = self.bus.envelope(event)
+        deliveries: list[Delivery] = []
+        if (full["account"], full["region"]) == (self.account_id, self.region):
+            deliveries += self.bus.put_event(full)
+        hub_bus = self.organization.hub_bus
+        for forwarder in self.organization.forwarders_matching(full):
+            deliveries += [
+                dataclasses.replace(delivery, forwarded_by=forwarder)
+                for delivery in self.bus.put_event(full, event_bus_name=hub_bus)
+            ]
+        return deliveries
 
     def invoke(self, function: str, event: Any) -> InvokeResult:
         """Invoke a function (logical id, name or ARN) through moto's Lambda API."""

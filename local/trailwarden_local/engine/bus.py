@@ -39,6 +39,8 @@ class Delivery:
     function_error: str | None = None
     error: str | None = None
     dead_lettered: bool = False
+    event_bus: str = "default"  # the bus whose rule matched
+    forwarded_by: str | None = None  # organisation mode: the member forwarder rule
 
 
 class EventBus:
@@ -79,6 +81,10 @@ class EventBus:
         full.setdefault("resources", [])
         return full
 
+    def envelope(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """``event`` with the envelope fields EventBridge fills in (see put_event)."""
+        return self._envelope(event)
+
     def put_event(
         self, event: Mapping[str, Any], *, event_bus_name: str = "default"
     ) -> list[Delivery]:
@@ -104,7 +110,9 @@ class EventBus:
                     Rule=rule["Name"], EventBusName=event_bus_name
                 )["Targets"]
                 for target in targets:
-                    deliveries.append(self._deliver(rule, by_name.get(rule["Name"]), target, full))
+                    deliveries.append(
+                        self._deliver(rule, by_name.get(rule["Name"]), target, full, event_bus_name)
+                    )
         return deliveries
 
     def _deliver(
@@ -113,6 +121,7 @@ class EventBus:
         rule_lid: str | None,
         target: Mapping[str, Any],
         event: Mapping[str, Any],
+        event_bus_name: str = "default",
     ) -> Delivery:
         from botocore.exceptions import ClientError
 
@@ -134,6 +143,7 @@ class EventBus:
             "target_arn": arn,
             "kind": kinds[service],
             "input": event,
+            "event_bus": event_bus_name,
         }
         try:
             if service == "states":

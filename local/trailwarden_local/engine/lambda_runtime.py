@@ -99,6 +99,10 @@ class _StdoutRouter:
     so the redirect is decided per write by the calling context, not process-wide.
     """
 
+    # Handlers run on several threads (executions, the approval server) and all write
+    # to one text stream here; io.TextIOWrapper is not safe for concurrent writers.
+    _lock = threading.RLock()
+
     def __init__(self, original: TextIO) -> None:
         self.original = original
 
@@ -106,14 +110,17 @@ class _StdoutRouter:
         return sys.stderr if active_invocation() is not None else self.original
 
     def write(self, text: str) -> int:
-        return self._target().write(text)
+        with self._lock:
+            return self._target().write(text)
 
     def writelines(self, lines: Any) -> None:
-        self._target().writelines(lines)
+        with self._lock:
+            self._target().writelines(lines)
 
     def flush(self) -> None:
-        self.original.flush()
-        sys.stderr.flush()
+        with self._lock:
+            self.original.flush()
+            sys.stderr.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.original, name)

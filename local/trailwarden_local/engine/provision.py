@@ -43,6 +43,9 @@ SKIPPED_RESOURCE_TYPES: dict[str, str] = {
     "AWS::CloudTrail::Trail": "CloudTrail events are injected with LocalApp.put_event",
     "AWS::S3::Bucket": "only CloudTrail/log storage; nothing in the workflows reads it",
     "AWS::S3::BucketPolicy": "resource policies are not enforced by moto",
+    "AWS::Events::EventBusPolicy": (
+        "resource policies are not enforced by moto; the engine forwards member events itself"
+    ),
 }
 
 
@@ -166,6 +169,7 @@ class Provisioner:
             "AWS::DynamoDB::Table": self._dynamodb_table,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Events::Rule": self._events_rule,
+            "AWS::Events::EventBus": self._event_bus,
         }
 
     @staticmethod
@@ -428,6 +432,13 @@ class Provisioner:
 
     # ------------------------------------------------------------------ EventBridge
 
+    def _event_bus(self, logical_id: str, props: dict[str, Any]) -> Provisioned:
+        name = str(props["Name"])
+        arn = self.client("events").create_event_bus(Name=name)["EventBusArn"]
+        return Provisioned(
+            logical_id, "AWS::Events::EventBus", name, {"Arn": arn, "Name": name}, props
+        )
+
     def _events_rule(self, logical_id: str, props: dict[str, Any]) -> Provisioned:
         events = self.client("events")
         where = f"Resources.{logical_id}"
@@ -516,5 +527,6 @@ _SUPPORTED_TYPES = frozenset(
         "AWS::DynamoDB::Table",
         "AWS::StepFunctions::StateMachine",
         "AWS::Events::Rule",
+        "AWS::Events::EventBus",
     }
 )

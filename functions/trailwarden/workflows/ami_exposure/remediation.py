@@ -110,8 +110,16 @@ def plan(
     )
 
 
-def apply(ec2: Any, image_id: str, trusted: frozenset[str]) -> RemediationResult:
-    """Idempotent: re-read, remove what offends now, verify. Already private is success."""
+def apply(
+    ec2: Any,
+    image_id: str,
+    trusted: frozenset[str],
+    *,
+    timeout_seconds: float = 0.0,
+    poll_seconds: float = 1.0,
+) -> RemediationResult:
+    """Idempotent: re-read, remove what offends now, verify (polling up to
+    ``timeout_seconds``). Already private is success."""
 
     def perform(action: PlannedAction) -> None:
         try:
@@ -125,6 +133,8 @@ def apply(ec2: Any, image_id: str, trusted: frozenset[str]) -> RemediationResult
         read=lambda: read_launch_permissions(ec2, image_id),
         plan=lambda perms: plan(image_id, perms, trusted),
         perform=perform,
+        timeout_seconds=timeout_seconds,
+        poll_seconds=poll_seconds,
     )
 
 
@@ -155,6 +165,18 @@ def plan_for(
 
 
 def remediate(
-    resource_id: str, region: str, clients: ClientFactory, trusted: frozenset[str]
+    resource_id: str,
+    region: str,
+    clients: ClientFactory,
+    trusted: frozenset[str],
+    *,
+    timeout_seconds: float = 0.0,
+    poll_seconds: float = 1.0,
 ) -> RemediationResult:
-    return apply(clients("ec2", region), resource_id, trusted)
+    return apply(
+        clients("ec2", region),
+        resource_id,
+        trusted,
+        timeout_seconds=timeout_seconds,
+        poll_seconds=poll_seconds,
+    )

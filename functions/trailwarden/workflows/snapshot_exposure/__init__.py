@@ -89,7 +89,12 @@ def load() -> Workflow:
                 rid, facts, state, s.trusted_account_ids
             ),
             apply=lambda rid, _facts, region, clients, s: remediation.remediate(
-                rid, region, clients, s.trusted_account_ids
+                rid,
+                region,
+                clients,
+                s.trusted_account_ids,
+                timeout_seconds=s.verify_timeout_seconds,
+                poll_seconds=s.verify_poll_seconds,
             ),
         ),
     )

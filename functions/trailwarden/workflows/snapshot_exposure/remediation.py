@@ -95,8 +95,16 @@ def plan(
     )
 
 
-def apply(ec2: Any, snapshot_id: str, trusted: frozenset[str]) -> RemediationResult:
-    """Idempotent: re-read, remove what offends now, verify. Already private is success."""
+def apply(
+    ec2: Any,
+    snapshot_id: str,
+    trusted: frozenset[str],
+    *,
+    timeout_seconds: float = 0.0,
+    poll_seconds: float = 1.0,
+) -> RemediationResult:
+    """Idempotent: re-read, remove what offends now, verify (polling up to
+    ``timeout_seconds``). Already private is success."""
 
     def perform(action: PlannedAction) -> None:
         try:
@@ -110,6 +118,8 @@ def apply(ec2: Any, snapshot_id: str, trusted: frozenset[str]) -> RemediationRes
         read=lambda: read_volume_permissions(ec2, snapshot_id),
         plan=lambda perms: plan(snapshot_id, perms, trusted),
         perform=perform,
+        timeout_seconds=timeout_seconds,
+        poll_seconds=poll_seconds,
     )
 
 
@@ -138,6 +148,18 @@ def plan_for(
 
 
 def remediate(
-    resource_id: str, region: str, clients: ClientFactory, trusted: frozenset[str]
+    resource_id: str,
+    region: str,
+    clients: ClientFactory,
+    trusted: frozenset[str],
+    *,
+    timeout_seconds: float = 0.0,
+    poll_seconds: float = 1.0,
 ) -> RemediationResult:
-    return apply(clients("ec2", region), resource_id, trusted)
+    return apply(
+        clients("ec2", region),
+        resource_id,
+        trusted,
+        timeout_seconds=timeout_seconds,
+        poll_seconds=poll_seconds,
+    )

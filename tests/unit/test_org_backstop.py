@@ -217,3 +217,31 @@ def test_member_clients_of_the_shared_session_carry_the_assumed_credentials() ->
     assert trails == []
     assert cloudtrail.meta.region_name == "eu-west-1"
     assert cloudtrail._request_signer._credentials.access_key == "AKIAX"
+
+
+class BrokenAccount(FakeOrganization):
+    """An account whose reads fail with an error that is no unreachable member."""
+
+    def clients_for(self, account: str, session: str) -> Any:
+        inner = super().clients_for(account, session)
+
+        def client(service: str, region: str | None = None) -> Any:
+            if account == self.ids[0] and service == "ec2":
+                raise RuntimeError("unexpected failure")
+            return inner(service, region)
+
+        return client
+
+
+def test_a_batch_that_fails_is_caught_and_the_other_batches_are_still_checked() -> None:
+    org = BrokenAccount(15)
+
+    result = run_state_machine(org, batch_size=10, timeout=60)
+
+    assert result.status == "SUCCEEDED"
+    failed, checked = result.output["results"]
+    assert failed["failed"] is True
+    assert failed["error"] == "RuntimeError"
+    assert failed["accounts"] == org.ids[:10]
+    assert checked["accounts"] == 5
+    assert checked["regionsChecked"] == 5 * len(REGIONS_17)

@@ -119,6 +119,7 @@ def member_grants(units: list[Unit]) -> list[Grant]:
         if code.remediation is not None:
             grants += [*code.remediation.assess_grants, *code.remediation.remediate_grants]
         grants += code.enrich_grants
+        grants += unit.declaration.member_grants
     return grants
 
 

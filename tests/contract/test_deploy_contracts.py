@@ -258,6 +258,10 @@ READS_BY_KIND = {
     "approval_request": {"APPROVAL_TIMEOUT_SECONDS"} | NOTIFY,
     "approval": NOTIFY,
     "keypair_rule": set(),
+    # The organisation backstop (organisation mode only): the list spares excluded
+    # accounts, the check reaches members.
+    "org_backstop_accounts": {"EXCLUDED_ACCOUNT_IDS"},
+    "org_backstop": ORGANIZATION - {"EXCLUDED_ACCOUNT_IDS"},
     "discord_interactions": NOTIFY,  # the "you may not decide" answer, in the team's language
     "discord_resume": NOTIFY,  # "Approved by <name> at <time>" in the team's zone
 }
@@ -462,6 +466,7 @@ EXPLICIT_NAME_LIMIT = {
     ("AWS::Scheduler::ScheduleGroup", "Name"): 64,
     ("AWS::CloudTrail::Trail", "TrailName"): 128,
     ("AWS::Events::EventBus", "Name"): 256,
+    ("AWS::Serverless::StateMachine", "Name"): 80,
 }
 
 
@@ -577,7 +582,9 @@ def asynchronously_invoked() -> set[str]:
     }
     for body in RESOURCES.values():
         if body["Type"] == "AWS::Scheduler::Schedule":
-            found.add(body["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0])
+            target = body["Properties"]["Target"]["Arn"]
+            if "Fn::GetAtt" in target:  # a function (a state machine target is a Ref)
+                found.add(target["Fn::GetAtt"][0])
         if body["Type"] == "AWS::Config::ConfigRule":
             found.add(body["Properties"]["Source"]["SourceIdentifier"]["Fn::GetAtt"][0])
         for policy in body.get("Properties", {}).get("Policies", []) or []:

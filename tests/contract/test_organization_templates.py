@@ -419,6 +419,7 @@ def test_the_member_role_may_do_exactly_what_the_workflows_declare_for_member_wo
     for unit in generate.load_units():
         code = unit.workflow
         expected |= actions_of(code.enrich_grants)
+        expected |= actions_of(unit.declaration.member_grants)
         if code.remediation is not None:
             expected |= actions_of(code.remediation.assess_grants)
             expected |= actions_of(code.remediation.remediate_grants)

@@ -107,7 +107,7 @@ def regional_sts(region: str) -> Any:
 class _Session:
     credentials: dict[str, str]
     expires_at: float
-    clients: dict[str, Any] = field(default_factory=dict)
+    clients: dict[tuple[str, str], Any] = field(default_factory=dict)  # (service, region)
 
 
 class MemberRoles:
@@ -132,12 +132,23 @@ class MemberRoles:
         self._lock = threading.Lock()  # the local engine runs executions on threads
 
     def factory(
-        self, account: str, *, workflow: str, event_id: str, default_region: str = ""
+        self,
+        account: str,
+        *,
+        workflow: str,
+        event_id: str,
+        default_region: str = "",
+        sts_region: str = "",
     ) -> ClientFactory:
         """Clients in ``account``. Nothing is assumed until the first client is asked for
         (an ignored event costs no STS call). ``default_region`` serves ``region=None``
         (the region the event happened in). An account that is no account id raises
-        InvalidEvent at the first client, not here (the event is parsed after)."""
+        InvalidEvent at the first client, not here (the event is parsed after).
+
+        ``sts_region``: assume once, through that region's endpoint, for clients in every
+        region (a regional endpoint's token is valid in every region, opt-in ones
+        included): the organisation backstop reads every region of an account with one
+        AssumeRole. Without it each region assumes through its own endpoint."""
         name = session_name(workflow, event_id)
         identity = source_identity(workflow)
 
@@ -147,12 +158,11 @@ class MemberRoles:
             where = region or default_region
             if not where:
                 raise InvalidEvent("the event names no region to act in")
-            session = self._session(account, where, name, identity)
-            if service not in session.clients:
-                session.clients[service] = self._client(
-                    service, where, credentials=session.credentials
-                )
-            return session.clients[service]
+            session = self._session(account, sts_region or where, name, identity)
+            key = (service, where)
+            if key not in session.clients:
+                session.clients[key] = self._client(service, where, credentials=session.credentials)
+            return session.clients[key]
 
         return client
 

@@ -123,6 +123,9 @@ class Declaration(NamedTuple):
     # Functions of the unit's template.yaml whose roles change things (their calls are
     # the app's own: app-tamper ignores them), besides the Remediate function.
     acting_functions: tuple[str, ...] = ()
+    # What the member role must also allow (organisation mode) for the unit's own
+    # functions besides assess/remediate/enrich (e.g. the organisation backstop).
+    member_grants: tuple[Grant, ...] = ()
     # Alert text: facts shown (key -> label, in order), translated fact values, and
     # what happened per event name (the title); the id is the title otherwise.
     facts: Mapping[str, Text] = _EMPTY

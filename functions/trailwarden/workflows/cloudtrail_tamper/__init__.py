@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 from trailwarden.models.modes import Mode
 from trailwarden.workflows.declaration import (
     ACTING_MODES,
+    ANY_RESOURCE,
     Declaration,
     FunctionSpec,
+    Grant,
     ModeParameter,
     Rule,
     UnitParameter,
@@ -66,6 +68,15 @@ DECLARATION = Declaration(
     ),
     # The logging backstop (template.yaml) starts this workflow's executions.
     acting_functions=("TrailBackstopFunction",),
+    # The organisation backstop (logic/org_backstop.py) reads each member's enabled
+    # regions; its trail reads are the assess grants above.
+    member_grants=(
+        Grant(
+            ("ec2:DescribeRegions",),
+            ANY_RESOURCE,
+            "organisation backstop: the account's enabled regions (no resource-level permissions)",
+        ),
+    ),
 )
 
 

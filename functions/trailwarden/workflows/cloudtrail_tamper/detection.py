@@ -40,8 +40,11 @@ BACKSTOP_SOURCE = "trailwarden.backstop"
 TRAIL_NOT_LOGGING = "Trail Not Logging"
 WATCHED_TRAIL_MISSING = "Watched Trail Missing"
 NO_LOGGING_TRAIL = "No Logging Trail"
+# Organisation mode: the backstop could not check a member (its role missing or denying).
+MEMBER_UNREACHABLE = "Member Unreachable"
 ENVELOPE_TRIGGERS = frozenset(
-    (BACKSTOP_SOURCE, kind) for kind in (TRAIL_NOT_LOGGING, WATCHED_TRAIL_MISSING, NO_LOGGING_TRAIL)
+    (BACKSTOP_SOURCE, kind)
+    for kind in (TRAIL_NOT_LOGGING, WATCHED_TRAIL_MISSING, NO_LOGGING_TRAIL, MEMBER_UNREACHABLE)
 )
 UNKNOWN = "unknown"
 
@@ -354,6 +357,22 @@ def detect_envelope(envelope: Envelope, settings: DetectionSettings) -> Detectio
             RESOURCE_TYPE,
             envelope.region,
             {"region": envelope.region, "foundBy": "backstop"},
+        )
+    if envelope.detail_type == MEMBER_UNREACHABLE:
+        cause = text_of(detail.get("cause"))
+        return Detection(
+            WORKFLOW,
+            Outcome.ALERT,
+            Severity.CRITICAL,
+            f"cannot reach account {envelope.account}: role missing or denying the call; "
+            "the logging backstop cannot check its trails" + (f" ({cause})" if cause else ""),
+            "AWS::IAM::Role",
+            text_of(detail.get("roleArn")) or envelope.account,
+            {
+                "region": envelope.region,
+                "foundBy": "backstop",
+                "regions": [text_of(r) for r in as_list(detail.get("regions"))],
+            },
         )
     return Detection(
         WORKFLOW, Outcome.IGNORE, Severity.INFO, f"unexpected detail-type {envelope.detail_type!r}"

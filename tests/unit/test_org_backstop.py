@@ -245,3 +245,66 @@ def test_a_batch_that_fails_is_caught_and_the_other_batches_are_still_checked() 
     assert failed["accounts"] == org.ids[:10]
     assert checked["accounts"] == 5
     assert checked["regionsChecked"] == 5 * len(REGIONS_17)
+
+
+def test_a_region_denied_by_an_scp_hides_no_stopped_trail_of_the_other_regions() -> None:
+    org = DeniedInSomeRegions(2, stopped=frozenset({"200000000000"}))
+    assert org.ids[0] == "200000000000"  # the denying account has the stopped trail
+
+    backstop(org).run({"accounts": org.ids, **SCHEDULED})
+
+    (alert,) = started(org, detection.MEMBER_UNREACHABLE)
+    (stopped,) = started(org, detection.TRAIL_NOT_LOGGING)
+    assert alert["account"] == stopped["account"] == org.ids[0]
+
+
+class WithOrganizationTrailShadow(FakeOrganization):
+    """Each member also sees the management account's organisation trail (a shadow
+    whose ARN names the management account); the member role may not read its status."""
+
+    management = "100000000000"
+
+    def clients_for(self, account: str, session: str) -> Any:
+        inner = super().clients_for(account, session)
+        org = self
+
+        class WithShadow:
+            def __init__(self, trail_client: Any) -> None:
+                self.inner = trail_client
+
+            def describe_trails(self, **kwargs: Any) -> Any:
+                listed = self.inner.describe_trails(**kwargs)
+                shadow = {
+                    "Name": "org-trail",
+                    "TrailARN": f"arn:aws:cloudtrail:{HUB_REGION}:{org.management}:trail/org-trail",
+                    "HomeRegion": HUB_REGION,
+                    "IsMultiRegionTrail": True,
+                }
+                return {"trailList": [*listed["trailList"], shadow]}
+
+            def get_trail_status(self, Name: str) -> Any:  # noqa: N803 - boto3's
+                if org.management in Name:
+                    raise ClientError(
+                        {"Error": {"Code": "AccessDenied", "Message": "not yours"}},
+                        "GetTrailStatus",
+                    )
+                return self.inner.get_trail_status(Name=Name)
+
+        def client(service: str, region: str | None = None) -> Any:
+            made = inner(service, region)
+            return WithShadow(made) if service == "cloudtrail" else made
+
+        return client
+
+
+def test_a_shadow_of_the_organisation_trail_is_not_read_in_a_member_nor_an_unreachable_member() -> (
+    None
+):
+    org = WithOrganizationTrailShadow(3, stopped=frozenset({"200000000001"}))
+
+    result = backstop(org).run({"accounts": org.ids, **SCHEDULED})
+
+    assert result["unreachable"] == []
+    assert started(org, detection.MEMBER_UNREACHABLE) == []
+    (stopped,) = started(org, detection.TRAIL_NOT_LOGGING)
+    assert stopped["account"] == "200000000001"

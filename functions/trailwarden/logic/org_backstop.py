@@ -229,11 +229,15 @@ class OrganizationBackstop:
         return watched, [n for n in names if n not in seen]
 
     def _events(self, report: AccountReport, moment: datetime, at: str) -> list[dict[str, Any]]:
+        """One "Member Unreachable" alert when anything was refused (naming the regions),
+        and the findings of every region that could be read: a region-deny SCP in one
+        region never hides a stopped trail in another."""
         account = report.account
+        events: list[dict[str, Any]] = []
         if report.unreachable:
             window = _window(moment, self.settings.unreachable_reminder_seconds)
             regions = sorted({region for region, _cause in report.unreachable if region})
-            return [
+            events.append(
                 synthetic_event(
                     cloudtrail_tamper.MEMBER_UNREACHABLE,
                     account,
@@ -247,10 +251,9 @@ class OrganizationBackstop:
                     },
                     time=at,
                 )
-            ]
+            )
         window = _window(moment, self.settings.window_seconds)
         daily = _window(moment, MISSING_REMINDER_SECONDS)
-        events: list[dict[str, Any]] = []
         for region in report.regions:
             if region not in report.region_trails:
                 continue  # not read (error recorded, or the region is off)
@@ -317,14 +320,16 @@ class OrganizationBackstop:
             # 2. DescribeTrails in every (account, region)
             reads = [(r, region) for r in reports if not r.unreachable for region in r.regions]
             list(pool.map(lambda rr: self._trails(rr[0], factories[rr[0].account], rr[1]), reads))
-            # 3. GetTrailStatus once per (account, distinct trail)
+            # 3. GetTrailStatus once per (account, distinct trail it owns): a shadow of an
+            # organisation trail is the management account's, read (and restarted) there,
+            # since the member role may read only its own account's trails.
             distinct = [
                 (r, trail)
                 for r in reports
-                if not r.unreachable
                 for trail in {
                     t.arn or t.name: t for ts in r.region_trails.values() for t in ts
                 }.values()
+                if _account_of(trail.arn) in ("", r.account)
             ]
             list(
                 pool.map(lambda rt: self._status(rt[0], factories[rt[0].account], rt[1]), distinct)

@@ -44,6 +44,9 @@ class Reach:
     roles: MemberRoles | None = None  # organisation mode
     organization: Organization | None = None
     warnings: tuple[str, ...] = ()
+    # Assume through the hub's own region: its regional token is valid in every region,
+    # and the member's region may be an opt-in region the hub account has not enabled.
+    sts_region: str = ""
 
     def clients(self, account: str, region: str, *, workflow: str, incident: str) -> ClientFactory:
         """The factory for one event: plain clients in account mode; in organisation
@@ -52,7 +55,11 @@ class Reach:
         if self.roles is None:
             return self.plain
         return self.roles.factory(
-            account, workflow=workflow, event_id=incident, default_region=region
+            account,
+            workflow=workflow,
+            event_id=incident,
+            default_region=region,
+            sts_region=self.sts_region,
         )
 
     def clients_for_event(self, raw: Any, workflow: str) -> ClientFactory:
@@ -95,4 +102,5 @@ def build_reach(env: Mapping[str, str], plain: ClientFactory) -> Reach:
         roles=MemberRoles(settings.role_name, settings.external_id),
         organization=Organization(lambda: plain("organizations", None)),
         warnings=settings.warnings,
+        sts_region=env.get("AWS_REGION", ""),
     )

@@ -485,3 +485,14 @@ def test_a_trail_stopped_in_a_member_is_restarted_in_that_member(
     assert result["status"] == "remediated"
     assert cloudtrail.get_trail_status(Name=arn)["IsLogging"] is True
     assert boto3.client("cloudtrail", region_name=REGION).describe_trails()["trailList"] == []
+
+
+def test_members_are_assumed_through_the_hubs_own_region() -> None:
+    # The member's region may be an opt-in region the hub account has not enabled; a
+    # token from the hub's regional STS endpoint is valid in every region.
+    from handlers._reach import build_reach
+
+    reach = build_reach({**ORG_ENV, "AWS_REGION": "eu-central-1"}, lambda *_: None)
+
+    assert reach.roles is not None
+    assert reach.sts_region == "eu-central-1"

@@ -62,7 +62,10 @@ _NOT_NAME_CHAR = re.compile(r"[^\w+=,.@-]", re.ASCII)
 _ACCOUNT = re.compile(r"\d{12}")
 # Codes STS answers when the role is missing, does not trust us, or wants another
 # ExternalId (all AccessDenied), or when STS is not activated in the region.
-_UNREACHABLE_CODES = frozenset({"AccessDenied", "AccessDeniedException", "RegionDisabledException"})
+# A role missing or not trusting the hub; a region the hub cannot use for STS.
+_UNREACHABLE_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "RegionDisabledException", "InvalidClientTokenId"}
+)
 REFRESH_MARGIN_SECONDS = 300.0
 MAX_SESSIONS = 64  # a warm container keeps at most this many sessions (LRU)
 

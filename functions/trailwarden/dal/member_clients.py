@@ -33,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -84,9 +85,11 @@ def source_identity(workflow: str) -> str:
     return aws_name(f"trailwarden-{workflow}")
 
 
+@cache
 def partition_of(region: str) -> str:
+    """Cached: a boto3 Session costs tens of milliseconds to build."""
     try:
-        return boto3.session.Session().get_partition_for_region(region)
+        return str(boto3.session.Session().get_partition_for_region(region))
     except Exception:  # a region botocore does not know yet (a new partition)
         return "aws"
 

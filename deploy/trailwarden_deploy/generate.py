@@ -180,7 +180,10 @@ def statement(grant: Grant) -> dict[str, Any]:
     actions: Any = grant.actions[0] if len(grant.actions) == 1 else list(grant.actions)
     resources: Any = grant.resources[0] if len(grant.resources) == 1 else list(grant.resources)
     effect: Any = Commented("Allow", grant.why) if grant.why else "Allow"
-    return {"Effect": effect, "Action": actions, "Resource": resources}
+    body = {"Effect": effect, "Action": actions, "Resource": resources}
+    if grant.conditions:
+        body["Condition"] = dict(grant.conditions)
+    return body
 
 
 def discord_webhook_secret_policy() -> dict[str, Any]:

@@ -78,3 +78,29 @@ def test_the_member_role_is_assumed_by_its_path_and_name_only() -> None:
     assert assume["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/trailwarden/member/${MemberRoleName}"
     }
+
+
+def test_every_grant_to_assume_member_roles_is_limited_to_the_organisations_accounts() -> None:
+    from cfnlint.decode import cfn_yaml
+
+    from tests.conftest import REPO
+
+    text = (REPO / "template.yaml").read_text(encoding="utf-8")
+    found = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            actions = value.get("Action")
+            actions = [actions] if isinstance(actions, str) else actions or []
+            if "sts:AssumeRole" in actions and "trailwarden/member" in str(value.get("Resource")):
+                found.append(value.get("Condition", {}).get("StringEquals", {}))
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(cfn_yaml.loads(text)["Resources"])
+
+    assert found
+    assert all(c.get("aws:ResourceOrgID") == {"Ref": "OrganizationId"} for c in found)

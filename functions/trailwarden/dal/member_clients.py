@@ -56,6 +56,9 @@ ASSUME_MEMBER_ROLE_GRANT = Grant(
     actions=("sts:AssumeRole", "sts:SetSourceIdentity"),
     resources=(sub(f"arn:${{AWS::Partition}}:iam::*:role{MEMBER_ROLE_PATH}${{MemberRoleName}}"),),
     why="organisation mode: act in the event's account through its member role",
+    # Only roles of accounts in the organisation: an event forwarded from elsewhere never
+    # makes the hub act outside it.
+    conditions={"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}},
 )
 
 MAX_NAME_CHARS = 64  # RoleSessionName and SourceIdentity

@@ -56,11 +56,13 @@ class ModeParameter(NamedTuple):
 
 class Grant(NamedTuple):
     """One IAM statement: actions on resources (CloudFormation values: strings or
-    intrinsic-function mappings), with the reason a reader needs (``why``)."""
+    intrinsic-function mappings), with the reason a reader needs (``why``) and any
+    condition the statement carries."""
 
     actions: tuple[str, ...]
     resources: tuple[Any, ...] = ("*",)
     why: str = ""
+    conditions: Mapping[str, Any] = _EMPTY
 
 
 def actions_of(grants: tuple[Grant, ...]) -> frozenset[str]:

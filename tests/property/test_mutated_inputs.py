@@ -352,6 +352,10 @@ def handlers() -> Iterator[Handlers]:
             env = base_environment(os.environ, "us-east-1") | dict(function.environment)
             with mock.patch.dict(os.environ, env):
                 built = module._deps.__wrapped__()
+            if hasattr(built, "clients"):  # the handler's own client cache: same factory
+                built = dataclasses.replace(
+                    built, clients=lambda service, region=None, f=factory: f(service, region)
+                )
             if hasattr(built, "notify"):
                 notify = RecordingNotify(built.notify.settings, sns, None, webhook=webhook)
                 built = dataclasses.replace(built, notify=notify)

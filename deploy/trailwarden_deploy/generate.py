@@ -31,6 +31,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -328,9 +329,14 @@ def watches_only_the_hub(d: Declaration, units: list[Unit]) -> bool:
     return all(watches_the_hub(rule, parameters) for rule in d.rules)
 
 
+@cache
+def _base_parameters() -> frozenset[str]:
+    return frozenset(cfn_yaml.loads(BASE.read_text(encoding="utf-8"))["Parameters"])
+
+
 def template_parameters(units: list[Unit]) -> set[str]:
     """Names of the hub template's parameters (the base's and the workflows')."""
-    names = set(cfn_yaml.loads(BASE.read_text(encoding="utf-8"))["Parameters"])
+    names = set(_base_parameters())  # parsed once: this runs for every rule
     for unit in units:
         names.add(unit.declaration.mode.name)
         names |= {p.name for p in unit.declaration.parameters}

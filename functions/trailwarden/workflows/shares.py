@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trailwarden.models.errors import RemediationFailed
 from trailwarden.workflows.base import RemediationResult
+from trailwarden.workflows.declaration import Remediation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -77,3 +78,24 @@ def fix_shares(
     if public or untrusted:
         raise RemediationFailed(f"{resource_id} still exposed after removal")
     return RemediationResult("remediated", before.to_dict(), after.to_dict(), actions)
+
+
+def share_remediation(module: Any) -> Remediation:
+    """The Remediation of a share workflow whose remediation ``module`` has the share
+    surface: ASSESS_GRANTS, REMEDIATE_GRANTS, ``live_state(id, region, clients)``,
+    ``plan_for(id, facts, state, trusted)`` and ``remediate(id, region, clients,
+    trusted, timeout_seconds=, poll_seconds=)``."""
+    return Remediation(
+        assess_grants=module.ASSESS_GRANTS,
+        remediate_grants=module.REMEDIATE_GRANTS,
+        live_state=lambda rid, region, clients, _s: module.live_state(rid, region, clients),
+        plan=lambda rid, facts, state, s: module.plan_for(rid, facts, state, s.trusted_account_ids),
+        apply=lambda rid, _facts, region, clients, s: module.remediate(
+            rid,
+            region,
+            clients,
+            s.trusted_account_ids,
+            timeout_seconds=s.verify_timeout_seconds,
+            poll_seconds=s.verify_poll_seconds,
+        ),
+    )

@@ -58,28 +58,12 @@ DECLARATION = Declaration(
 
 def load() -> Workflow:
     from trailwarden.workflows.ami_exposure import detection, remediation
-    from trailwarden.workflows.declaration import Remediation, Workflow
+    from trailwarden.workflows.declaration import Workflow
+    from trailwarden.workflows.shares import share_remediation
 
     return Workflow(
         DECLARATION,
         triggers=detection.TRIGGERS,
         detect=detection.detect,
-        remediation=Remediation(
-            assess_grants=remediation.ASSESS_GRANTS,
-            remediate_grants=remediation.REMEDIATE_GRANTS,
-            live_state=lambda rid, region, clients, _s: remediation.live_state(
-                rid, region, clients
-            ),
-            plan=lambda rid, facts, state, s: remediation.plan_for(
-                rid, facts, state, s.trusted_account_ids
-            ),
-            apply=lambda rid, _facts, region, clients, s: remediation.remediate(
-                rid,
-                region,
-                clients,
-                s.trusted_account_ids,
-                timeout_seconds=s.verify_timeout_seconds,
-                poll_seconds=s.verify_poll_seconds,
-            ),
-        ),
+        remediation=share_remediation(remediation),
     )

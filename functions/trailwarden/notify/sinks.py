@@ -1,0 +1,92 @@
+"""One small interface for every place a finding goes (email, Discord, Slack, Teams,
+Security Hub): render a :class:`Notice` to the platform's payload, within its limits,
+then deliver it. Chosen from the settings; workflows never name a sink.
+
+A sink's failure is its own: :func:`deliver_all` records it and goes on to the next,
+so Slack answering 500 or Teams hanging never stops the email, Discord or the
+remediation. Only when no configured sink delivered does it raise NotificationFailed
+(the state machines catch it by name).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from trailwarden.models.errors import NotificationFailed
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from trailwarden.models.findings import Finding
+    from trailwarden.notify.messages import Message
+
+# Every delivery report has these keys, in this order (contract: demo rows' ``sinks``).
+SINK_NAMES = ("email", "discord", "slack", "teams", "securityhub")
+NOT_CONFIGURED = "not configured"
+
+
+class Limits(NamedTuple):
+    """A platform's size limits, in characters (0 = the platform sets none)."""
+
+    title: int
+    text: int  # one block of body text (description, field value, section)
+    fields: int  # how many name/value pairs
+    total: int  # the whole rendered message
+
+
+class Notice(NamedTuple):
+    """What every sink is given: the channel-neutral message (raw event strings: each
+    sink neutralises for its own markup) and the finding it is about.
+
+    ``stage`` is "raised" (the first message of an incident: Notify, Alert, approval
+    request) or "closed" (Report's result). ``status`` is the finding's verdict when
+    raised, the outcome (remediated, already-clean, rejected, expired, failed) when
+    closed. ``done`` lists what was done, one line per action (closed only)."""
+
+    message: Message
+    finding: Finding
+    stage: str
+    status: str
+    done: tuple[str, ...] = ()
+
+
+class Sink(Protocol):
+    name: str  # one of SINK_NAMES
+    limits: Limits
+
+    def render(self, notice: Notice) -> Any:
+        """The platform's payload: pure, neutralised, cut to ``limits``."""
+        ...
+
+    def deliver(self, rendered: Any) -> str:
+        """Send it; a short status ("sent", "imported", "updated", ...) or raise
+        NotificationFailed with a reason that holds no secret (never a webhook URL)."""
+        ...
+
+
+def deliver_all(notice: Notice, sinks: Sequence[Sink]) -> dict[str, str]:
+    """Each sink in turn (the list's order: email and Discord first, so a sink that
+    hangs to the end of its own time budget costs only itself). Every key of
+    SINK_NAMES is in the result."""
+    from aws_lambda_powertools import Logger
+
+    logger = Logger(child=True)
+    report: dict[str, str] = dict.fromkeys(SINK_NAMES, NOT_CONFIGURED)
+    delivered = False
+    for sink in sinks:
+        try:
+            report[sink.name] = sink.deliver(sink.render(notice))
+            delivered = True
+        except NotificationFailed as err:
+            report[sink.name] = f"failed: {err}"
+            logger.warning("sink failed", extra={"sink": sink.name, "error": str(err)})
+        except Exception as err:  # a bug in one sink must not silence the others
+            report[sink.name] = f"failed: {type(err).__name__}"
+            logger.exception("sink crashed", extra={"sink": sink.name})
+    if not delivered:
+        raise NotificationFailed("no sink delivered (" + _summary(report) + ")")
+    return report
+
+
+def _summary(report: Mapping[str, str]) -> str:
+    return ", ".join(f"{name} {status}" for name, status in report.items())

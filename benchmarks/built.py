@@ -20,9 +20,12 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
 LAYER_ID = "DependenciesLayer"
@@ -30,6 +33,21 @@ LAYER_ID = "DependenciesLayer"
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 PLACEHOLDER = "placeholder"  # environment values the template leaves to CloudFormation
 SOURCES = (REPO / "template.yaml", REPO / "functions", REPO / "layer")
+
+
+def load_package_rule() -> ModuleType:
+    """functions/build_package.py (what each function package holds), as a module: it is
+    a build script in functions/, not part of a package."""
+    path = REPO / "functions" / "build_package.py"
+    module = sys.modules.get("build_package")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("build_package", path)
+        if spec is None or spec.loader is None:
+            raise RuntimeError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["build_package"] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+    return module
 
 
 def find_python313() -> str | None:

@@ -19,7 +19,9 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -221,13 +223,14 @@ class LambdaRuntime:
     invocations: list[InvocationRecord] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _modules: dict[str, _LoadedModule] = field(default_factory=dict)
-    # Built code (``sam build``'s layout): each function's package is loaded from
-    # ``code_root/<LogicalId>`` instead of its CodeUri folder, and those folders come first
-    # on ``sys.path`` so the built ``trailwarden`` shadows any other on the path. Modules
-    # already imported stay as they are: use it in a fresh process.
+    # Built code (``sam build``'s layout): each function's handler is loaded from
+    # ``code_root/<LogicalId>`` instead of its CodeUri folder, and those folders (overlaid
+    # in one) come first on ``sys.path`` so the built ``trailwarden`` shadows any other on
+    # the path. Modules already imported stay as they are: use it in a fresh process.
     code_root: Path | None = None
     _original_invoke: Any = None
     _sys_path_added: list[str] = field(default_factory=list)
+    _union: Path | None = None
 
     @property
     def environment_lock(self) -> threading.RLock:
@@ -256,10 +259,16 @@ class LambdaRuntime:
                 raise HandlerImportError(
                     f"no built code for {', '.join(sorted(missing))} in {self.code_root}"
                 )
-            for built in dict.fromkeys(str(self.code_root / lid) for lid in code_dirs):
-                if built not in sys.path:
-                    sys.path.insert(0, built)
-                    self._sys_path_added.append(built)
+            # Each package holds only what its handler imports, and the functions share
+            # this process: their packages overlaid in one folder (a module is the same
+            # bytecode in every package that ships it; tests/build checks each package
+            # is complete on its own).
+            union = Path(tempfile.mkdtemp(prefix="tw-built-code-"))
+            for lid in code_dirs:
+                shutil.copytree(self.code_root / lid, union, dirs_exist_ok=True)
+            sys.path.insert(0, str(union))
+            self._sys_path_added.append(str(union))
+            self._union = union
         runtime = self
         original = LambdaSimpleBackend.invoke
         self._original_invoke = original
@@ -299,6 +308,9 @@ class LambdaRuntime:
                 if code_dir in sys.path:
                     sys.path.remove(code_dir)
             self._sys_path_added.clear()
+            if self._union is not None:
+                shutil.rmtree(self._union, ignore_errors=True)
+                self._union = None
 
     # ------------------------------------------------------------------ lookup
 

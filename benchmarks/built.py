@@ -240,10 +240,10 @@ def zipped_size(root: Path) -> int:
 
 def package_sizes(build_dir: Path) -> tuple[dict[str, int], int, int]:
     """(zipped bytes per function package, zipped layer bytes, unpacked layer bytes)."""
-    functions = {lid: zipped_size(build_dir / lid) for lid in sorted(built_functions(build_dir))}
+    sizes = {lid: zipped_size(build_dir / lid) for lid in sorted(built_functions(build_dir))}
     layer = build_dir / LAYER_ID
     unpacked = sum(f.stat().st_size for f in layer.rglob("*") if f.is_file())
-    return functions, zipped_size(layer), unpacked
+    return sizes, zipped_size(layer), unpacked
 
 
 def ensure_build(build_dir: Path) -> str:

@@ -8,7 +8,7 @@ this for every function during `sam build`; plain python3, standard library only
 ``make template`` from template.yaml, maps each function to its handler module and to
 the workflow named by its WORKFLOW environment value.
 
-The rule (one place; tests/unit/test_build_package.py and tests/build/ check it):
+The rule (one place; tests/contract/test_function_packages.py and tests/build/ check it):
 
 1. every module of ours (``handlers``, ``trailwarden``) the handler module imports,
    directly or through another, with every ``import``/``from`` anywhere in a module,

@@ -42,8 +42,9 @@ BUTTON_TEXT_LIMIT = 75
 URL_LIMIT = 3000
 CONTEXT_ELEMENTS_LIMIT = 10
 FALLBACK_LIMIT = 3000
-# Our own bound on all the text of one message, so a message full of 10,000-character
-# values stays readable (and far below Slack's own message size limits).
+NAME_LIMIT = 100  # a field's name (our own labels are short)
+# Our own bound on the summary and fields of one message together, so a message full of
+# 10,000-character values stays readable (and far below Slack's message size limits).
 TOTAL_LIMIT = 12_000
 
 LIMITS = Limits(title=HEADER_LIMIT, text=FIELD_TEXT_LIMIT, fields=40, total=TOTAL_LIMIT)
@@ -100,14 +101,15 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
     links = [b for b in (_link_block(label, url) for label, url in message.links) if b]
     # header, summary, context and the links are always there; fields fill the rest.
     room = (BLOCKS_LIMIT - 3 - len(links)) * FIELDS_PER_SECTION
-    names = [f"*{text.truncate(neutralize(n), 200)}*\n" for n, _v in message.fields[:room]]
-    values = [neutralize(v) or text.EMPTY_FIELD for _n, v in message.fields[:room]]
-    values = [
-        text.truncate(v, FIELD_TEXT_LIMIT - len(n)) for n, v in zip(names, values, strict=True)
-    ]
+    shown = message.fields[:room]
+    names = [text.truncate(neutralize(n), NAME_LIMIT) or text.EMPTY_FIELD for n, _v in shown]
+    values = [text.truncate(neutralize(v), FIELD_TEXT_LIMIT) or text.EMPTY_FIELD for _n, v in shown]
     summary = text.truncate(neutralize(message.summary), SECTION_TEXT_LIMIT)
-    summary, *values = fit([summary, *values], TOTAL_LIMIT - sum(map(len, names)))
-    fields = [_mrkdwn(n + v) for n, v in zip(names, values, strict=True)]
+    # "*name*\n" adds 4 characters to every field.
+    cut = fit([summary, *names, *values], TOTAL_LIMIT - 4 * len(shown))
+    summary, names, values = cut[0], cut[1 : len(shown) + 1], cut[len(shown) + 1 :]
+    texts = [f"*{n}*\n{v}" for n, v in zip(names, values, strict=True)]
+    fields = [_mrkdwn(text.truncate(t, FIELD_TEXT_LIMIT)) for t in texts]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(message.title, HEADER_LIMIT)},
         {"type": "section", "text": _mrkdwn(summary or text.EMPTY_FIELD)},

@@ -86,7 +86,7 @@ def _link_block(label: str, url: str) -> dict[str, Any] | None:
     shown = text.truncate(neutralize(label), BUTTON_TEXT_LIMIT)
     return {
         "type": "section",
-        "text": _mrkdwn(f"*{shown}*\n<{url.translate(_ESCAPES)}|{shown}>"),
+        "text": _mrkdwn(f"<{url.translate(_ESCAPES)}|{shown}>"),
         "accessory": {
             "type": "button",
             "text": {"type": "plain_text", "text": shown, "emoji": False},

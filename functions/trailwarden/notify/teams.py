@@ -11,7 +11,8 @@ Neutralising: TextBlock and FactSet text is a Markdown subset (bold, italic, lin
 ``[x](url)``, lists, headings). Every Markdown special (``\\ * _ ~ ` [ ] ( ) # < > &``
 and ``+``/``-``/``1.`` list markers at a line start) is backslash-escaped, so
 ``[x](http://evil)`` shows as text; bare ``scheme://`` links are defanged
-(``http[:]//evil``). Mentions in Adaptive Cards need ``<at>`` tags plus explicit
+(``http[:]//evil``); braces are escaped too, so no ``{{DATE(...)}}`` text function can
+form. Mentions in Adaptive Cards need ``<at>`` tags plus explicit
 ``msteams.entities``; none are ever sent, and ``<`` is escaped anyway. Control, bidi and
 zero-width characters are dropped (:mod:`text`).
 

@@ -89,11 +89,12 @@ def test_no_event_string_can_mention_link_or_hide_in_the_slack_message() -> None
 
 
 def test_formatting_markers_at_a_words_edge_are_defused_but_snake_case_stays() -> None:
-    shown = slack.neutralize("*urgent* _approve_ ~no~ `rm` ```code``` svc_reporting_job a*b")
+    shown = slack.neutralize("*urgent* _approve_ ~no~ `rm` ```code``` svc_reporting_job a*b x`y`z")
 
     assert "svc_reporting_job" in shown and "a*b" in shown
     for marked in ("*urgent*", "_approve_", "~no~", "`rm`", "```"):
         assert marked not in shown
+    assert "`" not in shown
     assert "urgent" in shown and "approve" in shown
 
 

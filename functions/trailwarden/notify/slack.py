@@ -12,12 +12,13 @@ Neutralising (docs.slack.dev/messaging/formatting-message-text, "Escaping text")
 parses ``<...>`` as links and mentions (``<!channel>``, ``<!here>``, ``<@U0123>``,
 ``<http://evil|click>``), so ``&``, ``<`` and ``>`` become ``&amp;``, ``&lt;``,
 ``&gt;``; then nothing in the text can ping or hide a link. Mrkdwn has no backslash
-escape, so a formatting character (``*_~``` ``) that could open or close bold, italic,
-strike or code (one at a word's edge) is swapped for a look-alike that Slack does not
-parse; one inside a word (``snake_case``) stays. Bare ``scheme://`` links are defanged
-(``http[:]//evil``) so nothing auto-links, and ``@channel``-style words get a full-width
-at sign. Control, bidi and zero-width characters are dropped (:mod:`text`), and a
-value's extra lines are marked as continuations so they cannot pass for our own lines.
+escape, so a formatting character that could open or close bold, italic, strike or
+code (``*``, ``_``, ``~`` at a word's edge; every backtick) is swapped for a look-alike
+that Slack does not parse; one inside a word (``snake_case``, ``a*b``) stays. Bare
+``scheme://`` links are defanged (``http[:]//evil``) so nothing auto-links, and
+``@channel``-style words get a full-width at sign. Control, bidi and zero-width
+characters are dropped (:mod:`text`), and a value's extra lines are marked as
+continuations so they cannot pass for our own lines.
 Previews are off (``unfurl_links``/``unfurl_media``: unfurlers would fetch links).
 """
 
@@ -53,8 +54,9 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # Look-alikes that mrkdwn does not parse: asterisk operator, full-width low line, tilde
 # operator, modifier letter grave accent.
 _LOOKALIKE = {"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"}
-# A marker at a word's edge (not between two letters or digits) may format.
-_MARKER_AT_EDGE = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
+# A marker at a word's edge (not between two letters or digits) may format; a backtick
+# may open code anywhere.
+_MARKER_AT_EDGE = re.compile(r"`|(?<![^\W_])[*_~]|[*_~](?![^\W_])")
 _SCHEME = re.compile(r":(?=//)")
 _MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _QUOTE_START = re.compile(r"^&gt;", re.MULTILINE)

@@ -48,7 +48,13 @@ NAME_LIMIT = 100  # a field's name (our own labels are short)
 # 10,000-character values stays readable (and far below Slack's message size limits).
 TOTAL_LIMIT = 12_000
 
-LIMITS = Limits(title=HEADER_LIMIT, text=FIELD_TEXT_LIMIT, fields=40, total=TOTAL_LIMIT)
+# Fields: every block but the header, summary and context can be a section of ten.
+LIMITS = Limits(
+    title=HEADER_LIMIT,
+    text=FIELD_TEXT_LIMIT,
+    fields=(BLOCKS_LIMIT - 3) * FIELDS_PER_SECTION,
+    total=TOTAL_LIMIT,
+)
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # Look-alikes that mrkdwn does not parse: asterisk operator, full-width low line, tilde

@@ -41,7 +41,8 @@ FACT_VALUE_LIMIT = 1500
 URL_LIMIT = 2048
 TOTAL_BYTES = 27_000  # under Teams' ~28 KB message limit, envelope included
 
-LIMITS = Limits(title=TITLE_LIMIT, text=FACT_VALUE_LIMIT, fields=40, total=TOTAL_BYTES)
+# A FactSet has no documented number of facts: only the whole card's size counts.
+LIMITS = Limits(title=TITLE_LIMIT, text=FACT_VALUE_LIMIT, fields=0, total=TOTAL_BYTES)
 
 _MARKDOWN = re.compile(r"([\\*_~`\[\]()#<>&!|{}])")
 _LIST_MARKER = re.compile(r"^([-+]|\d+\.)(?=\s|$)", re.MULTILINE)

@@ -17,7 +17,9 @@ from trailwarden.models.events import event_key, text_of
 from trailwarden.models.settings import MemberSettings, merge_warnings
 
 if TYPE_CHECKING:
+    from trailwarden.models.findings import Finding
     from trailwarden.models.settings import DetectionSettings
+    from trailwarden.notify.securityhub import SecurityHubClient
     from trailwarden.workflows.base import ClientFactory
     from trailwarden.workflows.declaration import Grant
 
@@ -47,6 +49,8 @@ class Reach:
     # Assume through the hub's own region: its regional token is valid in every region,
     # and the member's region may be an opt-in region the hub account has not enabled.
     sts_region: str = ""
+    # The account this function runs in (OWN_ACCOUNT_ID): who signs its own clients.
+    account: str = ""
 
     def clients(self, account: str, region: str, *, workflow: str, incident: str) -> ClientFactory:
         """The factory for one event: plain clients in account mode; in organisation
@@ -78,6 +82,25 @@ class Reach:
             incident=incident or (event_key(event) if event else ""),
         )
 
+    def security_hub_for(self, finding: Finding) -> SecurityHubClient:
+        """The ``client_for`` of the Security Hub sink: a ``securityhub`` client in the
+        finding's region, with the account it calls as. Account mode: this function's own
+        (cached) client, signing as this account. Organisation mode: the member role's
+        client in ``finding.account`` (the hub's own account too), so the caller is
+        always the finding's ``AwsAccountId``, as the default product ARN requires."""
+        from trailwarden.notify.securityhub import SecurityHubClient
+
+        region = finding.region or None
+        if self.roles is None:
+            return SecurityHubClient(self.plain("securityhub", region), self.account)
+        clients = self.clients(
+            finding.account,
+            finding.region,
+            workflow=finding.workflow,
+            incident=finding.incident_key,
+        )
+        return SecurityHubClient(clients("securityhub", region), finding.account)
+
     def account_name(self, account: str) -> str:
         return self.organization.account_name(account) if self.organization else ""
 
@@ -95,10 +118,12 @@ class Reach:
 
 def build_reach(env: Mapping[str, str], plain: ClientFactory) -> Reach:
     settings = MemberSettings.from_env(env)
+    account = env.get("OWN_ACCOUNT_ID", "")
     if not settings.organization_mode:
-        return Reach(plain=plain)
+        return Reach(plain=plain, account=account)
     return Reach(
         plain=plain,
+        account=account,
         roles=MemberRoles(settings.role_name, settings.external_id),
         organization=Organization(lambda: plain("organizations", None)),
         warnings=settings.warnings,

@@ -34,6 +34,7 @@ from trailwarden.models.errors import NotificationFailed, TrailwardenError
 from trailwarden.models.findings import Severity, Verdict
 from trailwarden.notify.sinks import Limits
 from trailwarden.notify.text import plain, truncate
+from trailwarden.workflows.declaration import Grant, sub
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -110,6 +111,33 @@ _TYPES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
     "AWS::EC2::Snapshot": ("Effects/Data Exposure",),
     "AWS::CloudTrail::Trail": ("TTPs/Defense Evasion",),
 }
+
+# What the sink calls, in the account of the finding (IAM service authorization reference,
+# Security Hub: BatchImportFindings needs the "product" resource and takes the
+# securityhub:TargetAccount condition key, the finding's AwsAccountId; BatchUpdateFindings
+# acts on the "hub" resource and takes securityhub:ASFFSyntaxPath/<field> keys). Granted
+# with SecurityHubFindings=on: to the delivering functions in account mode, to the
+# member role in organisation mode (``${AWS::AccountId}`` is then the member's).
+IMPORT_GRANT = Grant(
+    actions=("securityhub:BatchImportFindings",),
+    resources=(
+        sub(
+            "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"
+        ),
+    ),
+    why="Security Hub sink: this account's own findings (default product ARN), any region",
+    conditions={"StringEquals": {"securityhub:TargetAccount": {"Ref": "AWS::AccountId"}}},
+)
+UPDATE_GRANT = Grant(
+    actions=("securityhub:BatchUpdateFindings",),
+    resources=(sub("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default"),),
+    why="Security Hub sink: close this account's findings (never suppress them)",
+    conditions={
+        "StringEquals": {"securityhub:ASFFSyntaxPath/Workflow.Status": ["RESOLVED", "NOTIFIED"]}
+    },
+)
+SECURITY_HUB_GRANTS = (IMPORT_GRANT, UPDATE_GRANT)
+SECURITY_HUB_ACTIONS = frozenset(a for g in SECURITY_HUB_GRANTS for a in g.actions)
 
 # Closing outcomes that leave nothing to do (the bad state is gone).
 RESOLVED_OUTCOMES = frozenset({"remediated", "already-clean"})

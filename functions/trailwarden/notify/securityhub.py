@@ -272,7 +272,9 @@ class SecurityHubSink:
         observed = _event_time(finding, self._clock())
         label = severity_label(finding.severity)
         types = finding_types(finding)
-        parts = [message.summary, *(f"{name}: {value}" for name, value in message.fields)]
+        # the summary, then every field but one that only repeats it (the reason)
+        parts = [message.summary]
+        parts += [f"{name}: {value}" for name, value in message.fields if value != message.summary]
         description = " | ".join(p for p in (plain(part) for part in parts) if p)
         # What finding providers are asked to set (BatchImportFindings): it keeps our
         # severity and types apart from what analysts change later.

@@ -13,8 +13,9 @@ from trailwarden.dal.organization import (
     LIST_ACCOUNTS_GRANT,
     Organization,
 )
+from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.events import event_key, text_of
-from trailwarden.models.settings import MemberSettings, merge_warnings
+from trailwarden.models.settings import MemberSettings, merge_warnings, split_list
 
 if TYPE_CHECKING:
     from trailwarden.models.findings import Finding
@@ -51,6 +52,8 @@ class Reach:
     sts_region: str = ""
     # The account this function runs in (OWN_ACCOUNT_ID): who signs its own clients.
     account: str = ""
+    # ExcludedAccountIds (organisation mode): nothing is read or written there.
+    excluded: frozenset[str] = frozenset()
 
     def clients(self, account: str, region: str, *, workflow: str, incident: str) -> ClientFactory:
         """The factory for one event: plain clients in account mode; in organisation
@@ -87,12 +90,18 @@ class Reach:
         finding's region, with the account it calls as. Account mode: this function's own
         (cached) client, signing as this account. Organisation mode: the member role's
         client in ``finding.account`` (the hub's own account too), so the caller is
-        always the finding's ``AwsAccountId``, as the default product ARN requires."""
+        always the finding's ``AwsAccountId``, as the default product ARN requires.
+        An excluded account (ExcludedAccountIds) is never entered: NotificationFailed."""
         from trailwarden.notify.securityhub import SecurityHubClient
 
         region = finding.region or None
         if self.roles is None:
             return SecurityHubClient(self.plain("securityhub", region), self.account)
+        if finding.account in self.excluded:
+            raise NotificationFailed(
+                f"Security Hub: account {finding.account} is excluded (ExcludedAccountIds): "
+                "no finding is written there"
+            )
         clients = self.clients(
             finding.account,
             finding.region,
@@ -124,6 +133,7 @@ def build_reach(env: Mapping[str, str], plain: ClientFactory) -> Reach:
     return Reach(
         plain=plain,
         account=account,
+        excluded=frozenset(split_list(env.get("EXCLUDED_ACCOUNT_IDS"))),
         roles=MemberRoles(settings.role_name, settings.external_id),
         organization=Organization(lambda: plain("organizations", None)),
         warnings=settings.warnings,

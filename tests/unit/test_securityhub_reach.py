@@ -10,8 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from handlers._reach import build_reach
+from handlers._reach import Reach, build_reach
 from trailwarden.dal.clients import client_cache
+from trailwarden.dal.member_clients import MemberRoles
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.findings import Finding, Severity, Verdict
 from trailwarden.notify import messages
@@ -116,3 +117,32 @@ def test_organisation_mode_imports_into_the_members_own_security_hub(aws: None) 
     assert reach.security_hub_for(finding(member)).account == member
     assert [f["AwsAccountId"] for f in member_hub.get_findings()["Findings"]] == [member]
     assert own_hub.get_findings()["Findings"] == []
+
+
+def test_the_excluded_accounts_are_read_from_the_environment() -> None:
+    env = {**ORG_ENV, "EXCLUDED_ACCOUNT_IDS": "111111111111, 210987654321"}
+
+    reach = build_reach(env, client_cache())
+
+    assert reach.excluded == {"111111111111", "210987654321"}
+
+
+def test_organisation_mode_never_assumes_a_role_in_an_excluded_account() -> None:
+    excluded = "210987654321"
+    assumed: list[str] = []
+
+    def sts(region: str) -> Any:
+        assumed.append(region)
+        raise AssertionError("no role may be assumed")
+
+    reach = Reach(
+        plain=client_cache(),
+        roles=MemberRoles("trailwarden-member", "ext-0123456789", sts=sts),
+        excluded=frozenset({excluded}),
+    )
+    sink = SecurityHubSink(reach.security_hub_for)
+
+    with pytest.raises(NotificationFailed, match="excluded"):
+        sink.deliver(sink.render(notice(finding(excluded))))
+
+    assert assumed == []

@@ -348,6 +348,8 @@ class SecurityHubSink:
         finding = rendered.finding
         try:
             reach = self._client_for(finding)
+        except NotificationFailed:
+            raise  # already says why, and holds nothing secret
         except (TrailwardenError, ClientError, BotoCoreError) as err:
             raise NotificationFailed(f"Security Hub unreachable: {_reason(err)}") from err
         if not caller_may_import(reach.account, finding):

@@ -190,6 +190,21 @@ def test_a_finding_without_a_resource_names_the_account() -> None:
     assert asff["Resources"][0]["Id"] == f"AWS::::Account:{ACCOUNT}"
 
 
+def test_a_later_delivery_of_the_same_incident_renders_the_same_finding_id() -> None:
+    early = SecurityHubSink(lambda _f: SecurityHubClient(None, ACCOUNT), clock=lambda: NOW)
+    later = SecurityHubSink(
+        lambda _f: SecurityHubClient(None, ACCOUNT),
+        clock=lambda: NOW.replace(hour=9),
+    )
+
+    (first,) = early.render(raised()).request["Findings"]
+    (second,) = later.render(raised()).request["Findings"]
+
+    assert first["Id"] == second["Id"]
+    assert first["CreatedAt"] == second["CreatedAt"]
+    assert second["UpdatedAt"] > first["UpdatedAt"]
+
+
 def test_the_finding_id_is_the_same_in_account_and_organisation_mode() -> None:
     account_mode = finding(key=EVENT_ID)
     organisation_mode = finding(key=f"{ACCOUNT}#{EVENT_ID}")

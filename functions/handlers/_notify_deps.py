@@ -3,7 +3,6 @@ choose (email, Discord, Security Hub, Slack, Teams, in that order)."""
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -34,29 +33,13 @@ def send_deadline(context: Any, clock: Callable[[], float] = time.monotonic) -> 
     return clock() + float(remaining()) / 1000.0 - END_MARGIN_SECONDS
 
 
-def own_securityhub_clients() -> Callable[[Finding], Any]:
-    """The function's own ``securityhub`` client in the finding's region, built once per
-    region (account mode: the finding's account is this one)."""
-    made: dict[str, Any] = {}
-
-    def client_for(finding: Finding) -> Any:
-        region = finding.region or None
-        key = region or ""
-        if key not in made:
-            made[key] = make_client("securityhub", region)
-        return made[key]
-
-    return client_for
-
-
 @dataclass(frozen=True)
 class NotifyDeps:
     settings: NotifySettings
     sns: Any
     secrets: SecretsProvider | None
-    # Security Hub (SecurityHubFindings=on): a client acting in the finding's account and
-    # region. None: the function's own (account mode); organisation mode passes the
-    # member role's.
+    # Security Hub (SecurityHubFindings=on): the client acting in the finding's account
+    # and region, with the account it signs as (handlers._reach.Reach.security_hub_for).
     securityhub_client_for: Callable[[Finding], Any] | None = None
 
     def with_state_warnings(self, state: Any) -> NotifySettings:
@@ -138,13 +121,15 @@ class NotifyDeps:
 
     def _securityhub_sink(self) -> Sink:
         """Imported here, and only when on: the module may be missing (then the sink is
-        unavailable with that reason) and no other function loads it."""
+        unavailable with that reason) and no function without it loads it."""
         from trailwarden.notify.sinks import UnavailableSink
 
         try:
-            module = importlib.import_module("trailwarden.notify.securityhub")
-            client_for = self.securityhub_client_for or own_securityhub_clients()
-            sink: Sink = module.SecurityHubSink(client_for)
+            from trailwarden.notify.securityhub import SecurityHubSink
+
+            if self.securityhub_client_for is None:
+                raise LookupError("no Security Hub client")
+            sink: Sink = SecurityHubSink(self.securityhub_client_for)
         except Exception as err:
             return UnavailableSink("securityhub", f"Security Hub unavailable: {type(err).__name__}")
         return sink
@@ -173,10 +158,18 @@ def build_notify_deps(
     securityhub_client_for: Callable[[Finding], Any] | None = None,
 ) -> NotifyDeps:
     """``other_warnings``: those of the function's other settings, shown in its messages.
-    ``securityhub_client_for``: organisation mode's member-role clients (else the
-    function's own)."""
+    ``securityhub_client_for``: the function's Reach.security_hub_for when it has one
+    (else one is built from ``env``, only with SecurityHubFindings on)."""
     settings = NotifySettings.from_env(env)
     settings = replace(settings, warnings=merge_warnings(other_warnings, settings.warnings))
+    if settings.security_hub_findings and securityhub_client_for is None:
+        # Only with Security Hub on: organisation mode's member roles cost imports.
+        from handlers._reach import build_reach
+        from trailwarden.dal.clients import client_cache
+
+        reach = build_reach(env, client_cache())
+        securityhub_client_for = reach.security_hub_for
+        settings = replace(settings, warnings=merge_warnings(settings.warnings, reach.warnings))
     secrets = None
     if settings.discord_secret_name or settings.slack_secret_name or settings.teams_secret_name:
         # Only with a webhook configured: Powertools Parameters imports every provider.

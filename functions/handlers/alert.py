@@ -49,7 +49,9 @@ def _deps() -> Deps:
         workflow=load_workflow(require_workflow(env)),
         settings=settings,
         store=build_incident_store(env),
-        notify=build_notify_deps(env, merge_warnings(settings.warnings, reach.warnings)),
+        notify=build_notify_deps(
+            env, merge_warnings(settings.warnings, reach.warnings), reach.security_hub_for
+        ),
     )
 
 

@@ -49,7 +49,9 @@ def _deps() -> Deps:
         workflow=load_workflow(require_workflow(env)),
         settings=settings,
         store=build_incident_store(env),
-        notify=build_notify_deps(env, merge_warnings(settings.warnings, reach.warnings)),
+        notify=build_notify_deps(
+            env, merge_warnings(settings.warnings, reach.warnings), reach.security_hub_for
+        ),
     )
 
 
@@ -62,8 +64,7 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
         reach.clients_for_event(event, deps.workflow.id),
         deps.store,
         deps.notify.settings,
-        deps.notify.sns,
-        deps.notify.discord(deadline),
+        deps.notify.sinks(deadline),
         account_name=reach.account_name if reach.organization else None,
     )
     count_verdict(deps.workflow.id, str(result["verdict"]))

@@ -1,13 +1,14 @@
-"""Notification dependencies shared by the notify and report handlers."""
+"""Notification dependencies shared by every function that tells: the sinks the settings
+choose (email, Discord, Security Hub, Slack, Teams, in that order)."""
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.dal.clients import make_client
-from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.settings import NotifySettings, merge_warnings, state_warnings
 
 if TYPE_CHECKING:
@@ -15,10 +16,12 @@ if TYPE_CHECKING:
 
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    from trailwarden.notify.service import Webhook
+    from trailwarden.models.findings import Finding
+    from trailwarden.notify.sinks import Sink
+    from trailwarden.notify.webhook import WebhookTransport
 
-# Kept free at the end of an invocation for what follows the Discord send (the result,
-# logs, metrics): Discord is cut this long before Lambda would kill the function.
+# Kept free at the end of an invocation for what follows the webhook sends (the result,
+# logs, metrics): webhooks are cut this long before Lambda would kill the function.
 END_MARGIN_SECONDS = 3.0
 
 
@@ -31,15 +34,19 @@ def send_deadline(context: Any, clock: Callable[[], float] = time.monotonic) -> 
     return clock() + float(remaining()) / 1000.0 - END_MARGIN_SECONDS
 
 
-@dataclass(frozen=True)
-class UnavailableWebhook:
-    """Stands in when the webhook could not be set up: email still goes out, and the
-    delivery report says why Discord did not."""
+def own_securityhub_clients() -> Callable[[Finding], Any]:
+    """The function's own ``securityhub`` client in the finding's region, built once per
+    region (account mode: the finding's account is this one)."""
+    made: dict[str, Any] = {}
 
-    reason: str
+    def client_for(finding: Finding) -> Any:
+        region = finding.region or None
+        key = region or ""
+        if key not in made:
+            made[key] = make_client("securityhub", region)
+        return made[key]
 
-    def post(self, payload: dict[str, Any]) -> Any:
-        raise NotificationFailed(self.reason)
+    return client_for
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,10 @@ class NotifyDeps:
     settings: NotifySettings
     sns: Any
     secrets: SecretsProvider | None
+    # Security Hub (SecurityHubFindings=on): a client acting in the finding's account and
+    # region. None: the function's own (account mode); organisation mode passes the
+    # member role's.
+    securityhub_client_for: Callable[[Finding], Any] | None = None
 
     def with_state_warnings(self, state: Any) -> NotifySettings:
         """These settings carrying, first, the warnings an earlier state (Assess) found."""
@@ -54,43 +65,127 @@ class NotifyDeps:
             self.settings, warnings=merge_warnings(state_warnings(state), self.settings.warnings)
         )
 
-    def discord(self, deadline: float | None = None) -> Webhook | None:
-        """Fetched per call through the Parameters cache (max_age), never logged.
+    def sinks(
+        self, deadline: float | None = None, *, without: frozenset[str] = frozenset()
+    ) -> list[Sink]:
+        """The configured sinks: email, Discord, Security Hub, Slack, Teams (email and
+        Discord first, so a webhook that hangs to the end of its budget costs only itself).
 
-        A deleted or unreadable secret, or a malformed URL, must not stop the email:
-        it becomes a webhook that fails with the reason (never the URL). ``deadline``
-        (time.monotonic, see :func:`send_deadline`) caps the whole Discord send.
-        """
-        if self.secrets is None or not self.settings.discord_secret_name:
-            return None
-        # Only with Discord configured (as the Parameters import below).
-        from trailwarden.notify.discord import DiscordWebhook
+        A webhook whose secret is deleted or unreadable, or holds a malformed URL, becomes
+        a sink that fails with the reason (never the URL): the others still deliver.
+        ``deadline`` (time.monotonic, see :func:`send_deadline`) caps every webhook send;
+        each also has its own budget (``webhook_budget_seconds``). ``without``: sinks
+        not to set up (approval requests posted by the Discord application)."""
+        s = self.settings
+        wanted = {
+            "email": bool(s.topic_arn),
+            "discord": bool(s.discord_secret_name),
+            "securityhub": s.security_hub_findings,
+            "slack": bool(s.slack_secret_name),
+            "teams": bool(s.teams_secret_name),
+        }
+        found: list[Sink] = []
+        for name in ("email", "discord", "securityhub", "slack", "teams"):
+            if not wanted[name] or name in without:
+                continue
+            if name == "email":
+                from trailwarden.notify.email import EmailSink
+
+                found.append(EmailSink(self.sns, s.topic_arn))
+            elif name == "securityhub":
+                found.append(self._securityhub_sink())
+            else:
+                found.append(self._webhook_sink(name, deadline))
+        return found
+
+    def _webhook_sink(self, name: str, deadline: float | None) -> Sink:
+        # Only with a webhook configured (as the Parameters import in build_notify_deps).
         from trailwarden.notify.service import webhook_url_from_secret
+        from trailwarden.notify.sinks import UnavailableSink
+
+        platform = _PLATFORMS[name]
+        secret_name = {
+            "discord": self.settings.discord_secret_name,
+            "slack": self.settings.slack_secret_name,
+            "teams": self.settings.teams_secret_name,
+        }[name]
+        try:
+            if self.secrets is None:  # build_notify_deps gives one whenever a name is set
+                raise LookupError("no secrets provider")
+            secret = self.secrets.get(secret_name, max_age=self.settings.secret_max_age_seconds)
+            url = webhook_url_from_secret(str(secret), platform)
+            return _make_sink(name, self._transport(name, url, deadline))
+        except Exception as err:
+            return UnavailableSink(name, f"{platform} webhook unavailable: {type(err).__name__}")
+
+    def _transport(self, name: str, url: str, deadline: float | None) -> WebhookTransport:
+        s = self.settings
+        kwargs: dict[str, Any] = {
+            "timeout": s.discord_timeout_seconds,
+            "max_attempts": s.discord_max_attempts,
+            "backoff_seconds": s.discord_backoff_seconds,
+            "max_retry_after": s.discord_max_retry_after_seconds,
+            "deadline": deadline,
+            "budget": s.webhook_budget_seconds,
+        }
+        if name == "discord":
+            from trailwarden.notify.discord import DiscordWebhook
+
+            return DiscordWebhook(url, **kwargs)
+        from trailwarden.notify.webhook import SlackWebhook, TeamsWebhook
+
+        return (SlackWebhook if name == "slack" else TeamsWebhook)(url, **kwargs)
+
+    def _securityhub_sink(self) -> Sink:
+        """Imported here, and only when on: the module may be missing (then the sink is
+        unavailable with that reason) and no other function loads it."""
+        from trailwarden.notify.sinks import UnavailableSink
 
         try:
-            secret = self.secrets.get(
-                self.settings.discord_secret_name, max_age=self.settings.secret_max_age_seconds
-            )
-            return DiscordWebhook(
-                webhook_url_from_secret(str(secret)),
-                timeout=self.settings.discord_timeout_seconds,
-                max_attempts=self.settings.discord_max_attempts,
-                backoff_seconds=self.settings.discord_backoff_seconds,
-                max_retry_after=self.settings.discord_max_retry_after_seconds,
-                deadline=deadline,
-            )
+            module = importlib.import_module("trailwarden.notify.securityhub")
+            client_for = self.securityhub_client_for or own_securityhub_clients()
+            sink: Sink = module.SecurityHubSink(client_for)
         except Exception as err:
-            return UnavailableWebhook(f"Discord webhook unavailable: {type(err).__name__}")
+            return UnavailableSink("securityhub", f"Security Hub unavailable: {type(err).__name__}")
+        return sink
 
 
-def build_notify_deps(env: Mapping[str, str], other_warnings: tuple[str, ...] = ()) -> NotifyDeps:
-    """``other_warnings``: those of the function's other settings, shown in its messages."""
+_PLATFORMS = {"discord": "Discord", "slack": "Slack", "teams": "Teams"}
+
+
+def _make_sink(name: str, transport: WebhookTransport) -> Sink:
+    if name == "discord":
+        from trailwarden.notify.embeds import DiscordSink
+
+        return DiscordSink(transport)
+    if name == "slack":
+        from trailwarden.notify.slack import SlackSink
+
+        return SlackSink(transport)
+    from trailwarden.notify.teams import TeamsSink
+
+    return TeamsSink(transport)
+
+
+def build_notify_deps(
+    env: Mapping[str, str],
+    other_warnings: tuple[str, ...] = (),
+    securityhub_client_for: Callable[[Finding], Any] | None = None,
+) -> NotifyDeps:
+    """``other_warnings``: those of the function's other settings, shown in its messages.
+    ``securityhub_client_for``: organisation mode's member-role clients (else the
+    function's own)."""
     settings = NotifySettings.from_env(env)
     settings = replace(settings, warnings=merge_warnings(other_warnings, settings.warnings))
     secrets = None
-    if settings.discord_secret_name:
-        # Only with Discord configured: Powertools Parameters imports every provider.
+    if settings.discord_secret_name or settings.slack_secret_name or settings.teams_secret_name:
+        # Only with a webhook configured: Powertools Parameters imports every provider.
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         secrets = SecretsProvider(boto3_client=make_client("secretsmanager"))
-    return NotifyDeps(settings=settings, sns=make_client("sns"), secrets=secrets)
+    return NotifyDeps(
+        settings=settings,
+        sns=make_client("sns"),
+        secrets=secrets,
+        securityhub_client_for=securityhub_client_for,
+    )

@@ -62,8 +62,7 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
         reach.clients_for_event(event, deps.workflow.id),
         deps.store,
         deps.notify.settings,
-        deps.notify.sns,
-        deps.notify.discord(deadline),
+        deps.notify.sinks(deadline),
         account_name=reach.account_name if reach.organization else None,
     )
     count_verdict(deps.workflow.id, str(result["verdict"]))

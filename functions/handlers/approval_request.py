@@ -66,8 +66,10 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
         notify=deps.notify.with_state_warnings(
             event.get("finding") if isinstance(event, dict) else None
         ),
-        sns=deps.notify.sns,
-        discord=deps.notify.discord(deadline) if deps.discord_app is None else None,
+        # With the Discord application, its bot posts the request (buttons), not the webhook.
+        sinks=deps.notify.sinks(
+            deadline, without=frozenset({"discord"} if deps.discord_app is not None else ())
+        ),
         bot=deps.discord_app.bot(deadline) if deps.discord_app is not None else None,
     )
     logger.info("approval requested", extra=result)

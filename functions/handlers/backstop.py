@@ -64,8 +64,7 @@ def run(event: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
             deps.clients,
             deps.store,
             deps.notify.settings,
-            deps.notify.sns,
-            deps.notify.discord(deadline),
+            deps.notify.sinks(deadline),
         )
 
     backstop = Backstop(

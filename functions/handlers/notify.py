@@ -12,7 +12,7 @@ from handlers._notify_deps import NotifyDeps, build_notify_deps, send_deadline
 from handlers._observability import observability
 from trailwarden.models.findings import Finding
 from trailwarden.notify import messages
-from trailwarden.notify.service import deliver
+from trailwarden.notify.sinks import Notice, deliver_all
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,17 +28,14 @@ def _deps() -> NotifyDeps:
 def run(state: Any, deps: NotifyDeps, deadline: float | None = None) -> dict[str, str]:
     finding = Finding.from_dict(state)
     settings = deps.with_state_warnings(state)
-    message = messages.detected(finding, settings.language, settings.zone)
-    delivery = deliver(
-        message,
-        sns=deps.sns,
-        topic_arn=settings.topic_arn,
-        discord=deps.discord(deadline),
-        warnings=settings.warnings,
+    message = messages.with_settings_warnings(
+        messages.detected(finding, settings.language, settings.zone), settings.warnings
     )
-    logger.info("notified", extra=delivery.to_dict())
+    notice = Notice(message, finding, "raised", str(finding.verdict))
+    delivery = deliver_all(notice, deps.sinks(deadline))
+    logger.info("notified", extra=delivery)
     metrics.add_metric(name="notifications_sent", unit=MetricUnit.Count, value=1)
-    return delivery.to_dict()
+    return delivery
 
 
 @metrics.log_metrics

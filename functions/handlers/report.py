@@ -41,8 +41,7 @@ def run(state: Any, deps: Deps, deadline: float | None = None) -> dict[str, Any]
         state,
         store=deps.store,
         settings=deps.notify.with_state_warnings(state),
-        sns=deps.notify.sns,
-        discord=deps.notify.discord(deadline),
+        sinks=deps.notify.sinks(deadline),
     )
     logger.info("reported", extra={"status": result["status"]})
     metrics.add_metric(name=f"incident_{result['status']}", unit=MetricUnit.Count, value=1)

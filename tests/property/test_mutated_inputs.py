@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import ModuleType
 
+    from trailwarden.notify.sinks import Sink
+
 INDEX = load_index()
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 ACTING = (Verdict.REMEDIATE, Verdict.APPROVAL)
@@ -267,12 +269,20 @@ class RecordingWebhook:
 
 @dataclass(frozen=True)
 class RecordingNotify(NotifyDeps):
-    """The real NotifyDeps with SNS and Discord recorded."""
+    """The real NotifyDeps with SNS and Discord recorded (no other sink)."""
 
     webhook: RecordingWebhook | None = None
 
-    def discord(self, deadline: float | None = None) -> RecordingWebhook | None:
-        return self.webhook
+    def sinks(
+        self, deadline: float | None = None, *, without: frozenset[str] = frozenset()
+    ) -> list[Sink]:
+        """The real email sink (on the recorded SNS) and Discord's, recorded."""
+        from trailwarden.notify.embeds import DiscordSink
+
+        found = [s for s in super().sinks(deadline, without=without) if s.name == "email"]
+        if self.webhook is not None and "discord" not in without:
+            found.append(DiscordSink(self.webhook))
+        return found
 
 
 class Handlers:

@@ -14,6 +14,7 @@ from trailwarden.dal.incidents import IncidentStore
 from trailwarden.logic.alert import alert
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.settings import DetectionSettings, NotifySettings
+from trailwarden.notify.email import EmailSink
 from trailwarden.workflows.registry import BY_ID
 
 
@@ -56,8 +57,7 @@ def run(store: IncidentStore, sns: Any) -> dict[str, Any]:
         lambda *_a: None,
         store,
         NotifySettings(topic_arn="arn:aws:sns:us-east-1:123456789012:alerts"),
-        sns,
-        None,
+        [EmailSink(sns, "arn:aws:sns:us-east-1:123456789012:alerts")],
     )
 
 

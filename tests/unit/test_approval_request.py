@@ -20,6 +20,8 @@ from trailwarden.logic.remediate import remediate
 from trailwarden.models.errors import InvalidEvent, RemediationRefused
 from trailwarden.models.findings import Finding, Severity, Verdict
 from trailwarden.models.settings import ApprovalSettings, DetectionSettings, NotifySettings
+from trailwarden.notify.email import EmailSink
+from trailwarden.notify.embeds import DiscordSink
 from trailwarden.workflows.registry import BY_ID
 
 if TYPE_CHECKING:
@@ -118,8 +120,7 @@ def request(
         store=world.store,
         settings=ApprovalSettings(table="approvals", base_url=BASE_URL, timeout_seconds=3600),
         notify=NotifySettings(topic_arn=world.topic),  # type: ignore[attr-defined]
-        sns=world.sns,
-        discord=world.discord,
+        sinks=[EmailSink(world.sns, world.topic), DiscordSink(world.discord)],  # type: ignore[attr-defined]
         clock=lambda: now,
         new_id=lambda: approval_id,
     )

@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 WEBHOOK_TOKEN = "wh-SECRET-token-0123456789abcdefghijklmnopqrstuvwxyz"
 BOT_TOKEN = "bot-SECRET-token-0123456789abcdefghijklmnopqrstuvwxyz"
 BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com"
+NOT_CONFIGURED = {
+    "slack": "not configured",
+    "teams": "not configured",
+    "securityhub": "not configured",
+}
 
 
 class Everything(logging.Handler):
@@ -175,7 +180,7 @@ def test_with_every_logger_at_debug_no_line_holds_the_task_token_or_webhook_url(
             approval._deps.cache_clear()
             approval_request._deps.cache_clear()
 
-    assert requested["delivery"] == {"email": "sent", "discord": "sent"}
+    assert requested["delivery"] == {**NOT_CONFIGURED, "email": "sent", "discord": "sent"}
     assert shown["statusCode"] == 200
     assert decided["statusCode"] in (200, 410)  # moto knows no such token: "expired"
     assert lines_holding((TOKEN, WEBHOOK_TOKEN, webhook_url), everything, caplog, capsys) == []
@@ -272,7 +277,11 @@ def test_approving_in_discord_at_debug_no_line_holds_a_token_or_the_webhook_url(
                 function._deps.cache_clear()
         edits = discord.edits()
 
-    assert requested["delivery"] == {"email": "sent", "discord": "sent with buttons"}
+    assert requested["delivery"] == {
+        **NOT_CONFIGURED,
+        "email": "sent",
+        "discord": "sent with buttons",
+    }
     assert (clicked["statusCode"], json.loads(clicked["body"])) == (200, {"type": 6})
     assert handed["interactionToken"] == interaction_token
     assert resumed == {"outcome": "delivered", "message": "edited"}

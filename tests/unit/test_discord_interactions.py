@@ -177,8 +177,7 @@ def make_world(approvers: Approvers) -> World:
         store=store,
         settings=settings,
         notify=NotifySettings(),
-        sns=None,
-        discord=None,
+        sinks=[],
         bot=bot,
         clock=clock,
     )
@@ -392,8 +391,7 @@ def test_a_click_on_a_superseded_request_is_refused(world: World) -> None:
         store=world.store,
         settings=ApprovalSettings(table="approvals", timeout_seconds=3600),
         notify=NotifySettings(),
-        sns=None,
-        discord=None,
+        sinks=[],
         bot=world.bot,
         clock=world.clock,
     )
@@ -553,8 +551,7 @@ def test_buttons_that_never_reached_discord_fail_the_request_typed(world: World)
             store=world.store,
             settings=ApprovalSettings(table="approvals", timeout_seconds=3600),
             notify=NotifySettings(),
-            sns=None,
-            discord=None,
+            sinks=[],
             bot=RefusingBot(),
             clock=world.clock,
         )

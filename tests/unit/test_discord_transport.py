@@ -474,8 +474,10 @@ def test_a_trickling_discord_is_cut_and_the_email_still_goes(sink: DiscordSink) 
     from moto import mock_aws
 
     from trailwarden.models.findings import Finding, Severity, Verdict
+    from trailwarden.notify.email import EmailSink
+    from trailwarden.notify.embeds import DiscordSink as DiscordWebhookSink
     from trailwarden.notify.messages import detected
-    from trailwarden.notify.service import deliver
+    from trailwarden.notify.sinks import Notice, deliver_all
 
     finding = Finding(
         workflow="ami-exposure",
@@ -501,18 +503,19 @@ def test_a_trickling_discord_is_cut_and_the_email_still_goes(sink: DiscordSink) 
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"])
         started = time.monotonic()
 
-        delivery = deliver(
-            detected(finding, "en", ZoneInfo("UTC")),
-            sns=sns,
-            topic_arn=topic,
-            discord=DiscordWebhook(sink.url, timeout=0.4, deadline=started + 1.0),
+        delivery = deliver_all(
+            Notice(detected(finding, "en", ZoneInfo("UTC")), finding, "raised", "remediate"),
+            [
+                EmailSink(sns, topic),
+                DiscordWebhookSink(DiscordWebhook(sink.url, timeout=0.4, deadline=started + 1.0)),
+            ],
         )
 
         elapsed = time.monotonic() - started
         received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
 
-    assert delivery.email == "sent"
-    assert delivery.discord.startswith("failed")
+    assert delivery["email"] == "sent"
+    assert delivery["discord"].startswith("failed")
     assert elapsed < 3.0
     assert "AMI made public" in json.loads(received[0]["Body"])["Message"]
 
@@ -558,13 +561,13 @@ def test_over_tls_a_trickled_response_is_cut_too(
 ) -> None:
     import ssl
 
-    from trailwarden.notify import discord
+    from trailwarden.notify import webhook as transport
 
     cert, key = _self_signed(tmp_path)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
     trusted = ssl.create_default_context
-    monkeypatch.setattr(discord.ssl, "create_default_context", lambda: trusted(cafile=cert))
+    monkeypatch.setattr(transport.ssl, "create_default_context", lambda: trusted(cafile=cert))
     with DiscordSink(tls=tls) as sink:
         url = sink.url.replace("http://127.0.0.1", "https://localhost")
         delivered = webhook(url, sleep, timeout=0.5, max_attempts=1).post({"content": "hi"})

@@ -24,6 +24,7 @@ from trailwarden.models.events import (
 )
 from trailwarden.models.findings import Verdict
 from trailwarden.models.settings import DetectionSettings, NotifySettings
+from trailwarden.notify.email import EmailSink
 from trailwarden.workflows.registry import BY_ID
 
 GUID = "5c1d2e3f-aaaa-bbbb-cccc-000000000001"
@@ -166,8 +167,9 @@ def test_a_version_1_0_record_alerts_once_and_is_audited_under_its_request_id(dd
     args = (BY_ID["iam-user-change"], DetectionSettings(), lambda *_a: None, store)
     notify = NotifySettings(topic_arn="arn:aws:sns:us-east-1:123456789012:alerts")
 
-    first = alert(event, *args, notify, sns, None)
-    again = alert(copy.deepcopy(event), *args, notify, sns, None)
+    sinks = [EmailSink(sns, notify.topic_arn)]
+    first = alert(event, *args, notify, sinks)
+    again = alert(copy.deepcopy(event), *args, notify, sinks)
 
     request_id = create_user()["detail"]["requestID"]
     assert first["verdict"] == Verdict.ALERT

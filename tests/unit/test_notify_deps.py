@@ -1,4 +1,5 @@
-"""A broken Discord set-up (deleted secret, bad URL) never stops the email."""
+"""A broken webhook set-up (deleted secret, bad URL) never stops the email; the sinks the
+settings choose, in their order."""
 
 from __future__ import annotations
 
@@ -7,16 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers._notify_deps import (
-    END_MARGIN_SECONDS,
-    NotifyDeps,
-    UnavailableWebhook,
-    send_deadline,
-)
+from handlers._notify_deps import END_MARGIN_SECONDS, NotifyDeps, send_deadline
 from tests.unit.test_notify_messages import finding
 from trailwarden.models.settings import NotifySettings
 from trailwarden.notify import messages
-from trailwarden.notify.service import deliver
+from trailwarden.notify.sinks import Notice, UnavailableSink, deliver_all
 
 
 class Secrets:
@@ -46,26 +42,30 @@ class Sns:
         pytest.param('{"url": 5}', id="json-without-a-url"),
     ],
 )
-def test_broken_discord_set_up_still_sends_the_email(secret: Any) -> None:
+@pytest.mark.parametrize(
+    ("sink", "setting", "platform"),
+    [
+        ("discord", "discord_secret_name", "Discord"),
+        ("slack", "slack_secret_name", "Slack"),
+        ("teams", "teams_secret_name", "Teams"),
+    ],
+)
+def test_broken_webhook_set_up_still_sends_the_email(
+    secret: Any, sink: str, setting: str, platform: str
+) -> None:
     sns = Sns()
-    deps = NotifyDeps(
-        settings=NotifySettings(topic_arn="arn:aws:sns:us-east-1:1:t", discord_secret_name="tw"),
-        sns=sns,
-        secrets=Secrets(secret),  # type: ignore[arg-type]
-    )
+    settings = NotifySettings(topic_arn="arn:aws:sns:us-east-1:1:t", **{setting: "tw"})
+    deps = NotifyDeps(settings=settings, sns=sns, secrets=Secrets(secret))  # type: ignore[arg-type]
 
-    webhook = deps.discord()
-    delivery = deliver(
-        messages.detected(finding(), "en", ZoneInfo("UTC")),
-        sns=sns,
-        topic_arn="arn:t",
-        discord=webhook,
-    )
+    email_sink, broken = deps.sinks()
+    notice = Notice(messages.detected(finding(), "en", ZoneInfo("UTC")), finding(), "raised", "x")
+    delivery = deliver_all(notice, [email_sink, broken])
 
-    assert isinstance(webhook, UnavailableWebhook)
-    assert delivery.email == "sent"
-    assert delivery.discord.startswith("failed: Discord webhook unavailable")
-    assert "not-a-webhook" not in delivery.discord
+    assert isinstance(broken, UnavailableSink)
+    assert broken.name == sink
+    assert delivery["email"] == "sent"
+    assert delivery[sink].startswith(f"failed: {platform} webhook unavailable")
+    assert "not-a-webhook" not in delivery[sink]
     assert len(sns.published) == 1
 
 
@@ -98,9 +98,8 @@ def test_a_trickling_discord_is_cut_before_the_lambda_would_time_out() -> None:
         context = Context(int((END_MARGIN_SECONDS + 0.5) * 1000))  # 0.5 s left to send
         started = time.monotonic()
 
-        webhook = deps.discord(send_deadline(context))
-        assert webhook is not None
+        (webhook,) = deps.sinks(send_deadline(context))
         with pytest.raises(NotificationFailed):
-            webhook.post({"content": "x" * 300})
+            webhook.deliver({"content": "x" * 300})
 
         assert time.monotonic() - started < END_MARGIN_SECONDS

@@ -14,14 +14,20 @@ from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.findings import Finding, PlannedAction, Severity, Verdict
 from trailwarden.notify import email, messages
 from trailwarden.notify.discord import DiscordWebhook
+from trailwarden.notify.embeds import DiscordSink as DiscordWebhookSink
 from trailwarden.notify.embeds import discord_payload
-from trailwarden.notify.service import deliver, webhook_url_from_secret
+from trailwarden.notify.service import webhook_url_from_secret
+from trailwarden.notify.sinks import Notice, deliver_all
 from trailwarden_local.discord_sink import DiscordSink
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def raised(message: messages.Message) -> Notice:
+    return Notice(message, finding(), "raised", "remediate")
 
 
 def finding(**changes: Any) -> Finding:
@@ -135,13 +141,14 @@ def test_discord_429_still_sends_email(topic_and_queue: tuple[Any, str, Any, str
             sink.url, max_attempts=2, backoff_seconds=0.0, sleep=lambda _s: None
         )
 
-        delivery = deliver(
-            messages.detected(finding(), "en", SEOUL), sns=sns, topic_arn=topic, discord=webhook
+        delivery = deliver_all(
+            raised(messages.detected(finding(), "en", SEOUL)),
+            [email.EmailSink(sns, topic), DiscordWebhookSink(webhook)],
         )
 
     received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    assert delivery.email == "sent"
-    assert delivery.discord.startswith("failed")
+    assert delivery["email"] == "sent"
+    assert delivery["discord"].startswith("failed")
     assert "ami-0a1b2c3d4e5f60718" in received[0]["Body"]
 
 
@@ -153,8 +160,8 @@ def test_no_channel_delivering_is_a_notification_failure() -> None:
             raise EndpointConnectionError(endpoint_url="https://sns")
 
     with pytest.raises(NotificationFailed):
-        deliver(
-            messages.detected(finding(), "en", SEOUL), sns=Broken(), topic_arn="arn:t", discord=None
+        deliver_all(
+            raised(messages.detected(finding(), "en", SEOUL)), [email.EmailSink(Broken(), "arn:t")]
         )
 
 

@@ -33,6 +33,7 @@ from trailwarden.models.errors import MemberUnreachable
 from trailwarden.models.findings import Finding
 from trailwarden.models.settings import DetectionSettings, MemberSettings, NotifySettings
 from trailwarden.notify import messages
+from trailwarden.notify.email import EmailSink
 from trailwarden.workflows.registry import BY_ID, load_workflow
 
 if TYPE_CHECKING:
@@ -277,8 +278,7 @@ def test_a_failed_account_name_lookup_still_alerts(store: IncidentStore) -> None
         lambda *_a: None,
         store,
         NotifySettings(topic_arn="arn:aws:sns:us-east-1:123456789012:alerts"),
-        sns,
-        None,
+        [EmailSink(sns, "arn:aws:sns:us-east-1:123456789012:alerts")],
         account_name=Organization(Broken).account_name,
     )
 

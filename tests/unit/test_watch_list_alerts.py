@@ -23,7 +23,8 @@ from trailwarden.logic.alert import alert
 from trailwarden.models.findings import Mode
 from trailwarden.models.settings import DetectionSettings, NotifySettings
 from trailwarden.notify import email, messages
-from trailwarden.notify.embeds import discord_payload
+from trailwarden.notify.email import EmailSink
+from trailwarden.notify.embeds import DiscordSink, discord_payload
 from trailwarden.workflows.registry import BY_ID
 
 if TYPE_CHECKING:
@@ -72,7 +73,13 @@ class Env:
             lambda service, region=None: boto3.client(service, region_name=region or REGION)
         )
         return alert(
-            event, BY_ID[workflow], settings, factory, self.store, notify, self.sns, self.discord
+            event,
+            BY_ID[workflow],
+            settings,
+            factory,
+            self.store,
+            notify,
+            [EmailSink(self.sns, self.topic), DiscordSink(self.discord)],
         )
 
 
@@ -145,7 +152,13 @@ def test_session_alert_still_goes_out_when_the_instance_is_gone(env: Env) -> Non
 
     assert result["verdict"] == "alert"
     assert result["facts"]["lookupError"] == "ResourceGone"
-    assert result["notification"] == {"email": "sent", "discord": "sent"}
+    assert result["notification"] == {
+        "email": "sent",
+        "discord": "sent",
+        "slack": "not configured",
+        "teams": "not configured",
+        "securityhub": "not configured",
+    }
     assert "Live lookup failed" in env.emails()[0]["Message"]
 
 

@@ -31,19 +31,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
 from trailwarden.approvals import tokens
 from trailwarden.approvals.page import local_time
 from trailwarden.approvals.store import REQUEST_STORE_ACTIONS, NewApproval
 from trailwarden.models.errors import InvalidEvent
 from trailwarden.models.findings import Finding
-from trailwarden.notify import email, messages
-from trailwarden.notify.service import NOTIFY_ACTIONS, Webhook, deliver
+from trailwarden.notify import messages
+from trailwarden.notify.service import NOTIFY_ACTIONS, Webhook
+from trailwarden.notify.sinks import AlreadyDelivered, Notice, deliver_all
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from trailwarden.approvals.store import ApprovalStore
     from trailwarden.models.settings import ApprovalSettings, NotifySettings
+    from trailwarden.notify.sinks import Sink
 
 logger = Logger(child=True)
 
@@ -123,8 +126,7 @@ def request_approval(
     store: ApprovalStore,
     settings: ApprovalSettings,
     notify: NotifySettings,
-    sns: Any,
-    discord: Webhook | None,
+    sinks: Sequence[Sink],
     bot: Webhook | None = None,
     clock: Callable[[], float] = time.time,
     new_id: Callable[[], str] = tokens.new_secret,
@@ -132,7 +134,8 @@ def request_approval(
     """Returns what was sent (never the token or the id: this output is logged).
 
     ``bot``: the Discord application's channel (Create Message); when given, the request
-    goes out with buttons instead of a link."""
+    goes out with buttons instead of a link, and ``sinks``' own Discord webhook is not
+    used (the other sinks carry the message without a link: decide in Discord)."""
     task = ApprovalTask.from_payload(payload, settings.timeout_seconds)
     if bot is None and not settings.base_url:
         raise InvalidEvent("APPROVAL_BASE_URL is not set: no link to send")
@@ -158,42 +161,18 @@ def request_approval(
             interaction_id=interaction_id,
         )
     )
-    if bot is not None:
-        return {
-            "status": "requested",
-            "expiresAt": expires_at,
-            "delivery": _with_buttons(message, interaction_id, bot, sns, notify),
-        }
-    delivery = deliver(
-        message, sns=sns, topic_arn=notify.topic_arn, discord=discord, warnings=notify.warnings
-    )
-    return {"status": "requested", "expiresAt": expires_at, "delivery": delivery.to_dict()}
-
-
-def _with_buttons(
-    message: messages.Message,
-    interaction_id: str,
-    bot: Webhook,
-    sns: Any,
-    notify: NotifySettings,
-) -> dict[str, str]:
-    """The bot message with buttons (must succeed), then the email (no link: decide in
-    Discord). Raises NotificationFailed when the buttons did not reach Discord."""
-    # Only when approving in Discord: a link-approval function never loads the app's code.
-    from trailwarden.approvals.discord_app import button_message
-
     message = messages.with_settings_warnings(message, notify.warnings)
-    bot.post(button_message(message, interaction_id, notify.language))
-    email_status = "not configured"
-    if notify.topic_arn:
-        try:
-            sns.publish(
-                TopicArn=notify.topic_arn,
-                Subject=email.subject(message),
-                Message=email.body(message),
-            )
-            email_status = "sent"
-        except (ClientError, BotoCoreError) as err:
-            email_status = f"failed: {type(err).__name__}"
-            logger.error("email publish failed", extra={"error": type(err).__name__})
-    return {"email": email_status, "discord": "sent with buttons"}
+    notice = Notice(message, task.finding, "raised", str(task.finding.verdict))
+    if bot is not None:
+        # Only when approving in Discord: a link-approval function never loads the app's code.
+        from trailwarden.approvals.discord_app import button_message
+
+        # First, and it must succeed (nobody could decide without the buttons): raises
+        # NotificationFailed, and no other sink has told of a request nobody can decide.
+        bot.post(button_message(message, interaction_id, notify.language))
+        sinks = [
+            AlreadyDelivered("discord", "sent with buttons"),
+            *(sink for sink in sinks if sink.name != "discord"),
+        ]
+    delivery = deliver_all(notice, sinks)
+    return {"status": "requested", "expiresAt": expires_at, "delivery": delivery}

@@ -17,13 +17,14 @@ from trailwarden.logic.report import Outcome, audit_record
 from trailwarden.models.errors import InvalidEvent, NotificationFailed
 from trailwarden.models.findings import Verdict
 from trailwarden.notify import messages
-from trailwarden.notify.service import Webhook, deliver
+from trailwarden.notify.sinks import Notice, deliver_all
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from trailwarden.dal.incidents import IncidentStore
     from trailwarden.models.settings import DetectionSettings, NotifySettings
+    from trailwarden.notify.sinks import Sink
     from trailwarden.workflows.base import ClientFactory
     from trailwarden.workflows.registry import Workflow
 
@@ -37,8 +38,7 @@ def alert(
     clients: ClientFactory,
     store: IncidentStore,
     notify: NotifySettings,
-    sns: Any,
-    discord: Webhook | None,
+    sinks: Sequence[Sink],
     account_name: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """Returns the Finding as JSON plus what was delivered. ``account_name``
@@ -63,15 +63,11 @@ def alert(
         logger.info("duplicate delivery", extra={"eventID": finding.event_id})
         return decision.finding(verdict=Verdict.IGNORE, reason="duplicate delivery").to_dict()
 
-    message = messages.detected(finding, notify.language, notify.zone)
+    message = messages.with_settings_warnings(
+        messages.detected(finding, notify.language, notify.zone), notify.warnings
+    )
     try:
-        delivery = deliver(
-            message,
-            sns=sns,
-            topic_arn=notify.topic_arn,
-            discord=discord,
-            warnings=notify.warnings,
-        ).to_dict()
+        delivery = deliver_all(Notice(message, finding, "raised", str(finding.verdict)), sinks)
     except NotificationFailed:
         # Nobody was told: give the claim back so Lambda's and EventBridge's retries of
         # this event alert instead of ending quietly as a "duplicate".

@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any
 from trailwarden.models.events import mapping_of
 from trailwarden.models.findings import Finding
 from trailwarden.notify import messages
-from trailwarden.notify.service import Webhook, deliver
+from trailwarden.notify.sinks import Notice, deliver_all
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from trailwarden.dal.incidents import IncidentStore
     from trailwarden.models.settings import NotifySettings
+    from trailwarden.notify.sinks import Sink
 
 REPORT_ACTIONS = frozenset({"dynamodb:PutItem", "sns:Publish", "secretsmanager:GetSecretValue"})
 # What a remediation's result may say (RemediationResult.status).
@@ -117,8 +120,7 @@ def report(
     *,
     store: IncidentStore,
     settings: NotifySettings,
-    sns: Any,
-    discord: Webhook | None,
+    sinks: Sequence[Sink],
 ) -> dict[str, Any]:
     finding = Finding.from_dict(state)
     outcome = outcome_of(state)
@@ -135,11 +137,9 @@ def report(
             error=outcome.error,
             decision=_decision_of(state.get("decision")),
         )
-        delivery = deliver(
-            message,
-            sns=sns,
-            topic_arn=settings.topic_arn,
-            discord=discord,
-            warnings=settings.warnings,
-        ).to_dict()
+        message = messages.with_settings_warnings(message, settings.warnings)
+        done = tuple(
+            str(a.get("description", "")) for a in outcome.remediation.get("actions") or ()
+        )
+        delivery = deliver_all(Notice(message, finding, "closed", outcome.status, done), sinks)
     return {"status": outcome.status, "delivery": delivery}

@@ -371,7 +371,13 @@ class NotifySettings:
     time_zone: str = DEFAULT_TIME_ZONE
     topic_arn: str = ""
     discord_secret_name: str = ""
-    # Worst case 3 x 5 s + 2 waits of at most 8 s stays well inside the 60 s timeout.
+    slack_secret_name: str = ""
+    teams_secret_name: str = ""
+    security_hub_findings: bool = False  # SecurityHubFindings on|off
+    # Every webhook (Discord, Slack, Teams) gets at most this long from the start of its
+    # send, within the invocation's deadline: one that hangs cannot eat the others' time.
+    webhook_budget_seconds: float = 15.0
+    # Worst case 3 x 5 s + 2 waits of at most 8 s, cut at the webhook's budget.
     discord_max_attempts: int = 3
     discord_backoff_seconds: float = 1.0
     discord_timeout_seconds: float = 5.0
@@ -389,7 +395,8 @@ class NotifySettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NotifySettings:
-        """An unknown Language writes English, an unknown TimeZone shows UTC (with a warning)."""
+        """An unknown Language writes English, an unknown TimeZone shows UTC, an unknown
+        SecurityHubFindings sends nothing to Security Hub (each with a warning)."""
         warnings: list[str] = []
         language = env.get("LANGUAGE") or "en"
         if language not in LANGUAGES:
@@ -401,11 +408,21 @@ class NotifySettings:
                 f"TimeZone: {_shown(time_zone)} is not a known time zone; times are in UTC"
             )
             time_zone = FALLBACK_TIME_ZONE
+        security_hub = (env.get("SECURITY_HUB_FINDINGS") or "off").strip().lower()
+        if security_hub not in ("on", "off"):
+            warnings.append(
+                f"SecurityHubFindings: {_shown(security_hub)} is not on or off; "
+                "no findings are sent to Security Hub"
+            )
         return cls(
             language=language,
             time_zone=time_zone,
             topic_arn=env.get("TOPIC_ARN", ""),
             discord_secret_name=env.get("DISCORD_WEBHOOK_SECRET_NAME", ""),
+            slack_secret_name=env.get("SLACK_WEBHOOK_SECRET_NAME", ""),
+            teams_secret_name=env.get("TEAMS_WEBHOOK_SECRET_NAME", ""),
+            security_hub_findings=security_hub == "on",
+            webhook_budget_seconds=float(env.get("WEBHOOK_BUDGET_SECONDS", "15.0")),
             discord_max_attempts=int(env.get("DISCORD_MAX_ATTEMPTS", "3")),
             discord_backoff_seconds=float(env.get("DISCORD_BACKOFF_SECONDS", "1.0")),
             discord_timeout_seconds=float(env.get("DISCORD_TIMEOUT_SECONDS", "5.0")),

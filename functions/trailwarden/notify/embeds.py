@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from trailwarden.notify.sinks import Limits
 from trailwarden.notify.text import LIMITS, clamp_message, neutralize
 
 if TYPE_CHECKING:
     from trailwarden.notify.messages import Message
+    from trailwarden.notify.service import Webhook
+    from trailwarden.notify.sinks import Notice
 
 
 def discord_payload(message: Message) -> dict[str, Any]:
@@ -36,3 +39,29 @@ def discord_payload(message: Message) -> dict[str, Any]:
             "allowed_mentions": {"parse": []},
         }
     )
+
+
+class DiscordSink:
+    """A Discord webhook: one embed (``discord_payload``), posted by the shared transport
+    (:class:`trailwarden.notify.discord.DiscordWebhook`)."""
+
+    name = "discord"
+    limits = Limits(
+        title=LIMITS["title"],
+        text=LIMITS["field_value"],
+        fields=LIMITS["fields"],
+        total=LIMITS["embeds_total"],
+    )
+
+    def __init__(self, webhook: Webhook) -> None:
+        self.webhook = webhook
+
+    def __repr__(self) -> str:
+        return "DiscordSink()"
+
+    def render(self, notice: Notice) -> dict[str, Any]:
+        return discord_payload(notice.message)
+
+    def deliver(self, rendered: dict[str, Any]) -> str:
+        self.webhook.post(rendered)
+        return "sent"

@@ -90,3 +90,59 @@ def deliver_all(notice: Notice, sinks: Sequence[Sink]) -> dict[str, str]:
 
 def _summary(report: Mapping[str, str]) -> str:
     return ", ".join(f"{name} {status}" for name, status in report.items())
+
+
+class UnavailableSink:
+    """Stands in for a sink that could not be set up (a secret that cannot be read, a
+    malformed URL, a module missing): the others still deliver, and the report says why
+    this one did not. ``reason`` never holds the secret."""
+
+    limits = Limits(0, 0, 0, 0)
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"UnavailableSink({self.name!r}, {self.reason!r})"
+
+    def render(self, notice: Notice) -> None:
+        return None
+
+    def deliver(self, rendered: Any) -> str:
+        raise NotificationFailed(self.reason)
+
+
+class AlreadyDelivered:
+    """A sink the caller has already delivered to by other means (approval buttons posted
+    by the Discord application): its status goes into the report as it is."""
+
+    limits = Limits(0, 0, 0, 0)
+
+    def __init__(self, name: str, status: str) -> None:
+        self.name = name
+        self.status = status
+
+    def render(self, notice: Notice) -> None:
+        return None
+
+    def deliver(self, rendered: Any) -> str:
+        return self.status
+
+
+def fit(texts: Sequence[str], total: int) -> list[str]:
+    """``texts`` cut so that together they hold at most ``total`` characters: the longest
+    are cut first, to one common length (short texts are never cut for a long one)."""
+    if sum(map(len, texts)) <= total:
+        return list(texts)
+    lengths = sorted(len(t) for t in texts)
+    left, cap = total, 0
+    for i, length in enumerate(lengths):
+        share = left // (len(lengths) - i)
+        if length > share:
+            cap = share
+            break
+        left -= length
+    from trailwarden.notify.text import truncate
+
+    return [truncate(t, cap) for t in texts]

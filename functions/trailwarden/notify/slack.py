@@ -1,0 +1,148 @@
+"""Slack incoming webhook: one Block Kit message, every event string made inert.
+
+Block Kit limits (docs.slack.dev/reference/block-kit/blocks/header-block,
+.../section-block, .../context-block, .../reference/block-kit/block-elements/button-element
+and docs.slack.dev/reference/block-kit/blocks: "up to 50 blocks in each message"):
+header text 150 characters; section text 3,000; a section's ``fields`` at most 10, each
+text 2,000; button text 75, button URL 3,000; context at most 10 elements. The top-level
+``text`` (the notification fallback) is truncated by Slack after 40,000 characters; we
+send at most 3,000.
+
+Neutralising (docs.slack.dev/messaging/formatting-message-text, "Escaping text"): Slack
+parses ``<...>`` as links and mentions (``<!channel>``, ``<!here>``, ``<@U0123>``,
+``<http://evil|click>``), so ``&``, ``<`` and ``>`` become ``&amp;``, ``&lt;``,
+``&gt;``; then nothing in the text can ping or hide a link. Mrkdwn has no backslash
+escape, so a formatting character (``*_~``` ``) that could open or close bold, italic,
+strike or code (one at a word's edge) is swapped for a look-alike that Slack does not
+parse; one inside a word (``snake_case``) stays. Bare ``scheme://`` links are defanged
+(``http[:]//evil``) so nothing auto-links, and ``@channel``-style words get a full-width
+at sign. Control, bidi and zero-width characters are dropped (:mod:`text`), and a
+value's extra lines are marked as continuations so they cannot pass for our own lines.
+Previews are off (``unfurl_links``/``unfurl_media``: unfurlers would fetch links).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from trailwarden.notify import text
+from trailwarden.notify.sinks import Limits, fit
+
+if TYPE_CHECKING:
+    from trailwarden.notify.service import Webhook
+    from trailwarden.notify.sinks import Notice
+
+HEADER_LIMIT = 150
+SECTION_TEXT_LIMIT = 3000
+FIELD_TEXT_LIMIT = 2000
+FIELDS_PER_SECTION = 10
+BLOCKS_LIMIT = 50
+BUTTON_TEXT_LIMIT = 75
+URL_LIMIT = 3000
+CONTEXT_ELEMENTS_LIMIT = 10
+FALLBACK_LIMIT = 3000
+# Our own bound on all the text of one message, so a message full of 10,000-character
+# values stays readable (and far below Slack's own message size limits).
+TOTAL_LIMIT = 12_000
+
+LIMITS = Limits(title=HEADER_LIMIT, text=FIELD_TEXT_LIMIT, fields=40, total=TOTAL_LIMIT)
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# Look-alikes that mrkdwn does not parse: asterisk operator, full-width low line, tilde
+# operator, modifier letter grave accent.
+_LOOKALIKE = {"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"}
+# A marker at a word's edge (not between two letters or digits) may format.
+_MARKER_AT_EDGE = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
+_SCHEME = re.compile(r":(?=//)")
+_MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+_QUOTE_START = re.compile(r"^&gt;", re.MULTILINE)
+
+
+def neutralize(value: object) -> str:
+    """``value`` as inert Slack mrkdwn: no mention, link, formatting or hidden character."""
+    s = text.plain_block(value)
+    s = s.translate(_ESCAPES)
+    s = _MARKER_AT_EDGE.sub(lambda m: _LOOKALIKE[m.group()], s)
+    s = _SCHEME.sub("[:]", s)
+    s = _MASS_MENTION.sub("\uff20", s)
+    return _QUOTE_START.sub("\u203a", s)  # "&gt;" opening a line would quote it
+
+
+def _plain(value: object, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text.truncate(neutralize(value), limit), "emoji": False}
+
+
+def _mrkdwn(value: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": value}
+
+
+def _link_block(label: str, url: str) -> dict[str, Any] | None:
+    """Our own approval link: a mrkdwn link and a button (both open the page; a GET there
+    decides nothing). A URL Slack would refuse is left out rather than break the message."""
+    if len(url) > URL_LIMIT or not url.startswith(("https://", "http://")):
+        return None
+    shown = text.truncate(neutralize(label), BUTTON_TEXT_LIMIT)
+    return {
+        "type": "section",
+        "text": _mrkdwn(f"*{shown}*\n<{url.translate(_ESCAPES)}|{shown}>"),
+        "accessory": {
+            "type": "button",
+            "text": {"type": "plain_text", "text": shown, "emoji": False},
+            "url": url,
+            "action_id": "trailwarden-open-link",
+        },
+    }
+
+
+def slack_payload(notice: Notice) -> dict[str, Any]:
+    message = notice.message
+    links = [b for b in (_link_block(label, url) for label, url in message.links) if b]
+    # header, summary, context and the links are always there; fields fill the rest.
+    room = (BLOCKS_LIMIT - 3 - len(links)) * FIELDS_PER_SECTION
+    names = [f"*{text.truncate(neutralize(n), 200)}*\n" for n, _v in message.fields[:room]]
+    values = [neutralize(v) or text.EMPTY_FIELD for _n, v in message.fields[:room]]
+    values = [
+        text.truncate(v, FIELD_TEXT_LIMIT - len(n)) for n, v in zip(names, values, strict=True)
+    ]
+    summary = text.truncate(neutralize(message.summary), SECTION_TEXT_LIMIT)
+    summary, *values = fit([summary, *values], TOTAL_LIMIT - sum(map(len, names)))
+    fields = [_mrkdwn(n + v) for n, v in zip(names, values, strict=True)]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(message.title, HEADER_LIMIT)},
+        {"type": "section", "text": _mrkdwn(summary or text.EMPTY_FIELD)},
+    ]
+    blocks += [
+        {"type": "section", "fields": fields[i : i + FIELDS_PER_SECTION]}
+        for i in range(0, len(fields), FIELDS_PER_SECTION)
+    ]
+    blocks += links
+    footer = text.truncate(neutralize(message.footer), SECTION_TEXT_LIMIT)
+    blocks.append({"type": "context", "elements": [_mrkdwn(footer or text.EMPTY_FIELD)]})
+    fallback = neutralize(text.plain(message.title) + " - " + text.plain(message.summary))
+    return {
+        "text": text.truncate(fallback, FALLBACK_LIMIT),
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+class SlackSink:
+    """A Slack incoming webhook (Slack app -> Incoming Webhooks)."""
+
+    name = "slack"
+    limits = LIMITS
+
+    def __init__(self, webhook: Webhook) -> None:
+        self.webhook = webhook
+
+    def __repr__(self) -> str:
+        return "SlackSink()"
+
+    def render(self, notice: Notice) -> dict[str, Any]:
+        return slack_payload(notice)
+
+    def deliver(self, rendered: dict[str, Any]) -> str:
+        self.webhook.post(rendered)
+        return "sent"

@@ -1,0 +1,171 @@
+"""Microsoft Teams through a Workflows (Power Automate) webhook: one Adaptive Card.
+
+Office 365 connectors (incoming webhooks) are being retired; a Teams channel's Workflows
+app ("Post to a channel when a webhook request is received") takes a ``message`` whose
+attachment is an Adaptive Card (learn.microsoft.com, "Create incoming webhooks with
+Workflows for Microsoft Teams"; Adaptive Cards 1.4 schema: TextBlock, FactSet,
+Action.OpenUrl). The card: the title as a TextBlock, the summary, the fields as a
+FactSet, the footer, and the approval link as an ``Action.OpenUrl`` button.
+
+Neutralising: TextBlock and FactSet text is a Markdown subset (bold, italic, links
+``[x](url)``, lists, headings). Every Markdown special (``\\ * _ ~ ` [ ] ( ) # < > &``
+and ``+``/``-``/``1.`` list markers at a line start) is backslash-escaped, so
+``[x](http://evil)`` shows as text; bare ``scheme://`` links are defanged
+(``http[:]//evil``). Mentions in Adaptive Cards need ``<at>`` tags plus explicit
+``msteams.entities``; none are ever sent, and ``<`` is escaped anyway. Control, bidi and
+zero-width characters are dropped (:mod:`text`).
+
+Size: Teams refuses messages over about 28 KB; the card is kept under
+:data:`TOTAL_BYTES` of JSON (as sent: ASCII with ``\\u`` escapes), long values cut first.
+A Workflows webhook answers 202 Accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from trailwarden.notify import text
+from trailwarden.notify.sinks import Limits, fit
+
+if TYPE_CHECKING:
+    from trailwarden.notify.service import Webhook
+    from trailwarden.notify.sinks import Notice
+
+TITLE_LIMIT = 300
+TEXT_LIMIT = 3000
+FACT_TITLE_LIMIT = 200
+FACT_VALUE_LIMIT = 1500
+URL_LIMIT = 2048
+TOTAL_BYTES = 27_000  # under Teams' ~28 KB message limit, envelope included
+
+LIMITS = Limits(title=TITLE_LIMIT, text=FACT_VALUE_LIMIT, fields=40, total=TOTAL_BYTES)
+
+_MARKDOWN = re.compile(r"([\\*_~`\[\]()#<>&!|{}])")
+_LIST_MARKER = re.compile(r"^([-+]|\d+\.)(?=\s|$)", re.MULTILINE)
+_SCHEME = re.compile(r":(?=//)")
+_MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone|team)\b)", re.IGNORECASE)
+
+
+def neutralize(value: object) -> str:
+    """``value`` as inert Teams Markdown: no link, mention, formatting or hidden character."""
+    s = text.plain_block(value)
+    s = _MARKDOWN.sub(r"\\\1", s)
+    s = _LIST_MARKER.sub(lambda m: m.group()[:-1] + "\\" + m.group()[-1], s)
+    s = _SCHEME.sub(r"\\[:\\]", s)
+    return _MASS_MENTION.sub("\uff20", s)
+
+
+def _size(payload: Any) -> int:
+    return len(json.dumps(payload, separators=(",", ":")).encode())
+
+
+def _card(
+    notice: Notice, title: str, summary: str, facts: list[tuple[str, str]], footer: str
+) -> dict[str, Any]:
+    message = notice.message
+    ok = notice.stage == "closed" and notice.status in ("remediated", "already-clean")
+    colour = (
+        "Good"
+        if ok
+        else {"critical": "Attention", "high": "Attention"}.get(
+            str(message.severity), "Warning" if str(message.severity) == "medium" else "Default"
+        )
+    )
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": title or text.EMPTY_FIELD,
+            "size": "Large",
+            "weight": "Bolder",
+            "color": colour,
+            "wrap": True,
+        },
+        {"type": "TextBlock", "text": summary or text.EMPTY_FIELD, "wrap": True},
+    ]
+    if facts:
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [{"title": n, "value": v or text.EMPTY_FIELD} for n, v in facts],
+            }
+        )
+    body.append(
+        {
+            "type": "TextBlock",
+            "text": footer or text.EMPTY_FIELD,
+            "size": "Small",
+            "isSubtle": True,
+            "wrap": True,
+        }
+    )
+    actions = [
+        {"type": "Action.OpenUrl", "title": text.truncate(neutralize(label), 100), "url": url}
+        for label, url in message.links
+        if len(url) <= URL_LIMIT and url.startswith(("https://", "http://"))
+    ]
+    content: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "msteams": {"width": "Full"},
+        "body": body,
+    }
+    if actions:
+        content["actions"] = actions
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": content,
+            }
+        ],
+    }
+
+
+def teams_payload(notice: Notice) -> dict[str, Any]:
+    message = notice.message
+    title = text.truncate(neutralize(message.title), TITLE_LIMIT)
+    summary = text.truncate(neutralize(message.summary), TEXT_LIMIT)
+    names = [text.truncate(neutralize(n), FACT_TITLE_LIMIT) for n, _v in message.fields]
+    values = [text.truncate(neutralize(v), FACT_VALUE_LIMIT) for _n, v in message.fields]
+    footer = text.truncate(neutralize(message.footer), TEXT_LIMIT)
+    payload = _card(notice, title, summary, list(zip(names, values, strict=True)), footer)
+    # Over the size: cut the longest texts (values and summary) until it fits; JSON's
+    # \u escapes make a character cost up to 6 bytes, so this may take a few rounds.
+    for _round in range(40):
+        excess = _size(payload) - TOTAL_BYTES
+        if excess <= 0:
+            break
+        current = sum(map(len, [summary, *values]))
+        if current == 0:  # only names and the title are left to cut
+            names = [text.truncate(n, 20) for n in names]
+            title = text.truncate(title, 100)
+        else:
+            target = max(min(current - excess, current * 9 // 10), 0)
+            summary, *values = fit([summary, *values], target)
+        payload = _card(notice, title, summary, list(zip(names, values, strict=True)), footer)
+    return payload
+
+
+class TeamsSink:
+    """A Teams channel's Workflows webhook."""
+
+    name = "teams"
+    limits = LIMITS
+
+    def __init__(self, webhook: Webhook) -> None:
+        self.webhook = webhook
+
+    def __repr__(self) -> str:
+        return "TeamsSink()"
+
+    def render(self, notice: Notice) -> dict[str, Any]:
+        return teams_payload(notice)
+
+    def deliver(self, rendered: dict[str, Any]) -> str:
+        self.webhook.post(rendered)
+        return "sent"

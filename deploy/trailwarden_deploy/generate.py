@@ -41,6 +41,7 @@ from handlers._reach import ORGANIZATION_GRANTS, ORGANIZATION_READS
 from trailwarden.dal import member_clients
 from trailwarden.models.modes import CLOUDTRAIL_DETAIL_TYPE
 from trailwarden.models.settings import PARAMETER_ENV
+from trailwarden.notify.securityhub import SECURITY_HUB_GRANTS
 from trailwarden.workflows import declaration as decl
 from trailwarden.workflows.registry import declarations, load_workflow
 from trailwarden_deploy.yaml_text import Comment, Commented, block, dump, entry
@@ -86,6 +87,19 @@ _LOG_DELIVERY = (
 )
 _METRICS_PER_ALARM = 9  # a metric-math alarm may reference at most 10 metrics (+ the sum)
 ORGANIZATION_MODE = "OrganizationMode"
+# SecurityHubFindings=on (deploy/base.yaml): who writes the findings. A function that
+# reaches members imports with its own role in account mode and through the member role
+# in organisation mode; one that never does (the logging backstop, the alerts of a workflow
+# that watches only the hub: the hub's own findings) always with its own role.
+SECURITY_HUB_ON = "SecurityHubOn"
+SECURITY_HUB_IN_ACCOUNT_MODE = "SecurityHubInAccountMode"
+SECURITY_HUB_IN_ORGANIZATION_MODE = "SecurityHubInOrganizationMode"
+# What every function that delivers notifications is told (notify/securityhub.py).
+SECURITY_HUB_ENV = {
+    "SECURITY_HUB_FINDINGS": {"Ref": "SecurityHubFindings"},
+    # the account the function's own clients sign as (the sink's caller check)
+    "OWN_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
+}
 # IAM paths (organisation mode): the hub's function roles, the member role, the forwarder
 # role. Disjoint, so the member trust's "role/trailwarden/hub/*" never names a member role.
 HUB_ROLE_PATH = "/trailwarden/hub/"
@@ -227,6 +241,25 @@ def discord_webhook_secret_policy() -> dict[str, Any]:
                     },
                 ]
             },
+            ref("AWS::NoValue"),
+        ]
+    }
+
+
+def security_hub_policy(condition: str) -> dict[str, Any]:
+    """Import and close findings with the function's own role (notify/securityhub.py)."""
+    statements = [statement(grant) for grant in SECURITY_HUB_GRANTS]
+    return {"Fn::If": [condition, {"Statement": statements}, ref("AWS::NoValue")]}
+
+
+def security_hub_member_policy() -> dict[str, Any]:
+    """Organisation mode: reach the finding's account through its member role (for the
+    functions that assume member roles only to deliver: notify, report, approval)."""
+    statements = [statement(member_clients.ASSUME_MEMBER_ROLE_GRANT)]
+    return {
+        "Fn::If": [
+            SECURITY_HUB_IN_ORGANIZATION_MODE,
+            {"Statement": statements},
             ref("AWS::NoValue"),
         ]
     }
@@ -444,6 +477,7 @@ def function(
             {
                 "TOPIC_ARN": ref("AlertTopic"),
                 "DISCORD_WEBHOOK_SECRET_NAME": ref("DiscordWebhookSecretName"),
+                **SECURITY_HUB_ENV,
             }
         )
     reaches_members = not watches_only_the_hub(d, units)
@@ -459,6 +493,11 @@ def function(
         policies.append(organization_policy(kind))
     if kind == "alert":
         policies.append(discord_webhook_secret_policy())
+        policies.append(
+            security_hub_policy(
+                SECURITY_HUB_IN_ACCOUNT_MODE if reaches_members else SECURITY_HUB_ON
+            )
+        )
     properties["Policies"] = policies
     if kind == "alert":
         properties["Events"] = unit.events(unit.function("alert"), units)
@@ -711,6 +750,9 @@ def generated_values(units: list[Unit]) -> dict[str, Any]:
     """What a ``"@name"`` line in the base or a fragment becomes."""
     return {
         "discord-webhook-secret-policy": discord_webhook_secret_policy(),
+        "security-hub-policy": security_hub_policy(SECURITY_HUB_IN_ACCOUNT_MODE),
+        "security-hub-own-account-policy": security_hub_policy(SECURITY_HUB_ON),
+        "security-hub-member-policy": security_hub_member_policy(),
         "app-rule-names": {
             "Fn::Join": [",", [ref(rid) for u in units for rid in u.rule_ids(units)]]
         },

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfnlint.decode import cfn_yaml
 
+from trailwarden.notify.securityhub import SECURITY_HUB_GRANTS
 from trailwarden_deploy.generate import (
     _ASYNC_RETRY,
     FORWARDER_ROLE_PATH,
@@ -112,7 +113,9 @@ _FORWARDERS_PARAMETERS = (
 
 
 def member_grants(units: list[Unit]) -> list[Grant]:
-    """What the functions that act in an account declare: assess, remediate, enrich."""
+    """What the functions that act in an account declare: assess, remediate, enrich; and
+    the Security Hub sink's import and update of the account's own findings (the hub's
+    SecurityHubFindings decides whether they are used)."""
     grants: list[Grant] = []
     for unit in units:
         code = unit.workflow
@@ -120,7 +123,7 @@ def member_grants(units: list[Unit]) -> list[Grant]:
             grants += [*code.remediation.assess_grants, *code.remediation.remediate_grants]
         grants += code.enrich_grants
         grants += unit.declaration.member_grants
-    return grants
+    return [*grants, *SECURITY_HUB_GRANTS]
 
 
 def _any_region(value: Any) -> Any:

@@ -13,11 +13,14 @@ from trailwarden.dal.organization import (
     LIST_ACCOUNTS_GRANT,
     Organization,
 )
+from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.events import event_key, text_of
-from trailwarden.models.settings import MemberSettings, merge_warnings
+from trailwarden.models.settings import MemberSettings, merge_warnings, split_list
 
 if TYPE_CHECKING:
+    from trailwarden.models.findings import Finding
     from trailwarden.models.settings import DetectionSettings
+    from trailwarden.notify.securityhub import SecurityHubClient
     from trailwarden.workflows.base import ClientFactory
     from trailwarden.workflows.declaration import Grant
 
@@ -47,6 +50,10 @@ class Reach:
     # Assume through the hub's own region: its regional token is valid in every region,
     # and the member's region may be an opt-in region the hub account has not enabled.
     sts_region: str = ""
+    # The account this function runs in (OWN_ACCOUNT_ID): who signs its own clients.
+    account: str = ""
+    # ExcludedAccountIds (organisation mode): nothing is read or written there.
+    excluded: frozenset[str] = frozenset()
 
     def clients(self, account: str, region: str, *, workflow: str, incident: str) -> ClientFactory:
         """The factory for one event: plain clients in account mode; in organisation
@@ -78,6 +85,31 @@ class Reach:
             incident=incident or (event_key(event) if event else ""),
         )
 
+    def security_hub_for(self, finding: Finding) -> SecurityHubClient:
+        """The ``client_for`` of the Security Hub sink: a ``securityhub`` client in the
+        finding's region, with the account it calls as. Account mode: this function's own
+        (cached) client, signing as this account. Organisation mode: the member role's
+        client in ``finding.account`` (the hub's own account too), so the caller is
+        always the finding's ``AwsAccountId``, as the default product ARN requires.
+        An excluded account (ExcludedAccountIds) is never entered: NotificationFailed."""
+        from trailwarden.notify.securityhub import SecurityHubClient
+
+        region = finding.region or None
+        if self.roles is None:
+            return SecurityHubClient(self.plain("securityhub", region), self.account)
+        if finding.account in self.excluded:
+            raise NotificationFailed(
+                f"Security Hub: account {finding.account} is excluded (ExcludedAccountIds): "
+                "no finding is written there"
+            )
+        clients = self.clients(
+            finding.account,
+            finding.region,
+            workflow=finding.workflow,
+            incident=finding.incident_key,
+        )
+        return SecurityHubClient(clients("securityhub", region), finding.account)
+
     def account_name(self, account: str) -> str:
         return self.organization.account_name(account) if self.organization else ""
 
@@ -95,10 +127,13 @@ class Reach:
 
 def build_reach(env: Mapping[str, str], plain: ClientFactory) -> Reach:
     settings = MemberSettings.from_env(env)
+    account = env.get("OWN_ACCOUNT_ID", "")
     if not settings.organization_mode:
-        return Reach(plain=plain)
+        return Reach(plain=plain, account=account)
     return Reach(
         plain=plain,
+        account=account,
+        excluded=frozenset(split_list(env.get("EXCLUDED_ACCOUNT_IDS"))),
         roles=MemberRoles(settings.role_name, settings.external_id),
         organization=Organization(lambda: plain("organizations", None)),
         warnings=settings.warnings,

@@ -16,6 +16,7 @@ from trailwarden.approvals.store import DECISION_STORE_ACTIONS
 from trailwarden.dal.incidents import ALERT_STORE_ACTIONS, STORE_ACTIONS
 from trailwarden.logic.backstop import BACKSTOP_ACTIONS
 from trailwarden.logic.report import REPORT_ACTIONS
+from trailwarden.notify.securityhub import SECURITY_HUB_ACTIONS
 from trailwarden.notify.service import NOTIFY_ACTIONS
 from trailwarden.workflows.ec2_keypair.config_rule import RULE_ACTIONS as KEY_PAIR_RULE_ACTIONS
 
@@ -23,13 +24,31 @@ if TYPE_CHECKING:
     from trailwarden.workflows.registry import Workflow
 
 
-def declared_actions(handler: str, workflow: Workflow | None) -> frozenset[str] | None:
+# The kinds of function that deliver notifications, so also to the Security Hub sink.
+DELIVERING_KINDS = frozenset({"notify", "report", "approval_request", "backstop", "alert"})
+
+
+def kind_of(handler: str) -> str:
+    return handler.split(".")[1] if handler.count(".") >= 2 else handler
+
+
+def declared_actions(
+    handler: str, workflow: Workflow | None, *, security_hub: bool = False
+) -> frozenset[str] | None:
     """Actions a function with this handler (and WORKFLOW) calls; None if not a generic one.
 
     Secrets Manager is only called when a Discord secret is configured; the template
-    grants it under the same condition.
+    grants it under the same condition. ``security_hub``: SecurityHubFindings=on in
+    account mode, where the delivering functions write findings with their own role.
     """
-    kind = handler.split(".")[1] if handler.count(".") >= 2 else handler
+    found = _declared_actions(handler, workflow)
+    if found is not None and security_hub and kind_of(handler) in DELIVERING_KINDS:
+        return found | SECURITY_HUB_ACTIONS
+    return found
+
+
+def _declared_actions(handler: str, workflow: Workflow | None) -> frozenset[str] | None:
+    kind = kind_of(handler)
     if kind == "notify":
         return NOTIFY_ACTIONS
     if kind == "report":

@@ -248,14 +248,17 @@ def test_globals_carry_no_per_workflow_setting_and_no_dead_letter_queue() -> Non
 NOTIFY = {"LANGUAGE", "TIME_ZONE"}
 # Organisation mode (handlers/_reach.py): how to reach members, which accounts to spare.
 ORGANIZATION = {"DEPLOYMENT_MODE", "MEMBER_ROLE_NAME", "MEMBER_EXTERNAL_ID", "EXCLUDED_ACCOUNT_IDS"}
+SECURITY_HUB_REACH = ORGANIZATION
 READS_BY_KIND = {
     "assess": {"MODE", "APPROVAL_TIMEOUT_SECONDS"} | ORGANIZATION,
     "remediate": ORGANIZATION,
     "alert": {"MODE"} | NOTIFY | ORGANIZATION,
     "backstop": {"MODE"} | NOTIFY,  # its alerts are app-tamper's
-    "notify": NOTIFY,
-    "report": NOTIFY,
-    "approval_request": {"APPROVAL_TIMEOUT_SECONDS"} | NOTIFY,
+    # The Security Hub sink reaches a finding's account through its member role
+    # (organisation mode), never an excluded one.
+    "notify": NOTIFY | SECURITY_HUB_REACH,
+    "report": NOTIFY | SECURITY_HUB_REACH,
+    "approval_request": {"APPROVAL_TIMEOUT_SECONDS"} | NOTIFY | SECURITY_HUB_REACH,
     "approval": NOTIFY,
     "keypair_rule": set(),
     # The organisation backstop (organisation mode only): the list spares excluded

@@ -18,6 +18,7 @@ import pytest
 from trailwarden_deploy import generate
 
 from tests.conftest import REPO
+from trailwarden.notify.securityhub import SECURITY_HUB_ACTIONS
 from trailwarden.workflows.declaration import actions_of
 from trailwarden_local.engine.resolver import NO_VALUE, Resolver, prepare
 from trailwarden_local.engine.template import load_template_file
@@ -423,19 +424,15 @@ def test_the_member_role_may_do_exactly_what_the_workflows_declare_for_member_wo
         if code.remediation is not None:
             expected |= actions_of(code.remediation.assess_grants)
             expected |= actions_of(code.remediation.remediate_grants)
+    expected |= SECURITY_HUB_ACTIONS  # the Security Hub sink writes the member's findings
     role = ROLES.resolve(ROLES.created()["MemberRole"]["Properties"])
-    granted = {
-        action
-        for policy in role["Policies"]
-        for statement in policy["PolicyDocument"]["Statement"]
-        for action in _listed(statement["Action"])
-    }
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    granted = {action for statement in statements for action in _listed(statement["Action"])}
     assert granted == expected
-    assert all(
-        s["Effect"] == "Allow" and "Condition" not in s
-        for policy in role["Policies"]
-        for s in policy["PolicyDocument"]["Statement"]
-    )
+    assert all(s["Effect"] == "Allow" for s in statements)
+    # Only the Security Hub statements carry conditions (the account's own findings).
+    conditioned = [set(_listed(s["Action"])) for s in statements if "Condition" in s]
+    assert conditioned == [{"securityhub:BatchImportFindings"}, {"securityhub:BatchUpdateFindings"}]
     assert role["Path"] == generate.MEMBER_ROLE_PATH
     assert role["RoleName"] == MEMBER_ROLE
 

@@ -201,16 +201,25 @@ def statement(grant: Grant) -> dict[str, Any]:
     return body
 
 
-def discord_webhook_secret_policy() -> dict[str, Any]:
-    """Read the Discord webhook secret (and decrypt it, through Secrets Manager only):
-    one definition, given to every function that posts to Discord."""
+# Webhook secret parameter -> the condition under which it is set.
+WEBHOOK_SECRETS = {
+    "DiscordWebhookSecretName": "HasDiscord",
+    "SlackWebhookSecretName": "HasSlack",
+    "TeamsWebhookSecretName": "HasTeams",
+}
+
+
+def discord_webhook_secret_policy(parameter: str = "DiscordWebhookSecretName") -> dict[str, Any]:
+    """Read a webhook secret (Discord, Slack or Teams: ``parameter``) and decrypt it,
+    through Secrets Manager only, when it is set: one definition, given to every function
+    that tells."""
     webhook_arn_pattern = (
         "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
-        ":secret:${DiscordWebhookSecretName}-??????"
+        f":secret:${{{parameter}}}-??????"
     )
     return {
         "Fn::If": [
-            "HasDiscord",
+            WEBHOOK_SECRETS[parameter],
             {
                 "Statement": [
                     {
@@ -478,6 +487,8 @@ def function(
                 "TOPIC_ARN": ref("AlertTopic"),
                 "DISCORD_WEBHOOK_SECRET_NAME": ref("DiscordWebhookSecretName"),
                 **SECURITY_HUB_ENV,
+                "SLACK_WEBHOOK_SECRET_NAME": ref("SlackWebhookSecretName"),
+                "TEAMS_WEBHOOK_SECRET_NAME": ref("TeamsWebhookSecretName"),
             }
         )
     reaches_members = not watches_only_the_hub(d, units)
@@ -492,7 +503,7 @@ def function(
     if reaches_members:
         policies.append(organization_policy(kind))
     if kind == "alert":
-        policies.append(discord_webhook_secret_policy())
+        policies += [discord_webhook_secret_policy(p) for p in WEBHOOK_SECRETS]
         policies.append(
             security_hub_policy(
                 SECURITY_HUB_IN_ACCOUNT_MODE if reaches_members else SECURITY_HUB_ON
@@ -753,6 +764,8 @@ def generated_values(units: list[Unit]) -> dict[str, Any]:
         "security-hub-policy": security_hub_policy(SECURITY_HUB_IN_ACCOUNT_MODE),
         "security-hub-own-account-policy": security_hub_policy(SECURITY_HUB_ON),
         "security-hub-member-policy": security_hub_member_policy(),
+        "slack-webhook-secret-policy": discord_webhook_secret_policy("SlackWebhookSecretName"),
+        "teams-webhook-secret-policy": discord_webhook_secret_policy("TeamsWebhookSecretName"),
         "app-rule-names": {
             "Fn::Join": [",", [ref(rid) for u in units for rid in u.rule_ids(units)]]
         },

@@ -117,6 +117,8 @@ def test_data_outlives_the_stack_but_not_a_failed_first_create() -> None:
         ({}, False),
         ({"NotificationEmail": "sec@example.com"}, True),
         ({"DiscordWebhookSecretName": "tw/discord"}, True),
+        ({"SlackWebhookSecretName": "tw/slack"}, True),
+        ({"TeamsWebhookSecretName": "tw/teams"}, True),
     ],
 )
 def test_a_stack_that_tells_nobody_says_so_in_an_output(
@@ -556,6 +558,8 @@ def test_kms_decrypt_only_through_secrets_manager_and_only_where_the_secret_is_r
     secrets = {
         "DISCORD_WEBHOOK_SECRET_NAME": "DiscordWebhookSecretName",
         "DISCORD_APPLICATION_SECRET_NAME": "DiscordApplicationSecretName",
+        "SLACK_WEBHOOK_SECRET_NAME": "SlackWebhookSecretName",
+        "TEAMS_WEBHOOK_SECRET_NAME": "TeamsWebhookSecretName",
     }
     read = {param for var, param in secrets.items() if var in environment(lid)}
     reads_secret = bool(read)
@@ -570,6 +574,49 @@ def test_kms_decrypt_only_through_secrets_manager_and_only_where_the_secret_is_r
         secret = condition["StringLike"]["kms:EncryptionContext:SecretARN"]
         assert any(f"secret:${{{param}}}-??????" in secret["Fn::Sub"] for param in read)
     assert len(decrypts) == len(read), lid  # one scoped grant per secret it reads
+
+
+WEBHOOK_SECRETS = {  # env var -> (parameter, the condition of its read grant)
+    "DISCORD_WEBHOOK_SECRET_NAME": ("DiscordWebhookSecretName", "HasDiscord"),
+    "SLACK_WEBHOOK_SECRET_NAME": ("SlackWebhookSecretName", "HasSlack"),
+    "TEAMS_WEBHOOK_SECRET_NAME": ("TeamsWebhookSecretName", "HasTeams"),
+}
+
+
+@pytest.mark.parametrize("lid", SAM_FUNCTIONS)
+def test_every_function_that_tells_reads_all_three_webhook_secrets_each_only_when_set(
+    lid: str,
+) -> None:
+    env = environment(lid)
+    told = [var for var in WEBHOOK_SECRETS if var in env]
+    policies = RESOURCES[lid]["Properties"].get("Policies", [])
+
+    assert told in ([], list(WEBHOOK_SECRETS)), lid  # Discord, Slack and Teams alike
+    for var in told[1:]:  # Slack and Teams (Discord's has its own approval-request variant)
+        parameter, condition = WEBHOOK_SECRETS[var]
+        assert env[var] == {"Ref": parameter}
+        (grant,) = [p for p in policies if f"${{{parameter}}}" in json.dumps(p)]
+        when, granted, otherwise = grant["Fn::If"]
+        assert when == condition
+        assert otherwise == {"Ref": "AWS::NoValue"}
+        (read,) = [
+            st for st in granted["Statement"] if st["Action"] == "secretsmanager:GetSecretValue"
+        ]
+        assert read["Resource"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+            f":secret:${{{parameter}}}-??????"
+        }
+    if not told:  # a function that tells nobody reads no webhook secret
+        assert all(f"${{{p}}}" not in json.dumps(policies) for p, _c in WEBHOOK_SECRETS.values())
+
+
+@pytest.mark.parametrize("parameter", ["SlackWebhookSecretName", "TeamsWebhookSecretName"])
+def test_a_webhook_secret_is_granted_only_when_its_name_is_set(parameter: str) -> None:
+    condition = {"SlackWebhookSecretName": "HasSlack", "TeamsWebhookSecretName": "HasTeams"}
+
+    assert conditions({})[condition[parameter]] is False
+    assert conditions({parameter: "tw/x"})[condition[parameter]] is True
+    assert PARAMETERS[parameter]["Default"] == ""
 
 
 def asynchronously_invoked() -> set[str]:

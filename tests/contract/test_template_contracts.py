@@ -121,6 +121,8 @@ def app() -> Iterator[LocalApp]:
             REPO / "template.yaml",
             parameters={
                 "DiscordWebhookSecretName": "tw/discord",
+                "SlackWebhookSecretName": "tw/slack",
+                "TeamsWebhookSecretName": "tw/teams",
                 "NotificationEmail": "a@b.co",
                 "DiscordApplicationSecretName": "tw/discord-app",
             },

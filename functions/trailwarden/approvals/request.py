@@ -30,8 +30,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-
 from trailwarden.approvals import tokens
 from trailwarden.approvals.page import local_time
 from trailwarden.approvals.store import REQUEST_STORE_ACTIONS, NewApproval
@@ -47,8 +45,6 @@ if TYPE_CHECKING:
     from trailwarden.approvals.store import ApprovalStore
     from trailwarden.models.settings import ApprovalSettings, NotifySettings
     from trailwarden.notify.sinks import Sink
-
-logger = Logger(child=True)
 
 REQUEST_ACTIONS = REQUEST_STORE_ACTIONS | NOTIFY_ACTIONS
 

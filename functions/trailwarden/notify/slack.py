@@ -12,12 +12,13 @@ Neutralising (docs.slack.dev/messaging/formatting-message-text, "Escaping text")
 parses ``<...>`` as links and mentions (``<!channel>``, ``<!here>``, ``<@U0123>``,
 ``<http://evil|click>``), so ``&``, ``<`` and ``>`` become ``&amp;``, ``&lt;``,
 ``&gt;``; then nothing in the text can ping or hide a link. Mrkdwn has no backslash
-escape, so a formatting character (``*_~``` ``) that could open or close bold, italic,
-strike or code (one at a word's edge) is swapped for a look-alike that Slack does not
-parse; one inside a word (``snake_case``) stays. Bare ``scheme://`` links are defanged
-(``http[:]//evil``) so nothing auto-links, and ``@channel``-style words get a full-width
-at sign. Control, bidi and zero-width characters are dropped (:mod:`text`), and a
-value's extra lines are marked as continuations so they cannot pass for our own lines.
+escape, so a formatting character that could open or close bold, italic, strike or
+code (``*``, ``_``, ``~`` at a word's edge; every backtick) is swapped for a look-alike
+that Slack does not parse; one inside a word (``snake_case``, ``a*b``) stays. Bare
+``scheme://`` links are defanged (``http[:]//evil``) so nothing auto-links, and
+``@channel``-style words get a full-width at sign. Control, bidi and zero-width
+characters are dropped (:mod:`text`), and a value's extra lines are marked as
+continuations so they cannot pass for our own lines.
 Previews are off (``unfurl_links``/``unfurl_media``: unfurlers would fetch links).
 """
 
@@ -42,18 +43,26 @@ BUTTON_TEXT_LIMIT = 75
 URL_LIMIT = 3000
 CONTEXT_ELEMENTS_LIMIT = 10
 FALLBACK_LIMIT = 3000
-# Our own bound on all the text of one message, so a message full of 10,000-character
-# values stays readable (and far below Slack's own message size limits).
+NAME_LIMIT = 100  # a field's name (our own labels are short)
+# Our own bound on the summary and fields of one message together, so a message full of
+# 10,000-character values stays readable (and far below Slack's message size limits).
 TOTAL_LIMIT = 12_000
 
-LIMITS = Limits(title=HEADER_LIMIT, text=FIELD_TEXT_LIMIT, fields=40, total=TOTAL_LIMIT)
+# Fields: every block but the header, summary and context can be a section of ten.
+LIMITS = Limits(
+    title=HEADER_LIMIT,
+    text=FIELD_TEXT_LIMIT,
+    fields=(BLOCKS_LIMIT - 3) * FIELDS_PER_SECTION,
+    total=TOTAL_LIMIT,
+)
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # Look-alikes that mrkdwn does not parse: asterisk operator, full-width low line, tilde
 # operator, modifier letter grave accent.
 _LOOKALIKE = {"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"}
-# A marker at a word's edge (not between two letters or digits) may format.
-_MARKER_AT_EDGE = re.compile(r"(?<![^\W_])[*_~`]|[*_~`](?![^\W_])")
+# A marker at a word's edge (not between two letters or digits) may format; a backtick
+# may open code anywhere.
+_MARKER_AT_EDGE = re.compile(r"`|(?<![^\W_])[*_~]|[*_~](?![^\W_])")
 _SCHEME = re.compile(r":(?=//)")
 _MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 _QUOTE_START = re.compile(r"^&gt;", re.MULTILINE)
@@ -85,7 +94,7 @@ def _link_block(label: str, url: str) -> dict[str, Any] | None:
     shown = text.truncate(neutralize(label), BUTTON_TEXT_LIMIT)
     return {
         "type": "section",
-        "text": _mrkdwn(f"*{shown}*\n<{url.translate(_ESCAPES)}|{shown}>"),
+        "text": _mrkdwn(f"<{url.translate(_ESCAPES)}|{shown}>"),
         "accessory": {
             "type": "button",
             "text": {"type": "plain_text", "text": shown, "emoji": False},
@@ -100,14 +109,15 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
     links = [b for b in (_link_block(label, url) for label, url in message.links) if b]
     # header, summary, context and the links are always there; fields fill the rest.
     room = (BLOCKS_LIMIT - 3 - len(links)) * FIELDS_PER_SECTION
-    names = [f"*{text.truncate(neutralize(n), 200)}*\n" for n, _v in message.fields[:room]]
-    values = [neutralize(v) or text.EMPTY_FIELD for _n, v in message.fields[:room]]
-    values = [
-        text.truncate(v, FIELD_TEXT_LIMIT - len(n)) for n, v in zip(names, values, strict=True)
-    ]
+    shown = message.fields[:room]
+    names = [text.truncate(neutralize(n), NAME_LIMIT) or text.EMPTY_FIELD for n, _v in shown]
+    values = [text.truncate(neutralize(v), FIELD_TEXT_LIMIT) or text.EMPTY_FIELD for _n, v in shown]
     summary = text.truncate(neutralize(message.summary), SECTION_TEXT_LIMIT)
-    summary, *values = fit([summary, *values], TOTAL_LIMIT - sum(map(len, names)))
-    fields = [_mrkdwn(n + v) for n, v in zip(names, values, strict=True)]
+    # "*name*\n" adds 4 characters to every field.
+    cut = fit([summary, *names, *values], TOTAL_LIMIT - 4 * len(shown))
+    summary, names, values = cut[0], cut[1 : len(shown) + 1], cut[len(shown) + 1 :]
+    texts = [f"*{n}*\n{v}" for n, v in zip(names, values, strict=True)]
+    fields = [_mrkdwn(text.truncate(t, FIELD_TEXT_LIMIT)) for t in texts]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(message.title, HEADER_LIMIT)},
         {"type": "section", "text": _mrkdwn(summary or text.EMPTY_FIELD)},

@@ -11,7 +11,8 @@ Neutralising: TextBlock and FactSet text is a Markdown subset (bold, italic, lin
 ``[x](url)``, lists, headings). Every Markdown special (``\\ * _ ~ ` [ ] ( ) # < > &``
 and ``+``/``-``/``1.`` list markers at a line start) is backslash-escaped, so
 ``[x](http://evil)`` shows as text; bare ``scheme://`` links are defanged
-(``http[:]//evil``). Mentions in Adaptive Cards need ``<at>`` tags plus explicit
+(``http[:]//evil``); braces are escaped too, so no ``{{DATE(...)}}`` text function can
+form. Mentions in Adaptive Cards need ``<at>`` tags plus explicit
 ``msteams.entities``; none are ever sent, and ``<`` is escaped anyway. Control, bidi and
 zero-width characters are dropped (:mod:`text`).
 
@@ -40,7 +41,8 @@ FACT_VALUE_LIMIT = 1500
 URL_LIMIT = 2048
 TOTAL_BYTES = 27_000  # under Teams' ~28 KB message limit, envelope included
 
-LIMITS = Limits(title=TITLE_LIMIT, text=FACT_VALUE_LIMIT, fields=40, total=TOTAL_BYTES)
+# A FactSet has no documented number of facts: only the whole card's size counts.
+LIMITS = Limits(title=TITLE_LIMIT, text=FACT_VALUE_LIMIT, fields=0, total=TOTAL_BYTES)
 
 _MARKDOWN = re.compile(r"([\\*_~`\[\]()#<>&!|{}])")
 _LIST_MARKER = re.compile(r"^([-+]|\d+\.)(?=\s|$)", re.MULTILINE)

@@ -112,7 +112,12 @@ def test_a_raised_incident_is_an_asff_finding_with_the_required_set() -> None:
     assert asff["CreatedAt"] == "2026-11-24T02:15:30.000Z"
     assert asff["UpdatedAt"] == "2026-12-05T01:02:03.456Z"
     assert asff["Resources"] == [
-        {"Type": "Other", "Id": "ami-0a1b2c3d4e5f60718", "Partition": "aws", "Region": REGION}
+        {
+            "Type": "Other",
+            "Id": f"arn:aws:ec2:{REGION}::image/ami-0a1b2c3d4e5f60718",
+            "Partition": "aws",
+            "Region": REGION,
+        }
     ]
     assert "Effects/Data Exposure" in asff["Types"]
     assert asff["ProductFields"]["trailwarden/eventID"] == EVENT_ID
@@ -158,6 +163,24 @@ def test_a_security_group_is_an_asff_security_group() -> None:
     (asff,) = sink_with(None).render(raised(f)).request["Findings"]
 
     assert asff["Resources"][0]["Type"] == "AwsEc2SecurityGroup"
+    assert asff["Resources"][0]["Id"] == (
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-0123456789abcdef0"
+    )
+
+
+def test_a_resource_named_by_its_arn_keeps_it() -> None:
+    arn = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/org-trail"
+    f = finding(resource_type="AWS::CloudTrail::Trail", resource_id=arn)
+
+    (asff,) = sink_with(None).render(raised(f)).request["Findings"]
+
+    assert asff["Resources"][0] == {
+        "Type": "AwsCloudTrailTrail",
+        "Id": arn,
+        "Partition": "aws",
+        "Region": REGION,
+    }
+    assert "TTPs/Defense Evasion" in asff["Types"]
 
 
 def test_a_finding_without_a_resource_names_the_account() -> None:
@@ -165,6 +188,21 @@ def test_a_finding_without_a_resource_names_the_account() -> None:
 
     assert asff["Resources"][0]["Type"] == "AwsAccount"
     assert asff["Resources"][0]["Id"] == f"AWS::::Account:{ACCOUNT}"
+
+
+def test_a_later_delivery_of_the_same_incident_renders_the_same_finding_id() -> None:
+    early = SecurityHubSink(lambda _f: SecurityHubClient(None, ACCOUNT), clock=lambda: NOW)
+    later = SecurityHubSink(
+        lambda _f: SecurityHubClient(None, ACCOUNT),
+        clock=lambda: NOW.replace(hour=9),
+    )
+
+    (first,) = early.render(raised()).request["Findings"]
+    (second,) = later.render(raised()).request["Findings"]
+
+    assert first["Id"] == second["Id"]
+    assert first["CreatedAt"] == second["CreatedAt"]
+    assert second["UpdatedAt"] > first["UpdatedAt"]
 
 
 def test_the_finding_id_is_the_same_in_account_and_organisation_mode() -> None:

@@ -67,7 +67,7 @@ LIMITS = Limits(title=256, text=1024, fields=50, total=240 * 1024)
 NOTE_TEXT_LIMIT = 512
 RESOURCES_LIMIT = 32
 TYPES_LIMIT = 50
-ID_LIMIT = 512  # finding and resource ids we write: far below what any ARN needs
+ID_LIMIT = 512  # a resource id from the event is cut to this (any real ARN is shorter)
 PRODUCT_FIELD_VALUE_LIMIT = 256  # ours are short; the ASFF limit is 2048
 RECOMMENDATION_LIMIT = 512
 
@@ -102,6 +102,17 @@ ASFF_RESOURCE_TYPES: dict[str, str] = {
     "AWS::WAFv2::WebACL": "AwsWafv2WebAcl",
 }
 OTHER_RESOURCE = "Other"
+# ASFF asks for the ARN as a resource's Id where it has one: a plain id (an sg-..., a
+# trail or user name) of these types becomes one ({p}artition, {r}egion, {a}ccount).
+_ARN_FORMATS: dict[str, str] = {
+    "AWS::CloudTrail::Trail": "arn:{p}:cloudtrail:{r}:{a}:trail/{id}",
+    "AWS::EC2::Image": "arn:{p}:ec2:{r}::image/{id}",
+    "AWS::EC2::Instance": "arn:{p}:ec2:{r}:{a}:instance/{id}",
+    "AWS::EC2::SecurityGroup": "arn:{p}:ec2:{r}:{a}:security-group/{id}",
+    "AWS::EC2::Snapshot": "arn:{p}:ec2:{r}::snapshot/{id}",
+    "AWS::IAM::User": "arn:{p}:iam::{a}:user/{id}",
+}
+_PLAIN_RESOURCE_ID = re.compile(r"[A-Za-z0-9._+=,@-]{1,128}")
 
 # Finding types (namespace/category), from what the resource is: data that can leave
 # the account, the logging that would show it, or a configuration check otherwise.
@@ -191,6 +202,18 @@ def resource_type(cloudformation_type: str) -> str:
     return ASFF_RESOURCE_TYPES.get(cloudformation_type, OTHER_RESOURCE)
 
 
+def resource_id(finding: Finding) -> str:
+    """The resource's ARN when the event named it by a plain id of a type with ARNs;
+    otherwise what the event said, neutralised and cut."""
+    raw = finding.resource_id.strip()
+    arn = _ARN_FORMATS.get(finding.resource_type)
+    if arn and _PLAIN_RESOURCE_ID.fullmatch(raw) and _ACCOUNT.fullmatch(finding.account):
+        return arn.format(
+            p=partition_of(finding.region), r=finding.region, a=finding.account, id=raw
+        )
+    return _text(raw, ID_LIMIT)
+
+
 def finding_types(finding: Finding) -> list[str]:
     types = [*_TYPES_BY_RESOURCE.get(finding.resource_type, ()), BEST_PRACTICES]
     return types[:TYPES_LIMIT]
@@ -233,7 +256,7 @@ def _resource(finding: Finding) -> ResourceTypeDef:
     else:
         resource = {
             "Type": resource_type(finding.resource_type),
-            "Id": _text(finding.resource_id, ID_LIMIT),
+            "Id": resource_id(finding),
         }
     partition = _PARTITIONS.get(partition_of(finding.region))
     if partition is not None:

@@ -183,6 +183,13 @@ def build_notify_deps(
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         secrets = SecretsProvider(boto3_client=make_client("secretsmanager"))
+    if securityhub_client_for is None and settings.security_hub_findings:
+        # The Security Hub sink's client_for: this function's own client (account mode)
+        # or the member role's in the finding's account, each with the account it signs as.
+        from handlers._reach import build_reach
+        from trailwarden.dal.clients import client_cache
+
+        securityhub_client_for = build_reach(env, client_cache()).security_hub_for
     return NotifyDeps(
         settings=settings,
         sns=make_client("sns"),

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -716,11 +717,56 @@ def test_jobs_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]) -> N
     assert "--jobs" in capsys.readouterr().err
 
 
-def test_reading_on_the_calling_thread_prints_the_same(tmp_path: Path) -> None:
+def _reader_threads_while_deciding(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each document decided: whether a reader thread was running meanwhile."""
+    seen: list[bool] = []
+    process = Replayer.process
+
+    def watched(self: Replayer, loaded: Any) -> Any:
+        seen.append(any(t.name == "replay-reader" for t in threading.enumerate()))
+        return process(self, loaded)
+
+    monkeypatch.setattr(Replayer, "process", watched)
+    return seen
+
+
+def test_local_files_are_read_on_the_calling_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for number in range(5):
         write_log(tmp_path / f"{number}.json.gz", RECORDS[number::5])
+    seen = _reader_threads_while_deciding(monkeypatch)
 
-    assert replay([tmp_path], threads=False)[:2] == replay([tmp_path])[:2]
+    status, lines, _ = replay([tmp_path])
+
+    assert status == 0
+    assert len(lines) == len(RECORDS)
+    assert seen == [False] * 5
+
+
+def test_s3_objects_read_ahead_on_a_thread_print_the_same_as_on_the_calling_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = _reader_threads_while_deciding(monkeypatch)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="trail-logs")
+        for number in range(5):
+            body = json.dumps({"Records": RECORDS[number::5]}, separators=(",", ":"))
+            key = f"AWSLogs/1/CloudTrail/us-east-1/2026/11/24/1_CloudTrail_x{number}.json.gz"
+            s3.put_object(Bucket="trail-logs", Key=key, Body=gzip.compress(body.encode()))
+
+        ahead = replay(["s3://trail-logs/AWSLogs/"], s3_client=lambda: s3)
+        threaded = list(seen)
+        seen.clear()
+        inline = replay(["s3://trail-logs/AWSLogs/"], s3_client=lambda: s3, threads=False)
+
+    assert ahead[0] == 0
+    assert len(ahead[1]) == len(RECORDS)
+    assert ahead[:2] == inline[:2]
+    assert len(threaded) == 5
+    assert threaded[0]  # the reader still holds documents 4 and 5 while the first is decided
+    assert seen == [False] * 5
 
 
 def test_every_call_a_rule_matches_passes_the_prefilter() -> None:

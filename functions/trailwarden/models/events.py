@@ -160,10 +160,13 @@ def record_key(record: Mapping[str, Any]) -> str:
     """The stable key of a CloudTrail record: its ``eventID``, else its ``requestID``
     (records of ``eventVersion`` 1.0 carry none), else a hash of the canonical record.
     The same record gives the same key raw (replay) or inside an EventBridge event."""
+    event_id = record.get("eventID")
+    if event_id and type(event_id) is str:
+        return event_id
     request_id = text_of(record.get("requestID"))
     if request_id and not _is_id(request_id):
         request_id = ""  # AWS writes it; one that is not an id is not trusted as a key
-    return text_of(record.get("eventID")) or request_id or canonical_hash(record)
+    return text_of(event_id) or request_id or canonical_hash(record)
 
 
 def event_key(raw: Mapping[str, Any]) -> str:
@@ -247,7 +250,7 @@ def parse_envelope(raw: Any, *, size_bound: int | None = None) -> Envelope:
         time=time if isinstance(time, str) else "",
         detail=detail,
         resources=tuple(r for r in resources if isinstance(r, str))
-        if isinstance(resources, list)
+        if resources and isinstance(resources, list)
         else (),
         key=event_key(raw),
     )

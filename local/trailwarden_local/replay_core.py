@@ -71,16 +71,18 @@ _IGNORE: Final = str(Verdict.IGNORE)
 _LOG_HEAD: Final = b'{"Records":['
 _LOG_TAIL: Final = b"]}"
 _RECORD_START: Final = b'{"eventVersion":'
-_RECORD_SEPARATOR: Final = b'},{"eventVersion":'
-_SEPARATORS: Final = re.compile(re.escape(_RECORD_SEPARATOR))
 # One pass reads, in order, every record's call (eventSource + eventName, adjacent as
-# CloudTrail writes them) and its eventID, as the texts `Source":"<eventSource>",
-# "eventName":"<eventName>` and `ID":"<eventID>` (one group: a flat list of bytes, no
-# tuples). Strings with an escape or a control character do not match (the file is
-# parsed).
+# CloudTrail writes them), its eventID and where the next record starts (the
+# eventVersion key right after a record's closing "}" and ","), as the texts
+# `Source":"<eventSource>","eventName":"<eventName>`, `ID":"<eventID>` and `Version`
+# (one group: a flat list of bytes, no tuples). Strings with an escape or a control
+# character do not match (the file is parsed).
 _FIELDS: Final = re.compile(
-    rb'"event((?:Source":"[^"\\\x00-\x1f\x7f]+","eventName|ID)":"[^"\\\x00-\x1f\x7f]+)"'
+    rb'"event((?:Source":"[^"\\\x00-\x1f\x7f]+","eventName|ID)":"[^"\\\x00-\x1f\x7f]+'
+    rb'|Version(?<=\},\{"eventVersion)(?=":))"'
 )
+_NEXT_RECORD: Final = b"Version"
+_BEFORE_NEXT: Final = len(b"},{")  # from a record's closing "}" to its successor's key
 _CALL_HEAD: Final = b'Source":"'
 _NAME_JOINT: Final = b'","eventName":"'
 _ID_HEAD: Final = b'ID":"'
@@ -316,11 +318,11 @@ class Replayer:
         CloudTrail writes compact JSON, ``{"Records":[{"eventVersion":...,"eventSource":
         "...","eventName":"...",...,"eventID":"...",...},...]}``, and gzip's CRC proves the
         bytes are what it wrote. For such a file one regular-expression pass reads every
-        record's ``eventSource`` + ``eventName`` and ``eventID`` in order, and another
-        finds where records end (``},{"eventVersion":``). They line up record by record
-        when calls and IDs alternate and there are as many of each as records (a nested
-        or escaped key breaks the count or the alternation, and the file is parsed
-        instead). A record the rules may take is cut out at its bounds, parsed, checked
+        record's ``eventSource`` + ``eventName`` and ``eventID`` in order, and where
+        records end (``},{"eventVersion":``). They line up record by record when each
+        record gives a call, then an ID, then the next record starts (a nested or escaped
+        key breaks the count or the order, and the file is parsed instead). A record the
+        rules may take is cut out at its bounds, parsed, checked
         against the scanned fields and decided in full. Anything unexpected returns None
         and the caller parses the whole file: the output is the same either way
         (``--no-shortcuts`` and the benchmark check it).
@@ -332,19 +334,25 @@ class Replayer:
             return None
         if not data.startswith(_RECORD_START, low):
             return None
-        fields, field_starts = self._scan_fields(data, low, high)
-        # Where each record's closing "}" is (the last one's: just before high).
-        closes = list(map(re.Match.start, _SEPARATORS.finditer(data, low, high)))
-        closes.append(high - 1)
-        total = len(closes)
-        if len(fields) != 2 * total:
+        found = list(_FIELDS.finditer(data, low, high))
+        fields = list(map(_FIRST_GROUP, found))
+        # call, ID, next record, call, ID, ..., call, ID
+        total = (len(fields) + 1) // 3
+        if len(fields) != 3 * total - 1:
             return None
-        calls, found_ids = fields[0::2], fields[1::2]
-        # Calls and IDs alternate: each call holds `Source":"` once and an ID `ID":"` once
-        # (a field's text has no quote), at its start. No raw newline in a match.
+        calls, found_ids = fields[0::3], fields[1::3]
+        # In that order: each call holds `Source":"` once and an ID `ID":"` once (a
+        # field's text has no quote), at its start. No raw newline in a match.
         joined_ids = b"\n".join(found_ids)
-        if joined_ids.count(_ID_HEAD) != total or b"\n".join(calls).count(_CALL_HEAD) != total:
+        if (
+            joined_ids.count(_ID_HEAD) != total
+            or b"\n".join(calls).count(_CALL_HEAD) != total
+            or fields[2::3].count(_NEXT_RECORD) != total - 1
+        ):
             return None
+        # Where each record's closing "}" is (the last one's: just before high).
+        closes = [start - _BEFORE_NEXT for start in map(re.Match.start, found[2::3])]
+        closes.append(high - 1)
         memo = self._scan_memo
         for call in set(calls).difference(memo):
             self._scan_tail(call)
@@ -356,7 +364,9 @@ class Replayer:
         stats = Stats(inputs=1)
         lines: list[str] = []
         if self._org:
-            accounts = _scan_accounts(data, low, high, closes, field_starts[1::2])
+            accounts = _scan_accounts(
+                data, low, high, closes, list(map(re.Match.start, found[1::3]))
+            )
             if accounts is None:
                 return None
             if not self.only_matches:
@@ -394,14 +404,6 @@ class Replayer:
         stats.counts[(NO_WORKFLOW, _IGNORE)] += total - stats.records
         stats.records = total
         return Result(lines, stats)
-
-    def _scan_fields(self, data: bytes, low: int, high: int) -> tuple[list[bytes], list[int]]:
-        """The calls and eventIDs (_FIELDS) of a log, and in organisation mode where each
-        is (every record's account must follow its eventID)."""
-        if not self._org:
-            return _FIELDS.findall(data, low, high), []
-        found = list(_FIELDS.finditer(data, low, high))
-        return list(map(_FIRST_GROUP, found)), list(map(re.Match.start, found))
 
     def _scan_tail(self, call: bytes) -> str:
         """Memoised: "" if a rule may take this call, else its line after the eventID.

@@ -26,7 +26,7 @@ from trailwarden.workflows.registry import BY_ID
 from trailwarden_local import replay_rules
 from trailwarden_local.replay import _Progress, run
 from trailwarden_local.replay_core import Replayer, Stats
-from trailwarden_local.replay_inputs import DateRange, path_date, wanted
+from trailwarden_local.replay_inputs import DateRange, Loaded, path_date, wanted
 from trailwarden_local.replay_rules import ParameterError, load_rules, parse_parameter_overrides
 from trailwarden_local.samples import TEMPLATE
 
@@ -580,6 +580,29 @@ def test_the_fast_scan_falls_back_to_a_full_parse_when_fields_do_not_line_up(
 
     assert fast[:2] == full[:2]
     assert len(fast[1]) == sum(len(records) for records in files.values())
+
+
+def test_a_log_as_cloudtrail_writes_it_is_scanned_not_parsed() -> None:
+    replayer = Replayer(load_rules(TEMPLATE, dict(INDEX["parameters"]), OWN_ROLES))
+    benign = record_of(
+        "ami-exposure/made-public.json",
+        eventName="DescribeInstances",
+        requestParameters={"instancesSet": {}},
+    )
+    records = [benign | {"eventID": f"b{i}"} for i in range(5)] + RECORDS
+    compact = json.dumps({"Records": records}, separators=(",", ":")).encode()
+    nested_record_start = json.dumps(
+        {"Records": [benign | {"resources": [{"a": 1}, {"eventVersion": "1"}]}, benign]},
+        separators=(",", ":"),
+    ).encode()
+
+    scanned = replayer._scan_log(compact, "log")
+    full = Replayer(replayer.ruleset, shortcuts=False).process(Loaded("log", False, compact))
+
+    assert scanned is not None
+    assert scanned.lines == full.lines
+    assert scanned.stats.counts == full.stats.counts
+    assert replayer._scan_log(nested_record_start, "log") is None  # parsed instead
 
 
 def test_a_record_over_256_kb_is_invalid_on_the_fast_path_too(tmp_path: Path) -> None:

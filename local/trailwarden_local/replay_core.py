@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring_ascii
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from trailwarden.logic.decide import decide
 from trailwarden.models.errors import InvalidEvent
@@ -191,8 +191,7 @@ class Result:
     stats: Stats
 
 
-@dataclass(frozen=True)
-class _Outcome:
+class _Outcome(NamedTuple):  # a NamedTuple: built for every record a rule may take
     workflow: str | None
     verdict: str
     reason: str

@@ -509,7 +509,7 @@ class Replayer:
             return None, None, _Outcome(None, _IGNORE, why), None, None
         event_id = _text_or_none(record.get("eventID"))
         event_name = _text_or_none(record.get("eventName"))
-        event = wrap_cloudtrail_record(record)
+        event = wrap_cloudtrail_record(record, copy=False)
         key = record_key(record)
         if not self._org:
             return event_id, event_name, self.outcome(event, size_bound), key, None

@@ -188,3 +188,15 @@ def test_an_error_code_of_the_wrong_type_still_marks_the_call_failed(code: Any) 
     parsed = parse_cloudtrail(parse_envelope(event))
 
     assert parsed.failed
+
+
+def test_a_wrapped_record_is_copied_unless_the_caller_gives_it_away() -> None:
+    record = version_1_0_record()
+
+    copied = wrap_cloudtrail_record(record)
+    shared = wrap_cloudtrail_record(record, copy=False)
+
+    assert copied["detail"] == record
+    assert copied["detail"] is not record
+    assert shared["detail"] is record
+    assert {**shared, "detail": None} == {**copied, "detail": None}

@@ -350,8 +350,11 @@ def parse_cloudtrail(envelope: Envelope) -> CloudTrailEvent:
     )
 
 
-def wrap_cloudtrail_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Wrap a raw CloudTrail log record the way EventBridge delivers it."""
+def wrap_cloudtrail_record(record: Mapping[str, Any], *, copy: bool = True) -> dict[str, Any]:
+    """Wrap a raw CloudTrail log record the way EventBridge delivers it.
+
+    ``copy=False``: the event's detail is ``record`` itself (replay, which reads each
+    freshly parsed record once and changes neither)."""
     # text_of inlined: replay wraps every record a rule may take.
     get = record.get
     source, event_id = get("eventSource"), get("eventID")
@@ -365,5 +368,5 @@ def wrap_cloudtrail_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "time": time if isinstance(time, str) else "",
         "region": region if isinstance(region, str) else "",
         "resources": [],
-        "detail": dict(record),
+        "detail": dict(record) if copy or type(record) is not dict else record,
     }

@@ -74,14 +74,13 @@ _RECORD_START: Final = b'{"eventVersion":'
 # One pass reads, in order, every record's call (eventSource + eventName, adjacent as
 # CloudTrail writes them), its eventID and where the next record starts (the
 # eventVersion key right after a record's closing "}" and ","), as the texts
-# `Source":"<eventSource>","eventName":"<eventName>`, `ID":"<eventID>` and `Version`
-# (one group: a flat list of bytes, no tuples). Strings with an escape or a control
-# character do not match (the file is parsed).
+# `Source":"<eventSource>","eventName":"<eventName>` and `ID":"<eventID>`, and None
+# (one group: a flat list, no tuples). Strings with an escape or a control character do
+# not match (the file is parsed).
 _FIELDS: Final = re.compile(
-    rb'"event((?:Source":"[^"\\\x00-\x1f\x7f]+","eventName|ID)":"[^"\\\x00-\x1f\x7f]+'
+    rb'"event(?:((?:Source":"[^"\\\x00-\x1f\x7f]+","eventName|ID)":"[^"\\\x00-\x1f\x7f]+)'
     rb'|Version(?<=\},\{"eventVersion)(?=":))"'
 )
-_NEXT_RECORD: Final = b"Version"
 _BEFORE_NEXT: Final = len(b"},{")  # from a record's closing "}" to its successor's key
 _CALL_HEAD: Final = b'Source":"'
 _NAME_JOINT: Final = b'","eventName":"'
@@ -342,11 +341,14 @@ class Replayer:
         calls, found_ids = fields[0::3], fields[1::3]
         # In that order: each call holds `Source":"` once and an ID `ID":"` once (a
         # field's text has no quote), at its start. No raw newline in a match.
-        joined_ids = b"\n".join(found_ids)
+        try:
+            joined_ids, joined_calls = b"\n".join(found_ids), b"\n".join(calls)
+        except TypeError:  # a record's start (None) where a call or an ID belongs
+            return None
         if (
             joined_ids.count(_ID_HEAD) != total
-            or b"\n".join(calls).count(_CALL_HEAD) != total
-            or fields[2::3].count(_NEXT_RECORD) != total - 1
+            or joined_calls.count(_CALL_HEAD) != total
+            or fields[2::3].count(None) != total - 1
         ):
             return None
         # Where each record's closing "}" is (the last one's: just before high).

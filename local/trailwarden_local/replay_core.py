@@ -81,7 +81,6 @@ _FIELDS: Final = re.compile(
     rb'"event(?:((?:Source":"[^"\\\x00-\x1f\x7f]+","eventName|ID)":"[^"\\\x00-\x1f\x7f]+)'
     rb'|Version(?<=\},\{"eventVersion)(?=":))"'
 )
-_BEFORE_NEXT: Final = len(b"},{")  # from a record's closing "}" to its successor's key
 _CALL_HEAD: Final = b'Source":"'
 _NAME_JOINT: Final = b'","eventName":"'
 _ID_HEAD: Final = b'ID":"'
@@ -351,9 +350,8 @@ class Replayer:
             or fields[2::3].count(None) != total - 1
         ):
             return None
-        # Where each record's closing "}" is (the last one's: just before high).
-        closes = [start - _BEFORE_NEXT for start in map(re.Match.start, found[2::3])]
-        closes.append(high - 1)
+        # Where each record but the first starts: its "{" just before the match.
+        nexts = [start - 1 for start in map(re.Match.start, found[2::3])]
         memo = self._scan_memo
         for call in set(calls).difference(memo):
             self._scan_tail(call)
@@ -365,6 +363,9 @@ class Replayer:
         stats = Stats(inputs=1)
         lines: list[str] = []
         if self._org:
+            # where each record's closing "}" is (the last one's: just before high)
+            closes = [start - 2 for start in nexts]
+            closes.append(high - 1)
             accounts = _scan_accounts(
                 data, low, high, closes, list(map(re.Match.start, found[1::3]))
             )
@@ -373,7 +374,7 @@ class Replayer:
             if not self.only_matches:
                 lines = _account_lines(id_texts, accounts, tails)
         elif not self.only_matches:
-            if all(map(str.isascii, id_texts)):  # the JSON text as written
+            if joined_ids.isascii():  # the JSON text as written
                 lines = [
                     f'{{"eventID":"{text}","key":"{text}{tail}'
                     for text, tail in zip(id_texts, tails, strict=True)
@@ -390,8 +391,8 @@ class Replayer:
         decided: list[str] = []
         for index in [at for at, tail in enumerate(tails) if not tail]:
             # A rule may take it: parse the record and decide it in full.
-            start = low if index == 0 else closes[index - 1] + 2
-            end = closes[index] + 1
+            start = low if index == 0 else nexts[index - 1]
+            end = nexts[index] - 1 if index < len(nexts) else high  # before ",{"
             event_id = found_ids[index][len(_ID_HEAD) :]
             record = _parse_record(data[start:end], calls[index], event_id)
             if record is None:

@@ -596,13 +596,18 @@ def test_a_log_as_cloudtrail_writes_it_is_scanned_not_parsed() -> None:
         separators=(",", ":"),
     ).encode()
 
-    scanned = replayer._scan_log(compact, "log")
-    full = Replayer(replayer.ruleset, shortcuts=False).process(Loaded("log", False, compact))
+    organization = Replayer(
+        load_rules(TEMPLATE, {**INDEX["parameters"], "DeploymentMode": "organization"}, OWN_ROLES)
+    )
 
-    assert scanned is not None
-    assert scanned.lines == full.lines
-    assert scanned.stats.counts == full.stats.counts
-    assert replayer._scan_log(nested_record_start, "log") is None  # parsed instead
+    for each in (replayer, organization):
+        scanned = each._scan_log(compact, "log")
+        full = Replayer(each.ruleset, shortcuts=False).process(Loaded("log", False, compact))
+
+        assert scanned is not None
+        assert scanned.lines == full.lines
+        assert scanned.stats.counts == full.stats.counts
+        assert each._scan_log(nested_record_start, "log") is None  # parsed instead
 
 
 def test_a_record_over_256_kb_is_invalid_on_the_fast_path_too(tmp_path: Path) -> None:

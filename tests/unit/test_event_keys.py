@@ -200,3 +200,19 @@ def test_a_wrapped_record_is_copied_unless_the_caller_gives_it_away() -> None:
     assert copied["detail"] is not record
     assert shared["detail"] is record
     assert {**shared, "detail": None} == {**copied, "detail": None}
+
+
+def test_parsed_events_are_the_frozen_values_their_constructors_build() -> None:
+    from dataclasses import FrozenInstanceError, fields
+
+    from trailwarden.models.events import Actor, CloudTrailEvent, Envelope
+
+    envelope = parse_envelope(create_user())
+    event = parse_cloudtrail(envelope)
+
+    for value, cls in ((envelope, Envelope), (event, CloudTrailEvent), (event.actor, Actor)):
+        assert type(value) is cls
+        assert set(vars(value)) == {f.name for f in fields(cls)}
+        assert value == cls(**vars(value))
+        with pytest.raises(FrozenInstanceError):
+            value.key = "changed"  # type: ignore[misc]

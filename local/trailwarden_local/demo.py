@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 
+from trailwarden_local import demo_sinks
 from trailwarden_local.approval_server import INTERACTIONS_PATH, ApprovalServer
+from trailwarden_local.chat_sinks import SlackSink, TeamsSink
 from trailwarden_local.demo_approval import drive_approval, drive_discord_approval
 from trailwarden_local.discord_app_standin import DiscordApplicationStandIn
 from trailwarden_local.discord_sink import DiscordSink
@@ -31,6 +33,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 SECRET_NAME = "trailwarden/discord-webhook"  # noqa: S105 - a name, not a secret
+SLACK_SECRET_NAME = "trailwarden/slack-webhook"  # noqa: S105 - a name, not a secret
+TEAMS_SECRET_NAME = "trailwarden/teams-webhook"  # noqa: S105 - a name, not a secret
+# Every sink on: the demo shows, per scenario, what each received.
+SINK_PARAMETERS = {
+    "DiscordWebhookSecretName": SECRET_NAME,
+    "SlackWebhookSecretName": SLACK_SECRET_NAME,
+    "TeamsWebhookSecretName": TEAMS_SECRET_NAME,
+    "SecurityHubFindings": "on",
+    "NotificationEmail": "security-team@example.com",
+}
 # Small delays so the demo and tests never wait long (the template keeps production values).
 FAST_ENV = {
     "DISCORD_BACKOFF_SECONDS": "0.05",
@@ -39,6 +51,9 @@ FAST_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
+# The demo's own: a webhook that hangs (a scenario's Teams) costs each message at most
+# this much, not the production budget.
+DEMO_ENV = {**FAST_ENV, "WEBHOOK_BUDGET_SECONDS": "3"}
 
 
 @dataclass
@@ -65,6 +80,8 @@ class ScenarioResult:
     # Organisation scenarios: what the hub's own backend holds of the resource's kind in
     # the member's region (read with the hub's plain credentials; must be nothing).
     hub_holds: list[str] | None = None
+    # What each sink received (contract: every key of demo_sinks.SINK_NAMES).
+    sinks: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +104,7 @@ class ScenarioResult:
             "region": self.region,
             "route": self.route,
             "hubHolds": self.hub_holds,
+            "sinks": self.sinks,
         }
 
 
@@ -108,10 +126,14 @@ def run_scenario(
     sample: Sample,
     discord_app: tuple[DiscordApplicationStandIn, str] | None = None,
     where: Any = None,
+    *,
+    observer: demo_sinks.Observer,
 ) -> ScenarioResult:
     """``discord_app``: Discord's stand-in and the interactions URL, when the scenario's
     app has DiscordApplicationSecretName (approve with buttons instead of a link).
-    ``where``: the app as the driver sees it (a member's ``MemberView``; default the app)."""
+    ``where``: the app as the driver sees it (a member's ``MemberView``; default the app).
+    ``observer``: reads what every sink received (``sinks``), and programs the chat
+    stand-ins as the sample's ``setup.sinks`` says."""
     assert sample.workflow is not None
     where = app if where is None else where
     prepared = DRIVERS[sample.workflow](where, sample)
@@ -119,6 +141,8 @@ def run_scenario(
         rewrite_issuer(prepared.event, app.organization.member_role_arn(where.account_id))
     before = prepared.read_state()
     seen = len(sink.requests)
+    observer.sinks.program(sample.setup.get("sinks"))
+    marks = observer.mark(where)
 
     # Events the scenario puts on the bus before its own one (they may match nothing).
     deliveries = [d for e in prepared.preceding_events for d in app.put_event(e)]
@@ -177,12 +201,9 @@ def run_scenario(
     ]
     discord = [_discord_summary(r.json) for r in sink.requests[seen:]]
     email = inbox.drain()
-    if "alerts" in sample.expect:  # messages per channel the scenario should produce
-        problems += [
-            f"{got} {channel} message(s), expected {sample.expect['alerts']}"
-            for channel, got in (("discord", len(discord)), ("email", len(email)))
-            if got != sample.expect["alerts"]
-        ]
+    sinks = observer.observe(where, marks, email)
+    observer.sinks.program(None)
+    problems += demo_sinks.problems(sample, sinks, observer.configured)
     return ScenarioResult(
         workflow=sample.workflow,
         scenario=sample.scenario,
@@ -205,6 +226,7 @@ def run_scenario(
             {"bus": d.event_bus, "rule": d.rule_logical_id, "forwardedBy": d.forwarded_by}
             for d in deliveries
         ],
+        sinks=sinks,
     )
 
 
@@ -252,7 +274,11 @@ _HUB_PROBES: dict[str, Callable[[str], list[str]]] = {
 
 
 def run_organization(
-    app: Any, sink: DiscordSink, inbox: TopicInbox, samples: list[Sample]
+    app: Any,
+    sink: DiscordSink,
+    inbox: TopicInbox,
+    samples: list[Sample],
+    observer: demo_sinks.Observer,
 ) -> list[ScenarioResult]:
     """Member scenarios on an organisation-mode app: each sample happens in its member
     account and region (driver clients use that member's AssumeRole credentials), goes
@@ -263,7 +289,7 @@ def run_organization(
         moved = relocated(sample)
         assert moved.account and moved.region
         view = MemberView(app, moved.account, moved.region, app.member_credentials(moved.account))
-        result = run_scenario(app, sink, inbox, moved, where=view)
+        result = run_scenario(app, sink, inbox, moved, where=view, observer=observer)
         if result.verdict != "ignore" and not any(
             r["bus"] == app.organization.hub_bus and r["forwardedBy"] for r in result.route
         ):
@@ -276,6 +302,47 @@ def run_organization(
         result.ok = not result.problems
         results.append(result)
     return results
+
+
+def _declared_parameters() -> set[str]:
+    from trailwarden_local.engine.template import load_template_file
+
+    return set(load_template_file(TEMPLATE).get("Parameters") or {})
+
+
+def _app_parameters(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Every sink on, then the index's and the scenario's parameters. A sink parameter
+    the template does not declare (yet) is left out rather than refused."""
+    declared = _declared_parameters()
+    merged: dict[str, str] = {k: v for k, v in SINK_PARAMETERS.items() if k in declared}
+    for layer in layers:
+        merged.update(layer)
+    return merged
+
+
+def _connect_sinks(app: Any, chat: demo_sinks.ChatSinks) -> demo_sinks.Observer:
+    """The webhook secrets (Discord and Slack as a plain URL, Teams as ``{"url": ...}``:
+    both formats), Security Hub enabled where scenarios happen (the hub's region; in
+    organisation mode every member region, through the member's own credentials)."""
+    secrets = boto3.client("secretsmanager", region_name=app.region)
+    secrets.create_secret(Name=SECRET_NAME, SecretString=chat.discord.url)
+    secrets.create_secret(Name=SLACK_SECRET_NAME, SecretString=chat.slack.url)
+    secrets.create_secret(Name=TEAMS_SECRET_NAME, SecretString=json.dumps({"url": chat.teams.url}))
+    boto3.client("securityhub", region_name=app.region).enable_security_hub()
+    if app.organization is not None:
+        for member in app.organization.members.values():
+            credentials = app.member_credentials(member.account)
+            for region in member.regions:
+                boto3.client("securityhub", region_name=region, **credentials).enable_security_hub()
+    on = {
+        "email": bool(app.parameters.get("NotificationEmail")),
+        "discord": bool(app.parameters.get("DiscordWebhookSecretName")),
+        "slack": bool(app.parameters.get("SlackWebhookSecretName")),
+        "teams": bool(app.parameters.get("TeamsWebhookSecretName")),
+        "securityhub": app.parameters.get("SecurityHubFindings") == "on",
+    }
+    configured = frozenset(name for name, yes in on.items() if yes)
+    return demo_sinks.Observer(chat, app.security_hub_updates, configured)
 
 
 def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
@@ -295,20 +362,19 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
     for sample in samples:
         groups.setdefault(tuple(sorted(sample.parameters.items())), []).append(sample)
     results: dict[int, ScenarioResult] = {}
-    with DiscordSink() as sink, ApprovalServer() as approvals:
+    with (
+        DiscordSink() as sink,
+        SlackSink() as slack,
+        TeamsSink() as teams,
+        ApprovalServer() as approvals,
+    ):
+        chat = demo_sinks.ChatSinks(sink, slack, teams, approvals.url)
+        env = {**DEMO_ENV, "APPROVAL_BASE_URL": approvals.url}
         for extra, group in groups.items():
-            parameters = {
-                **index.parameters,
-                "DiscordWebhookSecretName": SECRET_NAME,
-                "NotificationEmail": "security-team@example.com",
-                **dict(extra),
-            }
-            env = {**FAST_ENV, "APPROVAL_BASE_URL": approvals.url}
+            parameters = _app_parameters(index.parameters, dict(extra))
             with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=env) as app:
                 approvals.attach(app)
-                boto3.client("secretsmanager", region_name=app.region).create_secret(
-                    Name=SECRET_NAME, SecretString=sink.url
-                )
+                observer = _connect_sinks(app, chat)
                 discord_app = None
                 if parameters.get("DiscordApplicationSecretName"):  # Discord plays the app
                     standin = DiscordApplicationStandIn(sink)
@@ -320,7 +386,7 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
                 inbox = TopicInbox(app.resource("AlertTopic"), app.region)
                 for sample in group:
                     results[samples.index(sample)] = run_scenario(
-                        app, sink, inbox, sample, discord_app
+                        app, sink, inbox, sample, discord_app, observer=observer
                     )
                 approvals.attach(None)
         ordered = [results[i] for i in sorted(results)]
@@ -331,26 +397,18 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
             if s.in_demo and s.workflow in DRIVERS and (not workflows or s.workflow in workflows)
         ]
         if members:
-            parameters = {
-                **index.parameters,
-                "DiscordWebhookSecretName": SECRET_NAME,
-                "NotificationEmail": "security-team@example.com",
-                **organization.parameters,
-            }
-            env = {**FAST_ENV, "APPROVAL_BASE_URL": approvals.url}
+            parameters = _app_parameters(index.parameters, organization.parameters)
             with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=env) as app:
                 approvals.attach(app)
-                boto3.client("secretsmanager", region_name=app.region).create_secret(
-                    Name=SECRET_NAME, SecretString=sink.url
-                )
                 for member in organization.members:
                     app.add_member(
                         str(member["account"]),
                         tuple(member["regions"]),
                         member_role=bool(member.get("memberRole", True)),
                     )
+                observer = _connect_sinks(app, chat)
                 inbox = TopicInbox(app.resource("AlertTopic"), app.region)
-                ordered += run_organization(app, sink, inbox, members)
+                ordered += run_organization(app, sink, inbox, members, observer)
                 approvals.attach(None)
     return ordered
 
@@ -393,14 +451,10 @@ def print_human(results: list[ScenarioResult], elapsed: float, out: TextIO) -> N
             print(
                 f"    run    : {e['status']}, {e['stateTransitions']} state transitions", file=out
             )
-        for d in r.discord:
-            print(
-                f"    discord: {d['title']}  (allowed_mentions={d['allowed_mentions']})", file=out
-            )
-        for number, mail in enumerate(r.email):
-            print(f"    email  : {mail['subject']}", file=out)
-            if number == 0:  # the first message in full; the rest by subject
-                print(_indent(mail["body"]), file=out)
+        for line in demo_sinks.lines(r.sinks):  # one line per sink
+            print(f"    {line}", file=out)
+        if r.email:  # the first email in full
+            print(_indent(r.email[0]["body"]), file=out)
         for step in r.approval:
             print(f"    approve: {_approval_step(step)}", file=out)
         for problem in r.problems:

@@ -55,6 +55,8 @@ _MISSING: Final = object()
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 _OR: Final = "$or"
 _ARRAY_TYPES: Final = (list, tuple)
+# Exact types of JSON scalars: each is one leaf value (subclasses take the general path).
+_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
 _LOWER_BOUNDS: Final = {">": False, ">=": True}  # operator -> inclusive
 _UPPER_BOUNDS: Final = {"<": False, "<=": True}
 
@@ -172,6 +174,27 @@ def _objects(value: Any) -> list[Mapping[str, Any]]:
 
 def _has_leaf_at(event: Mapping[str, Any], path: tuple[str, ...]) -> bool:
     """Whether the event JSON has any leaf value at ``path`` (through any array)."""
+    # Objects all the way (the common case): one lookup per key, no lists built.
+    node: Any = event
+    last = path[-1]
+    for key in path[:-1]:
+        if type(node) is not dict:
+            break  # an array, another Mapping or nothing on the way: the general walk
+        node = node.get(key, _MISSING)
+    else:
+        if type(node) is dict:
+            value = node.get(last, _MISSING)
+            if value is _MISSING or type(value) is dict:  # an object is not a leaf
+                return False
+            if type(value) in _SCALAR_TYPES:
+                return True
+        elif node is _MISSING or type(node) in _SCALAR_TYPES:
+            return False
+    return _has_leaf_through_arrays(event, path)
+
+
+def _has_leaf_through_arrays(event: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    """_has_leaf_at by walking every object at each step (arrays flattened)."""
     objects: list[Mapping[str, Any]] = [event]
     for key in path[:-1]:
         objects = [found for obj in objects if key in obj for found in _objects(obj[key])]
@@ -301,6 +324,13 @@ def _leaf_matcher(
 
     def leaf(node: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         value = node.get(key, _MISSING)
+        if type(value) in _SCALAR_TYPES:  # one leaf value (the common case)
+            if (type(value), value) in exact:
+                return True
+            for test in tests:
+                if test(value):
+                    return True
+            return want_present
         if value is not _MISSING:
             found = False
             for item in _leaves(value):

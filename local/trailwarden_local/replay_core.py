@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring_ascii
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from trailwarden.logic.decide import decide
 from trailwarden.models.errors import InvalidEvent
@@ -71,15 +71,15 @@ _IGNORE: Final = str(Verdict.IGNORE)
 _LOG_HEAD: Final = b'{"Records":['
 _LOG_TAIL: Final = b"]}"
 _RECORD_START: Final = b'{"eventVersion":'
-_RECORD_SEPARATOR: Final = b'},{"eventVersion":'
-_SEPARATORS: Final = re.compile(re.escape(_RECORD_SEPARATOR))
 # One pass reads, in order, every record's call (eventSource + eventName, adjacent as
-# CloudTrail writes them) and its eventID, as the texts `Source":"<eventSource>",
-# "eventName":"<eventName>` and `ID":"<eventID>` (one group: a flat list of bytes, no
-# tuples). Strings with an escape or a control character do not match (the file is
-# parsed).
+# CloudTrail writes them), its eventID and where the next record starts (the
+# eventVersion key right after a record's closing "}" and ","), as the texts
+# `Source":"<eventSource>","eventName":"<eventName>` and `ID":"<eventID>`, and None
+# (one group: a flat list, no tuples). Strings with an escape or a control character do
+# not match (the file is parsed).
 _FIELDS: Final = re.compile(
-    rb'"event((?:Source":"[^"\\\x00-\x1f\x7f]+","eventName|ID)":"[^"\\\x00-\x1f\x7f]+)"'
+    rb'"event(?:((?:Source":"[^"\\\x00-\x1f\x7f]+","eventName|ID)":"[^"\\\x00-\x1f\x7f]+)'
+    rb'|Version(?<=\},\{"eventVersion)(?=":))"'
 )
 _CALL_HEAD: Final = b'Source":"'
 _NAME_JOINT: Final = b'","eventName":"'
@@ -189,8 +189,7 @@ class Result:
     stats: Stats
 
 
-@dataclass(frozen=True)
-class _Outcome:
+class _Outcome(NamedTuple):  # a NamedTuple: built for every record a rule may take
     workflow: str | None
     verdict: str
     reason: str
@@ -316,11 +315,11 @@ class Replayer:
         CloudTrail writes compact JSON, ``{"Records":[{"eventVersion":...,"eventSource":
         "...","eventName":"...",...,"eventID":"...",...},...]}``, and gzip's CRC proves the
         bytes are what it wrote. For such a file one regular-expression pass reads every
-        record's ``eventSource`` + ``eventName`` and ``eventID`` in order, and another
-        finds where records end (``},{"eventVersion":``). They line up record by record
-        when calls and IDs alternate and there are as many of each as records (a nested
-        or escaped key breaks the count or the alternation, and the file is parsed
-        instead). A record the rules may take is cut out at its bounds, parsed, checked
+        record's ``eventSource`` + ``eventName`` and ``eventID`` in order, and where
+        records end (``},{"eventVersion":``). They line up record by record when each
+        record gives a call, then an ID, then the next record starts (a nested or escaped
+        key breaks the count or the order, and the file is parsed instead). A record the
+        rules may take is cut out at its bounds, parsed, checked
         against the scanned fields and decided in full. Anything unexpected returns None
         and the caller parses the whole file: the output is the same either way
         (``--no-shortcuts`` and the benchmark check it).
@@ -332,19 +331,27 @@ class Replayer:
             return None
         if not data.startswith(_RECORD_START, low):
             return None
-        fields, field_starts = self._scan_fields(data, low, high)
-        # Where each record's closing "}" is (the last one's: just before high).
-        closes = list(map(re.Match.start, _SEPARATORS.finditer(data, low, high)))
-        closes.append(high - 1)
-        total = len(closes)
-        if len(fields) != 2 * total:
+        found = list(_FIELDS.finditer(data, low, high))
+        fields = list(map(_FIRST_GROUP, found))
+        # call, ID, next record, call, ID, ..., call, ID
+        total = (len(fields) + 1) // 3
+        if len(fields) != 3 * total - 1:
             return None
-        calls, found_ids = fields[0::2], fields[1::2]
-        # Calls and IDs alternate: each call holds `Source":"` once and an ID `ID":"` once
-        # (a field's text has no quote), at its start. No raw newline in a match.
-        joined_ids = b"\n".join(found_ids)
-        if joined_ids.count(_ID_HEAD) != total or b"\n".join(calls).count(_CALL_HEAD) != total:
+        calls, found_ids = fields[0::3], fields[1::3]
+        # In that order: each call holds `Source":"` once and an ID `ID":"` once (a
+        # field's text has no quote), at its start. No raw newline in a match.
+        try:
+            joined_ids, joined_calls = b"\n".join(found_ids), b"\n".join(calls)
+        except TypeError:  # a record's start (None) where a call or an ID belongs
             return None
+        if (
+            joined_ids.count(_ID_HEAD) != total
+            or joined_calls.count(_CALL_HEAD) != total
+            or fields[2::3].count(None) != total - 1
+        ):
+            return None
+        # Where each record but the first starts: its "{" just before the match.
+        nexts = [start - 1 for start in map(re.Match.start, found[2::3])]
         memo = self._scan_memo
         for call in set(calls).difference(memo):
             self._scan_tail(call)
@@ -356,13 +363,18 @@ class Replayer:
         stats = Stats(inputs=1)
         lines: list[str] = []
         if self._org:
-            accounts = _scan_accounts(data, low, high, closes, field_starts[1::2])
+            # where each record's closing "}" is (the last one's: just before high)
+            closes = [start - 2 for start in nexts]
+            closes.append(high - 1)
+            accounts = _scan_accounts(
+                data, low, high, closes, list(map(re.Match.start, found[1::3]))
+            )
             if accounts is None:
                 return None
             if not self.only_matches:
                 lines = _account_lines(id_texts, accounts, tails)
         elif not self.only_matches:
-            if all(map(str.isascii, id_texts)):  # the JSON text as written
+            if joined_ids.isascii():  # the JSON text as written
                 lines = [
                     f'{{"eventID":"{text}","key":"{text}{tail}'
                     for text, tail in zip(id_texts, tails, strict=True)
@@ -379,8 +391,8 @@ class Replayer:
         decided: list[str] = []
         for index in [at for at, tail in enumerate(tails) if not tail]:
             # A rule may take it: parse the record and decide it in full.
-            start = low if index == 0 else closes[index - 1] + 2
-            end = closes[index] + 1
+            start = low if index == 0 else nexts[index - 1]
+            end = nexts[index] - 1 if index < len(nexts) else high  # before ",{"
             event_id = found_ids[index][len(_ID_HEAD) :]
             record = _parse_record(data[start:end], calls[index], event_id)
             if record is None:
@@ -394,14 +406,6 @@ class Replayer:
         stats.counts[(NO_WORKFLOW, _IGNORE)] += total - stats.records
         stats.records = total
         return Result(lines, stats)
-
-    def _scan_fields(self, data: bytes, low: int, high: int) -> tuple[list[bytes], list[int]]:
-        """The calls and eventIDs (_FIELDS) of a log, and in organisation mode where each
-        is (every record's account must follow its eventID)."""
-        if not self._org:
-            return _FIELDS.findall(data, low, high), []
-        found = list(_FIELDS.finditer(data, low, high))
-        return list(map(_FIRST_GROUP, found)), list(map(re.Match.start, found))
 
     def _scan_tail(self, call: bytes) -> str:
         """Memoised: "" if a rule may take this call, else its line after the eventID.
@@ -508,7 +512,7 @@ class Replayer:
             return None, None, _Outcome(None, _IGNORE, why), None, None
         event_id = _text_or_none(record.get("eventID"))
         event_name = _text_or_none(record.get("eventName"))
-        event = wrap_cloudtrail_record(record)
+        event = wrap_cloudtrail_record(record, copy=False)
         key = record_key(record)
         if not self._org:
             return event_id, event_name, self.outcome(event, size_bound), key, None

@@ -92,7 +92,7 @@ def load(source: Source) -> Loaded:
 
 def loaded(sources: Iterable[Source], prefetch: int = 2) -> Iterator[Loaded]:
     """``load`` each source in order; with ``prefetch`` > 0 a thread reads and gunzips
-    up to that many documents ahead (inflating and file reads release the GIL)."""
+    up to that many documents ahead (network reads and zlib release the GIL; ISA-L does not)."""
     if prefetch <= 0:
         yield from map(load, sources)
         return

@@ -190,3 +190,31 @@ def test_an_error_code_of_the_wrong_type_still_marks_the_call_failed(code: Any) 
     parsed = parse_cloudtrail(parse_envelope(event))
 
     assert parsed.failed
+
+
+def test_a_wrapped_record_is_copied_unless_the_caller_gives_it_away() -> None:
+    record = version_1_0_record()
+
+    copied = wrap_cloudtrail_record(record)
+    shared = wrap_cloudtrail_record(record, copy=False)
+
+    assert copied["detail"] == record
+    assert copied["detail"] is not record
+    assert shared["detail"] is record
+    assert {**shared, "detail": None} == {**copied, "detail": None}
+
+
+def test_parsed_events_are_the_frozen_values_their_constructors_build() -> None:
+    from dataclasses import FrozenInstanceError, fields
+
+    from trailwarden.models.events import Actor, CloudTrailEvent, Envelope
+
+    envelope = parse_envelope(create_user())
+    event = parse_cloudtrail(envelope)
+
+    for value, cls in ((envelope, Envelope), (event, CloudTrailEvent), (event.actor, Actor)):
+        assert type(value) is cls
+        assert set(vars(value)) == {f.name for f in fields(cls)}
+        assert value == cls(**vars(value))
+        with pytest.raises(FrozenInstanceError):
+            value.key = "changed"  # type: ignore[misc]

@@ -930,3 +930,48 @@ def test_pattern_decided_for_the_known_call_matches_as_the_whole_pattern(
     assert compile_pattern(pattern)(event) is expected
 
     assert _given(pattern, event) is expected
+
+
+# Shapes on the way to a leaf: objects only (the fast path), arrays at each depth,
+# scalars, null, empty containers, absent keys.
+_LEAF_SHAPES: list[Any] = [
+    "v",
+    0,
+    1.5,
+    False,
+    None,
+    "",
+    [],
+    ["v"],
+    [[]],
+    [None],
+    {},
+    {"c": "v"},
+    {"c": None},
+    {"c": []},
+    {"c": ["v"]},
+    {"c": {}},
+    {"c": {"d": 1}},
+    [{"c": "v"}],
+    [{"x": 1}, {"c": 0}],
+    [{"x": 1}],
+    [[{"c": "v"}]],
+    {"b": {"c": "v"}},
+    [{"b": {"c": "v"}}],
+]
+
+
+@pytest.mark.parametrize("pattern_exists", [True, False])
+@pytest.mark.parametrize("shape", range(len(_LEAF_SHAPES)))
+def test_exists_answers_as_the_walk_through_every_array(shape: int, pattern_exists: bool) -> None:
+    from trailwarden_local.patterns import _has_leaf_at, _has_leaf_through_arrays
+
+    value = _LEAF_SHAPES[shape]
+    for event in ({"a": {"b": value}}, {"a": value}, {"a": [value]}, {"z": value}):
+        for path in (("a", "b", "c"), ("a", "b"), ("a",)):
+            walked = _has_leaf_through_arrays(event, path)
+            assert _has_leaf_at(event, path) is walked
+            pattern: dict[str, Any] = {path[-1]: [{"exists": pattern_exists}]}
+            for key in reversed(path[:-1]):
+                pattern = {key: pattern}
+            assert compile_pattern(pattern)(event) is (walked is pattern_exists)

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from trailwarden.workflows.registry import BY_ID
 from trailwarden_local import replay_rules
 from trailwarden_local.replay import _Progress, run
 from trailwarden_local.replay_core import Replayer, Stats
-from trailwarden_local.replay_inputs import DateRange, path_date, wanted
+from trailwarden_local.replay_inputs import DateRange, Loaded, path_date, wanted
 from trailwarden_local.replay_rules import ParameterError, load_rules, parse_parameter_overrides
 from trailwarden_local.samples import TEMPLATE
 
@@ -581,6 +582,34 @@ def test_the_fast_scan_falls_back_to_a_full_parse_when_fields_do_not_line_up(
     assert len(fast[1]) == sum(len(records) for records in files.values())
 
 
+def test_a_log_as_cloudtrail_writes_it_is_scanned_not_parsed() -> None:
+    replayer = Replayer(load_rules(TEMPLATE, dict(INDEX["parameters"]), OWN_ROLES))
+    benign = record_of(
+        "ami-exposure/made-public.json",
+        eventName="DescribeInstances",
+        requestParameters={"instancesSet": {}},
+    )
+    records = [benign | {"eventID": f"b{i}"} for i in range(5)] + RECORDS
+    compact = json.dumps({"Records": records}, separators=(",", ":")).encode()
+    nested_record_start = json.dumps(
+        {"Records": [benign | {"resources": [{"a": 1}, {"eventVersion": "1"}]}, benign]},
+        separators=(",", ":"),
+    ).encode()
+
+    organization = Replayer(
+        load_rules(TEMPLATE, {**INDEX["parameters"], "DeploymentMode": "organization"}, OWN_ROLES)
+    )
+
+    for each in (replayer, organization):
+        scanned = each._scan_log(compact, "log")
+        full = Replayer(each.ruleset, shortcuts=False).process(Loaded("log", False, compact))
+
+        assert scanned is not None
+        assert scanned.lines == full.lines
+        assert scanned.stats.counts == full.stats.counts
+        assert each._scan_log(nested_record_start, "log") is None  # parsed instead
+
+
 def test_a_record_over_256_kb_is_invalid_on_the_fast_path_too(tmp_path: Path) -> None:
     huge = record_of("ami-exposure/made-public.json", eventID="huge", userAgent="x" * (300 * 1024))
     write_log(tmp_path / "huge.json.gz", [huge, record_of("ami-exposure/made-public.json")])
@@ -716,11 +745,56 @@ def test_jobs_must_be_a_positive_number(capsys: pytest.CaptureFixture[str]) -> N
     assert "--jobs" in capsys.readouterr().err
 
 
-def test_reading_on_the_calling_thread_prints_the_same(tmp_path: Path) -> None:
+def _reader_threads_while_deciding(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each document decided: whether a reader thread was running meanwhile."""
+    seen: list[bool] = []
+    process = Replayer.process
+
+    def watched(self: Replayer, loaded: Any) -> Any:
+        seen.append(any(t.name == "replay-reader" for t in threading.enumerate()))
+        return process(self, loaded)
+
+    monkeypatch.setattr(Replayer, "process", watched)
+    return seen
+
+
+def test_local_files_are_read_on_the_calling_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for number in range(5):
         write_log(tmp_path / f"{number}.json.gz", RECORDS[number::5])
+    seen = _reader_threads_while_deciding(monkeypatch)
 
-    assert replay([tmp_path], threads=False)[:2] == replay([tmp_path])[:2]
+    status, lines, _ = replay([tmp_path])
+
+    assert status == 0
+    assert len(lines) == len(RECORDS)
+    assert seen == [False] * 5
+
+
+def test_s3_objects_read_ahead_on_a_thread_print_the_same_as_on_the_calling_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = _reader_threads_while_deciding(monkeypatch)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="trail-logs")
+        for number in range(5):
+            body = json.dumps({"Records": RECORDS[number::5]}, separators=(",", ":"))
+            key = f"AWSLogs/1/CloudTrail/us-east-1/2026/11/24/1_CloudTrail_x{number}.json.gz"
+            s3.put_object(Bucket="trail-logs", Key=key, Body=gzip.compress(body.encode()))
+
+        ahead = replay(["s3://trail-logs/AWSLogs/"], s3_client=lambda: s3)
+        threaded = list(seen)
+        seen.clear()
+        inline = replay(["s3://trail-logs/AWSLogs/"], s3_client=lambda: s3, threads=False)
+
+    assert ahead[0] == 0
+    assert len(ahead[1]) == len(RECORDS)
+    assert ahead[:2] == inline[:2]
+    assert len(threaded) == 5
+    assert threaded[0]  # the reader still holds documents 4 and 5 while the first is decided
+    assert seen == [False] * 5
 
 
 def test_every_call_a_rule_matches_passes_the_prefilter() -> None:

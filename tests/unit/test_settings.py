@@ -262,3 +262,28 @@ def test_unusable_approver_cidrs_answer_403_before_reading_anything(method: str)
 
     assert response.status == 403
     assert "approver network setting is invalid" in response.to_http_api()["body"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "mode", "verdict"),
+    [
+        ("act", "remediate", "remediate"),
+        ("act", "approval", "approval"),
+        ("act", "alert", "alert"),
+        ("act", "off", "ignore"),
+        ("alert", "remediate", "alert"),
+        ("alert", "approval", "alert"),
+        ("alert", "alert", "alert"),
+        ("alert", "off", "ignore"),
+        ("ignore", "remediate", "ignore"),
+        ("ignore", "approval", "ignore"),
+        ("ignore", "alert", "ignore"),
+        ("ignore", "off", "ignore"),
+    ],
+)
+def test_the_mode_turns_each_outcome_into_its_verdict(
+    outcome: str, mode: str, verdict: str
+) -> None:
+    from trailwarden.models.findings import Outcome, Verdict, effective_verdict
+
+    assert effective_verdict(Outcome(outcome), Mode(mode)) is Verdict(verdict)

@@ -137,7 +137,9 @@ def decide(
             settings,
             workflow.id,
             workflow.triggers,
-            decides_failed_calls=workflow.declaration.decides_failed_calls,
+            # (read from the declaration only for a failed call: the only one it concerns)
+            decides_failed_calls=event.error_code is not None
+            and workflow.declaration.decides_failed_calls,
         )
         excluded = bool(excluded_ids) and event.account_id in excluded_ids
         if skip is not None:

@@ -40,6 +40,10 @@ class Severity(StrEnum):
 
 def effective_verdict(outcome: Outcome, mode: Mode) -> Verdict:
     """Apply a workflow's Mode to a detection outcome (DESIGN §3)."""
+    return _VERDICTS[outcome, mode]
+
+
+def _apply_mode(outcome: Outcome, mode: Mode) -> Verdict:
     if mode is Mode.OFF or outcome is Outcome.IGNORE:
         return Verdict.IGNORE
     if outcome is Outcome.ALERT:
@@ -49,6 +53,12 @@ def effective_verdict(outcome: Outcome, mode: Mode) -> Verdict:
         Mode.APPROVAL: Verdict.APPROVAL,
         Mode.ALERT: Verdict.ALERT,
     }[mode]
+
+
+# Every (outcome, mode) once: replay applies the Mode to every event it decides.
+_VERDICTS: dict[tuple[Outcome, Mode], Verdict] = {
+    (outcome, mode): _apply_mode(outcome, mode) for outcome in Outcome for mode in Mode
+}
 
 
 @dataclass(frozen=True)

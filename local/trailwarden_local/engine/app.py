@@ -12,7 +12,9 @@ or, inside a ``moto.mock_aws(config=LocalApp.MOTO_CONFIG)`` the caller started,
 ``LocalApp`` owns the lifecycle (the mock, the patched Lambda backend, the operation
 recorder) and is a thin facade over the three jobs: :class:`~.stack.LocalStack`
 (provisioning), :class:`~.bus.EventBus` (rules -> targets) and
-:class:`~.executions.Executions` (state machines and Lambda invocations).
+:class:`~.executions.Executions` (state machines and Lambda invocations). While it runs,
+``securityhub:BatchUpdateFindings`` (absent from moto) is played by a local stand-in,
+:attr:`LocalApp.security_hub_updates`, which also records every such request.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .executions import Executions, InvokeResult
 from .lambda_runtime import InvocationRecord, LambdaRuntime, base_environment
 from .organization import Organization, forwarder_patterns
 from .recorder import OperationRecorder
+from .securityhub_standin import BatchUpdateFindingsStandIn
 from .stack import LocalRule, LocalStack, LocalStateMachine, SkippedResource
 
 if TYPE_CHECKING:
@@ -109,6 +112,8 @@ class LocalApp:
             self.client, self.runs, self.rules, region=region, account_id=account_id
         )
         self._recorder = OperationRecorder()
+        # Plays securityhub:BatchUpdateFindings, which moto lacks (see its module).
+        self.security_hub_updates = BatchUpdateFindingsStandIn()
         self._runtime: LambdaRuntime | None = None
         self._mock: Any = None
         self._session: Any = None
@@ -170,6 +175,7 @@ class LocalApp:
                 region_name=self.region,
             )
             self._recorder.install()
+            self.security_hub_updates.install()  # after the recorder: calls are recorded
             self._runtime = LambdaRuntime(
                 functions=self.functions,
                 base_env=base_environment(os.environ, self.region),
@@ -260,6 +266,7 @@ class LocalApp:
                 self._runtime.uninstall()
                 self._runtime = None
             self._recorder.uninstall()
+            self.security_hub_updates.uninstall()
             if self.organization is not None:
                 self.organization.uninstall()
                 self.organization = None

@@ -359,7 +359,7 @@ class ApprovalClient:
 
 
 def wait_for_link(discord_bodies: Any, seen: int, timeout: float = 30.0) -> str:
-    """Poll a Discord sink's bodies (a callable returning the list) for a new link."""
+    """Poll the Discord stand-in's bodies (a callable returning the list) for a new link."""
     deadline = time.monotonic() + timeout
     while True:
         links = approval_links(discord_bodies()[seen:])

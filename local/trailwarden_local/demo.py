@@ -20,10 +20,10 @@ import boto3
 
 from trailwarden_local import demo_sinks
 from trailwarden_local.approval_server import INTERACTIONS_PATH, ApprovalServer
-from trailwarden_local.chat_sinks import SlackSink, TeamsSink
+from trailwarden_local.chat_standins import SlackStandIn, TeamsStandIn
 from trailwarden_local.demo_approval import drive_approval, drive_discord_approval
 from trailwarden_local.discord_app_standin import DiscordApplicationStandIn
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.discord_standin import DiscordStandIn
 from trailwarden_local.drivers import DRIVERS
 from trailwarden_local.drivers.base import MemberView, rewrite_issuer
 from trailwarden_local.inbox import TopicInbox
@@ -121,7 +121,7 @@ def _discord_summary(body: Any) -> dict[str, Any]:
 
 def run_scenario(
     app: Any,
-    sink: DiscordSink,
+    sink: DiscordStandIn,
     inbox: TopicInbox,
     sample: Sample,
     discord_app: tuple[DiscordApplicationStandIn, str] | None = None,
@@ -275,7 +275,7 @@ _HUB_PROBES: dict[str, Callable[[str], list[str]]] = {
 
 def run_organization(
     app: Any,
-    sink: DiscordSink,
+    sink: DiscordStandIn,
     inbox: TopicInbox,
     samples: list[Sample],
     observer: demo_sinks.Observer,
@@ -320,7 +320,7 @@ def _app_parameters(*layers: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
-def _connect_sinks(app: Any, chat: demo_sinks.ChatSinks) -> demo_sinks.Observer:
+def _connect_sinks(app: Any, chat: demo_sinks.ChatStandIns) -> demo_sinks.Observer:
     """The webhook secrets (Discord and Slack as a plain URL, Teams as ``{"url": ...}``:
     both formats), Security Hub enabled where scenarios happen (the hub's region; in
     organisation mode every member region, through the member's own credentials)."""
@@ -363,12 +363,12 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
         groups.setdefault(tuple(sorted(sample.parameters.items())), []).append(sample)
     results: dict[int, ScenarioResult] = {}
     with (
-        DiscordSink() as sink,
-        SlackSink() as slack,
-        TeamsSink() as teams,
+        DiscordStandIn() as sink,
+        SlackStandIn() as slack,
+        TeamsStandIn() as teams,
         ApprovalServer() as approvals,
     ):
-        chat = demo_sinks.ChatSinks(sink, slack, teams, approvals.url)
+        chat = demo_sinks.ChatStandIns(sink, slack, teams, approvals.url)
         env = {**DEMO_ENV, "APPROVAL_BASE_URL": approvals.url}
         for extra, group in groups.items():
             parameters = _app_parameters(index.parameters, dict(extra))

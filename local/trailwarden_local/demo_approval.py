@@ -2,7 +2,7 @@
 
 For a scenario whose ``setup.approval`` is ``approve``, ``reject`` or ``expire``:
 
-1. wait for the approval message at the local Discord sink and take its link;
+1. wait for the approval message at the local Discord stand-in and take its link;
 2. GET it (the confirmation page), and GET it again with a chat unfurler's user agent:
    the execution must still be waiting and the resource unchanged;
 3. ``approve``/``reject``: POST the decision with the page's nonce; ``expire``: decide
@@ -33,7 +33,7 @@ from trailwarden_local.discord_app_standin import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from trailwarden_local.discord_sink import DiscordSink
+    from trailwarden_local.discord_standin import DiscordStandIn
     from trailwarden_local.engine import LocalApp
 
 UNFURLER = "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)"
@@ -51,7 +51,7 @@ def _status(app: LocalApp, execution_arn: str) -> str:
 
 def drive_approval(
     app: LocalApp,
-    sink: DiscordSink,
+    sink: DiscordStandIn,
     seen: int,
     execution_arn: str | None,
     decision: str,

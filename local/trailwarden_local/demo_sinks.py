@@ -36,7 +36,7 @@ CHAT = ("discord", "slack", "teams")
 
 
 @dataclass
-class ChatSinks:
+class ChatStandIns:
     """The local stand-ins the demo's apps post to, and the approval server's URL."""
 
     discord: WebhookServer
@@ -66,7 +66,7 @@ class Marks:
 
 @dataclass
 class Observer:
-    sinks: ChatSinks
+    sinks: ChatStandIns
     updates: BatchUpdateFindingsStandIn
     configured: frozenset[str] = frozenset(SINK_NAMES)  # the sinks the app's parameters turn on
 

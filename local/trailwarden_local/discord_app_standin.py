@@ -5,7 +5,7 @@ Discord holds the application's Ed25519 private key and signs ``timestamp + body
 every interaction it POSTs to the Interactions Endpoint URL; the app only knows the
 public key (from its secret). :class:`DiscordApplicationStandIn` generates a fresh key
 pair, writes the secret the template's DiscordApplicationSecretName names (pointing the
-bot API at a :class:`~trailwarden_local.discord_sink.DiscordSink`), and clicks buttons.
+bot API at a :class:`~trailwarden_local.discord_standin.DiscordStandIn`), and clicks buttons.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from nacl.signing import SigningKey
 
 if TYPE_CHECKING:
-    from trailwarden_local.discord_sink import DiscordSink, SinkRequest
+    from trailwarden_local.discord_standin import DiscordStandIn, SinkRequest
 
 APPLICATION_ID = "500000000000000005"
 CHANNEL_ID = "100000000000000001"
@@ -40,7 +40,7 @@ class Click:
 
 @dataclass
 class DiscordApplicationStandIn:
-    sink: DiscordSink
+    sink: DiscordStandIn
     key: SigningKey = field(default_factory=SigningKey.generate)
     timeout: float = 10.0
     _sequence: int = 0

@@ -32,7 +32,7 @@ from moto import mock_aws
 from tests.unit.test_approval_request import TOKEN, payload
 from trailwarden.dal.clients import make_client as real_make_client
 from trailwarden_local.discord_app_standin import APPROVER_ID, DiscordApplicationStandIn
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.discord_standin import DiscordStandIn
 from trailwarden_local.engine.lambda_runtime import LambdaContext
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def test_with_every_logger_at_debug_no_line_holds_the_task_token_or_webhook_url(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with DiscordSink(token=WEBHOOK_TOKEN) as sink, mock_aws():
+    with DiscordStandIn(token=WEBHOOK_TOKEN) as sink, mock_aws():
         webhook_url = sink.url
         topic = approvals_table_and_topic()
         boto3.client("secretsmanager", region_name="us-east-1").create_secret(
@@ -221,7 +221,7 @@ def test_approving_in_discord_at_debug_no_line_holds_a_token_or_the_webhook_url(
 ) -> None:
     handed_over = HandedOver()
     no_docker = mock_aws(config={"lambda": {"use_docker": False}})
-    with DiscordSink(token=WEBHOOK_TOKEN, bot_token=BOT_TOKEN) as sink, no_docker:
+    with DiscordStandIn(token=WEBHOOK_TOKEN, bot_token=BOT_TOKEN) as sink, no_docker:
         resume_function_in_moto()
         discord, webhook_url = DiscordApplicationStandIn(sink), sink.url
         topic = approvals_table_and_topic()

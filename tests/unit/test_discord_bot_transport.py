@@ -6,13 +6,13 @@ import pytest
 
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.notify.discord import DiscordWebhook
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.discord_standin import DiscordStandIn
 
 CHANNEL = "100000000000000001"
 
 
 def test_bot_message_is_posted_with_the_bot_token_and_a_user_agent_without_wait() -> None:
-    with DiscordSink(bot_token="b0t-t0ken") as sink:
+    with DiscordStandIn(bot_token="b0t-t0ken") as sink:
         bot = DiscordWebhook(
             f"{sink.api_base_url}/channels/{CHANNEL}/messages",
             authorization="Bot b0t-t0ken",
@@ -30,7 +30,7 @@ def test_bot_message_is_posted_with_the_bot_token_and_a_user_agent_without_wait(
 
 
 def test_bot_429_is_waited_out_like_the_webhooks() -> None:
-    with DiscordSink(bot_token="b0t-t0ken") as sink:
+    with DiscordStandIn(bot_token="b0t-t0ken") as sink:
         sink.respond_with((429, {"retry_after": 0.01, "global": False}, None))
         bot = DiscordWebhook(
             f"{sink.api_base_url}/channels/{CHANNEL}/messages",
@@ -43,7 +43,7 @@ def test_bot_429_is_waited_out_like_the_webhooks() -> None:
 
 
 def test_a_refused_bot_token_never_appears_in_the_error() -> None:
-    with DiscordSink(bot_token="right") as sink:
+    with DiscordStandIn(bot_token="right") as sink:
         sink.respond_with((401, {"message": "401: Unauthorized Bot wr0ng-t0ken", "code": 0}, None))
         bot = DiscordWebhook(
             f"{sink.api_base_url}/channels/{CHANNEL}/messages",
@@ -58,7 +58,7 @@ def test_a_refused_bot_token_never_appears_in_the_error() -> None:
 
 
 def test_original_message_is_edited_with_patch() -> None:
-    with DiscordSink() as sink:
+    with DiscordStandIn() as sink:
         url = f"{sink.api_base_url}/webhooks/500000000000000005/itoken/messages/@original"
 
         DiscordWebhook(url, method="PATCH", wait=False).post(

@@ -1,4 +1,4 @@
-"""DiscordWebhook against a real local HTTP stand-in for Discord (DiscordSink)."""
+"""DiscordWebhook against a real local HTTP stand-in for Discord (DiscordStandIn)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.notify.discord import DEFAULT_USER_AGENT, DeliveryResult, DiscordWebhook
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.discord_standin import DiscordStandIn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,8 +31,8 @@ class FakeSleep:
 
 
 @pytest.fixture
-def sink() -> Iterator[DiscordSink]:
-    with DiscordSink(webhook_id="987654321", token=TOKEN) as running:
+def sink() -> Iterator[DiscordStandIn]:
+    with DiscordStandIn(webhook_id="987654321", token=TOKEN) as running:
         yield running
 
 
@@ -49,7 +49,7 @@ def webhook(url: str, sleep: FakeSleep, **kwargs: Any) -> DiscordWebhook:
 
 
 def test_message_is_delivered_once_with_mentions_disabled_even_if_caller_allowed_them(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     payload = {"content": "hi @everyone", "allowed_mentions": {"parse": ["everyone"]}}
 
@@ -66,7 +66,7 @@ def test_message_is_delivered_once_with_mentions_disabled_even_if_caller_allowed
 
 
 def test_request_has_explicit_user_agent_and_json_content_type(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     webhook(sink.url, sleep).post({"content": "x"})
 
@@ -76,14 +76,14 @@ def test_request_has_explicit_user_agent_and_json_content_type(
     assert headers["content-type"] == "application/json"
 
 
-def test_custom_user_agent_is_sent(sink: DiscordSink, sleep: FakeSleep) -> None:
+def test_custom_user_agent_is_sent(sink: DiscordStandIn, sleep: FakeSleep) -> None:
     webhook(sink.url, sleep, user_agent="custom/1.0").post({"content": "x"})
 
     assert sink.requests[0].headers["user-agent"] == "custom/1.0"
 
 
 def test_wait_true_is_requested_and_message_id_returned(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     result = webhook(sink.url, sleep).post({"content": "x"})
 
@@ -94,7 +94,7 @@ def test_wait_true_is_requested_and_message_id_returned(
 
 
 def test_existing_query_such_as_thread_id_is_kept_and_wait_forced_true(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     webhook(sink.url + "?thread_id=42&wait=false", sleep).post({"content": "x"})
 
@@ -102,14 +102,16 @@ def test_existing_query_such_as_thread_id_is_kept_and_wait_forced_true(
 
 
 def test_204_without_body_counts_as_delivered_without_message_id(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.respond_with((204, None, None))
 
     assert webhook(sink.url, sleep).post({"content": "x"}) == DeliveryResult(204, 1, None)
 
 
-def test_oversized_payload_is_clamped_before_sending(sink: DiscordSink, sleep: FakeSleep) -> None:
+def test_oversized_payload_is_clamped_before_sending(
+    sink: DiscordStandIn, sleep: FakeSleep
+) -> None:
     embeds = [{"title": "t" * 300, "description": "d" * 5000} for _ in range(12)]
 
     webhook(sink.url, sleep).post({"content": "c" * 2500, "embeds": embeds})
@@ -124,7 +126,7 @@ def test_oversized_payload_is_clamped_before_sending(sink: DiscordSink, sleep: F
 
 
 def test_429_retry_after_is_honoured_then_message_delivered(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.respond_with((429, RATE_LIMITED, {"Retry-After": "1"}))
 
@@ -137,7 +139,7 @@ def test_429_retry_after_is_honoured_then_message_delivered(
 
 
 def test_429_without_body_falls_back_to_retry_after_header(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.respond_with((429, None, {"Retry-After": "2"}))
 
@@ -148,7 +150,7 @@ def test_429_without_body_falls_back_to_retry_after_header(
 
 
 def test_429_retry_after_longer_than_max_gives_up_at_once(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.respond_with((429, {**RATE_LIMITED, "retry_after": 120.0}, {"Retry-After": "120"}))
 
@@ -161,7 +163,7 @@ def test_429_retry_after_longer_than_max_gives_up_at_once(
     assert "1 attempt" in str(caught.value)
 
 
-def test_persistent_429_gives_up_after_max_attempts(sink: DiscordSink, sleep: FakeSleep) -> None:
+def test_persistent_429_gives_up_after_max_attempts(sink: DiscordStandIn, sleep: FakeSleep) -> None:
     sink.respond_with(*[(429, RATE_LIMITED, None)] * 3)
 
     with pytest.raises(NotificationFailed, match=r"3 attempt\(s\).*429"):
@@ -173,7 +175,7 @@ def test_persistent_429_gives_up_after_max_attempts(sink: DiscordSink, sleep: Fa
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_persistent_5xx_gives_up_after_max_attempts_with_exponential_backoff(
-    sink: DiscordSink, sleep: FakeSleep, status: int
+    sink: DiscordStandIn, sleep: FakeSleep, status: int
 ) -> None:
     sink.respond_with(*[(status, None, None)] * 4)
 
@@ -188,7 +190,7 @@ def test_persistent_5xx_gives_up_after_max_attempts_with_exponential_backoff(
     assert "4 attempt" in str(caught.value)
 
 
-def test_5xx_then_success_is_retried_and_delivered(sink: DiscordSink, sleep: FakeSleep) -> None:
+def test_5xx_then_success_is_retried_and_delivered(sink: DiscordStandIn, sleep: FakeSleep) -> None:
     sink.respond_with((502, {"message": "Bad Gateway"}, None))
 
     result = webhook(sink.url, sleep, backoff_seconds=0.5).post({"content": "x"})
@@ -198,7 +200,7 @@ def test_5xx_then_success_is_retried_and_delivered(sink: DiscordSink, sleep: Fak
     assert 0.5 <= sleep.calls[0] <= 1.0
 
 
-def test_backoff_never_exceeds_max_retry_after(sink: DiscordSink, sleep: FakeSleep) -> None:
+def test_backoff_never_exceeds_max_retry_after(sink: DiscordStandIn, sleep: FakeSleep) -> None:
     sink.respond_with(*[(500, None, None)] * 5)
 
     with pytest.raises(NotificationFailed):
@@ -210,7 +212,7 @@ def test_backoff_never_exceeds_max_retry_after(sink: DiscordSink, sleep: FakeSle
 
 
 def test_stalled_response_beyond_timeout_is_retried_then_delivered(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.stall_next(0.5)
 
@@ -222,7 +224,7 @@ def test_stalled_response_beyond_timeout_is_retried_then_delivered(
 
 
 def test_response_stalled_on_every_attempt_fails_with_timeout(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.stall_next(0.5, count=2)
 
@@ -233,7 +235,7 @@ def test_response_stalled_on_every_attempt_fails_with_timeout(
 
 
 def test_connection_refused_is_retried_then_fails(sleep: FakeSleep) -> None:
-    with DiscordSink(token=TOKEN) as gone:
+    with DiscordStandIn(token=TOKEN) as gone:
         url = gone.url  # the port is closed once the sink stops
 
     with pytest.raises(NotificationFailed, match="connection error") as caught:
@@ -247,7 +249,7 @@ def test_connection_refused_is_retried_then_fails(sleep: FakeSleep) -> None:
 
 
 def test_404_is_not_retried_and_says_the_webhook_was_deleted(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.respond_with((404, {"message": "Unknown Webhook", "code": 10015}, None))
 
@@ -271,7 +273,7 @@ def test_404_is_not_retried_and_says_the_webhook_was_deleted(
     ],
 )
 def test_other_4xx_are_not_retried(
-    sink: DiscordSink, sleep: FakeSleep, status: int, body: dict[str, Any] | None
+    sink: DiscordStandIn, sleep: FakeSleep, status: int, body: dict[str, Any] | None
 ) -> None:
     sink.respond_with((status, body, None))
 
@@ -282,7 +284,7 @@ def test_other_4xx_are_not_retried(
     assert sleep.calls == []
 
 
-def test_redirect_is_not_followed(sink: DiscordSink, sleep: FakeSleep) -> None:
+def test_redirect_is_not_followed(sink: DiscordStandIn, sleep: FakeSleep) -> None:
     elsewhere = sink.url.replace(TOKEN, "elsewhere")
     sink.respond_with((307, None, {"Location": elsewhere}))
 
@@ -305,7 +307,7 @@ FAILURES: dict[str, tuple[Any, ...]] = {
 
 @pytest.mark.parametrize("scenario", sorted(FAILURES))
 def test_webhook_url_and_token_never_appear_in_errors_or_logs(
-    sink: DiscordSink,
+    sink: DiscordStandIn,
     sleep: FakeSleep,
     scenario: str,
     caplog: pytest.LogCaptureFixture,
@@ -335,7 +337,7 @@ def _fill(body: dict[str, Any] | None, url: str) -> dict[str, Any] | None:
     return {k: v.format(url=url) if isinstance(v, str) else v for k, v in body.items()}
 
 
-def test_repr_does_not_reveal_the_url(sink: DiscordSink) -> None:
+def test_repr_does_not_reveal_the_url(sink: DiscordStandIn) -> None:
     assert TOKEN not in repr(DiscordWebhook(sink.url))
 
 
@@ -375,7 +377,7 @@ def test_https_and_local_http_urls_are_accepted(url: str) -> None:
 # --- the sink itself ----------------------------------------------------------
 
 
-def test_sink_answers_204_without_wait_and_404_for_unknown_webhooks(sink: DiscordSink) -> None:
+def test_sink_answers_204_without_wait_and_404_for_unknown_webhooks(sink: DiscordStandIn) -> None:
     no_wait = urllib.request.Request(sink.url, data=b"{}", method="POST")
     with urllib.request.urlopen(no_wait, timeout=2) as response:
         assert response.status == 204
@@ -387,13 +389,13 @@ def test_sink_answers_204_without_wait_and_404_for_unknown_webhooks(sink: Discor
     assert len(sink.wait_for(2)) == 2
 
 
-def test_sink_wait_for_times_out_when_requests_do_not_arrive(sink: DiscordSink) -> None:
+def test_sink_wait_for_times_out_when_requests_do_not_arrive(sink: DiscordStandIn) -> None:
     with pytest.raises(TimeoutError):
         sink.wait_for(1, timeout=0.05)
 
 
 def test_sink_stops_promptly_even_with_a_stalled_response(sleep: FakeSleep) -> None:
-    running = DiscordSink().start()
+    running = DiscordStandIn().start()
     running.stall_next(30)
     with pytest.raises(NotificationFailed):
         webhook(running.url, sleep, timeout=0.2, max_attempts=1).post({"content": "x"})
@@ -407,7 +409,7 @@ def test_sink_stops_promptly_even_with_a_stalled_response(sleep: FakeSleep) -> N
 
 
 def test_sink_clear_forgets_requests_and_queued_responses(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.respond_with((500, None, None))
     sink.clear()
@@ -418,7 +420,7 @@ def test_sink_clear_forgets_requests_and_queued_responses(
 
 
 def test_429_with_unreadable_retry_after_falls_back_to_backoff(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.respond_with((429, None, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))
 
@@ -435,7 +437,7 @@ TRICKLE = 0.05  # one byte every 50 ms: never trips a per-read timeout; ~25 s in
 
 
 def test_a_trickled_response_is_cut_at_the_attempt_deadline(
-    sink: DiscordSink, sleep: FakeSleep
+    sink: DiscordStandIn, sleep: FakeSleep
 ) -> None:
     sink.trickle_next(TRICKLE)
     started = time.monotonic()
@@ -447,7 +449,7 @@ def test_a_trickled_response_is_cut_at_the_attempt_deadline(
     assert len(sink.requests) == 1
 
 
-def test_the_whole_send_ends_by_the_callers_deadline(sink: DiscordSink) -> None:
+def test_the_whole_send_ends_by_the_callers_deadline(sink: DiscordStandIn) -> None:
     sink.trickle_next(TRICKLE, count=3)
     started = time.monotonic()
 
@@ -460,14 +462,16 @@ def test_the_whole_send_ends_by_the_callers_deadline(sink: DiscordSink) -> None:
     assert len(sink.requests) == 1  # no retry was started that could not finish in time
 
 
-def test_nothing_is_sent_once_the_deadline_has_passed(sink: DiscordSink, sleep: FakeSleep) -> None:
+def test_nothing_is_sent_once_the_deadline_has_passed(
+    sink: DiscordStandIn, sleep: FakeSleep
+) -> None:
     with pytest.raises(NotificationFailed, match="no time left"):
         webhook(sink.url, sleep, deadline=time.monotonic() - 1).post({"content": "late"})
 
     assert sink.requests == []
 
 
-def test_a_trickling_discord_is_cut_and_the_email_still_goes(sink: DiscordSink) -> None:
+def test_a_trickling_discord_is_cut_and_the_email_still_goes(sink: DiscordStandIn) -> None:
     import json
 
     import boto3
@@ -568,7 +572,7 @@ def test_over_tls_a_trickled_response_is_cut_too(
     tls.load_cert_chain(cert, key)
     trusted = ssl.create_default_context
     monkeypatch.setattr(transport.ssl, "create_default_context", lambda: trusted(cafile=cert))
-    with DiscordSink(tls=tls) as sink:
+    with DiscordStandIn(tls=tls) as sink:
         url = sink.url.replace("http://127.0.0.1", "https://localhost")
         delivered = webhook(url, sleep, timeout=0.5, max_attempts=1).post({"content": "hi"})
         sink.trickle_next(TRICKLE)

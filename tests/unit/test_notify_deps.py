@@ -86,9 +86,9 @@ def test_a_trickling_discord_is_cut_before_the_lambda_would_time_out() -> None:
     import time
 
     from trailwarden.models.errors import NotificationFailed
-    from trailwarden_local.discord_sink import DiscordSink
+    from trailwarden_local.discord_standin import DiscordStandIn
 
-    with DiscordSink() as sink:
+    with DiscordStandIn() as sink:
         sink.trickle_next(0.05, count=3)
         deps = NotifyDeps(
             settings=NotifySettings(discord_secret_name="tw"),  # 5 s per attempt, 3 attempts

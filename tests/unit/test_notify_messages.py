@@ -18,7 +18,7 @@ from trailwarden.notify.embeds import DiscordSink as DiscordWebhookSink
 from trailwarden.notify.embeds import discord_payload
 from trailwarden.notify.service import webhook_url_from_secret
 from trailwarden.notify.sinks import Notice, deliver_all
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.discord_standin import DiscordStandIn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -135,7 +135,7 @@ def topic_and_queue() -> Iterator[tuple[Any, str, Any, str]]:
 
 def test_discord_429_still_sends_email(topic_and_queue: tuple[Any, str, Any, str]) -> None:
     sns, topic, sqs, queue = topic_and_queue
-    with DiscordSink() as sink:
+    with DiscordStandIn() as sink:
         sink.respond_with(*[(429, {"retry_after": 60.0}, None)] * 3)
         webhook = DiscordWebhook(
             sink.url, max_attempts=2, backoff_seconds=0.0, sleep=lambda _s: None

@@ -19,7 +19,7 @@ from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.settings import NotifySettings
 from trailwarden.notify import messages
 from trailwarden.notify.sinks import SINK_NAMES, Notice, UnavailableSink, deliver_all, fit
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.discord_standin import DiscordStandIn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,9 +72,9 @@ def settings(**changes: Any) -> NotifySettings:
 
 
 @pytest.fixture
-def webhooks() -> Iterator[tuple[DiscordSink, LocalWebhook, LocalWebhook]]:
+def webhooks() -> Iterator[tuple[DiscordStandIn, LocalWebhook, LocalWebhook]]:
     with (
-        DiscordSink() as discord,
+        DiscordStandIn() as discord,
         LocalWebhook() as slack,
         LocalWebhook("/workflows/1/triggers/manual/paths/invoke?sig=x") as teams,
     ):
@@ -83,7 +83,7 @@ def webhooks() -> Iterator[tuple[DiscordSink, LocalWebhook, LocalWebhook]]:
 
 
 def test_slack_500_and_a_hanging_teams_still_email_and_post_to_discord(
-    webhooks: tuple[DiscordSink, LocalWebhook, LocalWebhook],
+    webhooks: tuple[DiscordStandIn, LocalWebhook, LocalWebhook],
 ) -> None:
     discord, slack, teams = webhooks
     slack.answer(*[(500, b"oops", {})] * 5)
@@ -110,7 +110,7 @@ def test_slack_500_and_a_hanging_teams_still_email_and_post_to_discord(
 
 
 def test_a_hanging_slack_cannot_eat_the_time_of_teams(
-    webhooks: tuple[DiscordSink, LocalWebhook, LocalWebhook],
+    webhooks: tuple[DiscordStandIn, LocalWebhook, LocalWebhook],
 ) -> None:
     _discord, slack, teams = webhooks
     slack.hang(count=5)

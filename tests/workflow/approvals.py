@@ -17,7 +17,7 @@ import pytest
 from tests.workflow.conftest import SAMPLE_PARAMETERS, Harness, assert_least_privilege
 from trailwarden_local.approval_server import ApprovalServer, wait_for_link
 from trailwarden_local.demo import FAST_ENV, SECRET_NAME
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.discord_standin import DiscordStandIn
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.inbox import TopicInbox
 from trailwarden_local.samples import TEMPLATE
@@ -73,7 +73,7 @@ def approval_harness(request: pytest.FixtureRequest) -> Iterator[ApprovalHarness
         "NotificationEmail": "security-team@example.com",
         **overrides,
     }
-    with DiscordSink() as sink, ApprovalServer() as server:
+    with DiscordStandIn() as sink, ApprovalServer() as server:
         env = {**FAST_ENV, "APPROVAL_BASE_URL": server.url, "LOCK_RETRY_BASE_SECONDS": "0.01"}
         with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=env) as app:
             server.attach(app)

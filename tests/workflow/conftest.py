@@ -1,7 +1,7 @@
 """Workflow tests: the real template and ASL on moto, handlers in-process.
 
 The ``harness`` fixture provisions template.yaml into a fresh emulator with a local
-Discord sink behind the webhook secret and an SQS queue subscribed to the alert topic.
+Discord stand-in behind the webhook secret and an SQS queue subscribed to the alert topic.
 On teardown it checks least privilege for every function that ran: each AWS operation
 it really called is granted to it by the template and declared by its code.
 """
@@ -22,7 +22,7 @@ from tests.contract.grants import granted_actions
 from tests.contract.permissions import declared_actions
 from trailwarden.workflows.registry import BY_ID
 from trailwarden_local.demo import FAST_ENV, SECRET_NAME
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.discord_standin import DiscordStandIn
 from trailwarden_local.engine import LocalApp
 from trailwarden_local.inbox import TopicInbox
 from trailwarden_local.samples import TEMPLATE, load_index
@@ -50,7 +50,7 @@ class Run:
 @dataclass
 class Harness:
     app: LocalApp
-    sink: DiscordSink
+    sink: DiscordStandIn
     inbox: TopicInbox
     emails: list[dict[str, str]] = field(default_factory=list)
 
@@ -129,7 +129,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
         **overrides,
     }
     with (
-        DiscordSink() as sink,
+        DiscordStandIn() as sink,
         LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=FAST_ENV) as app,
     ):
         boto3.client("secretsmanager", region_name=app.region).create_secret(

@@ -2,7 +2,7 @@
 
 Each event is routed by the template's own rule patterns to the workflow's alert
 function (no state machine), which runs in-process: the alert must arrive at the
-Discord sink and on the SNS topic. The harness checks least privilege on teardown.
+Discord stand-in and on the SNS topic. The harness checks least privilege on teardown.
 """
 
 from __future__ import annotations

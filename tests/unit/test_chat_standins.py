@@ -11,22 +11,22 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from trailwarden_local.chat_sinks import SlackSink, TeamsSink
-from trailwarden_local.discord_sink import DiscordSink
+from trailwarden_local.chat_standins import SlackStandIn, TeamsStandIn
+from trailwarden_local.discord_standin import DiscordStandIn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackSink]:
-    with SlackSink() as running:
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as running:
         yield running
 
 
 @pytest.fixture
-def teams() -> Iterator[TeamsSink]:
-    with TeamsSink() as running:
+def teams() -> Iterator[TeamsStandIn]:
+    with TeamsStandIn() as running:
         yield running
 
 
@@ -42,7 +42,7 @@ def post(url: str, body: object, timeout: float = 5.0) -> tuple[int, dict[str, s
         return err.code, dict(err.headers), err.read()
 
 
-def test_slack_answers_200_ok_as_text_and_records_the_block_kit_body(slack: SlackSink) -> None:
+def test_slack_answers_200_ok_as_text_and_records_the_block_kit_body(slack: SlackStandIn) -> None:
     body = {"text": "fallback", "blocks": [{"type": "header", "text": {"type": "plain_text"}}]}
 
     status, headers, answer = post(slack.url, body)
@@ -56,7 +56,7 @@ def test_slack_answers_200_ok_as_text_and_records_the_block_kit_body(slack: Slac
 
 
 def test_slack_refuses_a_body_without_text_or_blocks_and_an_unknown_path(
-    slack: SlackSink,
+    slack: SlackStandIn,
 ) -> None:
     assert post(slack.url, {"attachments": []})[::2] == (400, b"no_text")
     assert post(slack.url, b"not json")[::2] == (400, b"invalid_payload")
@@ -66,7 +66,7 @@ def test_slack_refuses_a_body_without_text_or_blocks_and_an_unknown_path(
     )
 
 
-def test_teams_answers_202_with_no_body_and_needs_the_signature(teams: TeamsSink) -> None:
+def test_teams_answers_202_with_no_body_and_needs_the_signature(teams: TeamsStandIn) -> None:
     card = {"type": "message", "attachments": [{"contentType": "x", "content": {}}]}
 
     accepted = post(teams.url, card)
@@ -78,8 +78,10 @@ def test_teams_answers_202_with_no_body_and_needs_the_signature(teams: TeamsSink
     assert [r.json for r in teams.requests] == [card, card]
 
 
-@pytest.mark.parametrize("make", [SlackSink, TeamsSink, DiscordSink], ids=lambda c: c.__name__)
-def test_429_carries_retry_after_until_the_sink_recovers(make: type[SlackSink]) -> None:
+@pytest.mark.parametrize(
+    "make", [SlackStandIn, TeamsStandIn, DiscordStandIn], ids=lambda c: c.__name__
+)
+def test_429_carries_retry_after_until_the_sink_recovers(make: type[SlackStandIn]) -> None:
     with make() as sink:
         sink.fail_with(429, retry_after=0.5)
 
@@ -94,8 +96,8 @@ def test_429_carries_retry_after_until_the_sink_recovers(make: type[SlackSink]) 
         assert sink.answers == [429, 429, fine[0]]
 
 
-@pytest.mark.parametrize("make", [SlackSink, TeamsSink], ids=lambda c: c.__name__)
-def test_program_500_answers_every_request_with_a_server_error(make: type[SlackSink]) -> None:
+@pytest.mark.parametrize("make", [SlackStandIn, TeamsStandIn], ids=lambda c: c.__name__)
+def test_program_500_answers_every_request_with_a_server_error(make: type[SlackStandIn]) -> None:
     with make() as sink:
         sink.program(500)
 
@@ -105,8 +107,8 @@ def test_program_500_answers_every_request_with_a_server_error(make: type[SlackS
         assert sink.answers == [500, 500, 500]
 
 
-@pytest.mark.parametrize("make", [SlackSink, TeamsSink], ids=lambda c: c.__name__)
-def test_a_hung_sink_records_the_request_and_the_client_times_out(make: type[SlackSink]) -> None:
+@pytest.mark.parametrize("make", [SlackStandIn, TeamsStandIn], ids=lambda c: c.__name__)
+def test_a_hung_sink_records_the_request_and_the_client_times_out(make: type[SlackStandIn]) -> None:
     with make() as sink:
         sink.program("hang")
 
@@ -119,7 +121,9 @@ def test_a_hung_sink_records_the_request_and_the_client_times_out(make: type[Sla
         assert post(sink.url, {"text": "x"})[0] in (200, 202)
 
 
-def test_each_platform_records_only_its_own_requests(slack: SlackSink, teams: TeamsSink) -> None:
+def test_each_platform_records_only_its_own_requests(
+    slack: SlackStandIn, teams: TeamsStandIn
+) -> None:
     post(slack.url, {"text": "to slack"})
 
     assert len(slack.requests) == 1

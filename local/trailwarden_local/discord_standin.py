@@ -4,7 +4,7 @@ It listens on ``127.0.0.1`` (random port), records every request, and answers
 like Discord's Execute Webhook: ``200`` with a message object when the query
 has ``wait=true``, else ``204``; ``404 Unknown Webhook`` for any other path.
 It also plays a Discord application's bot API under ``/api/v10`` (see
-:attr:`DiscordSink.api_base_url`): ``POST /channels/{id}/messages`` with ``Authorization:
+:attr:`DiscordStandIn.api_base_url`): ``POST /channels/{id}/messages`` with ``Authorization:
 Bot <bot_token>`` (401 otherwise) creates a message, and ``PATCH
 /webhooks/{application}/{interaction token}/messages/@original`` edits one.
 
@@ -14,7 +14,7 @@ answers (429 with ``retry_after``, 5xx, ...), stall responses to provoke client
 timeouts, and trickle a response one byte at a time (each byte well within a per-read
 timeout, the whole far beyond any sane one)::
 
-    with DiscordSink() as sink:
+    with DiscordStandIn() as sink:
         sink.respond_with((429, {"retry_after": 0.05, "global": False}, None))
         DiscordWebhook(sink.url).post({"content": "hi"})
         assert len(sink.wait_for(2)) == 2
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Mapping
 
-__all__ = ["API_PATH", "DiscordSink", "Response", "SinkRequest"]
+__all__ = ["API_PATH", "DiscordStandIn", "Response", "SinkRequest"]
 
 _DISCORD_EPOCH_MS = 1_420_070_400_000
 _CHANNEL_ID = "100000000000000001"
@@ -43,11 +43,11 @@ _BOT_MESSAGES = re.compile(r"^/api/v10/channels/([0-9]{17,20})/messages$")
 _ORIGINAL = re.compile(r"^/api/v10/webhooks/([0-9]{17,20})/[^/]+/messages/@original$")
 
 
-class DiscordSink(WebhookServer):
+class DiscordStandIn(WebhookServer):
     """Local HTTP server standing in for one Discord webhook. Thread-safe."""
 
     name = "discord"
-    server_version = "DiscordSink/1.0"
+    server_version = "DiscordStandIn/1.0"
 
     def __init__(
         self,
@@ -65,11 +65,11 @@ class DiscordSink(WebhookServer):
         self.bot_token = bot_token
         self._ids = itertools.count()
 
-    def start(self) -> DiscordSink:
+    def start(self) -> DiscordStandIn:
         super().start()
         return self
 
-    def __enter__(self) -> DiscordSink:
+    def __enter__(self) -> DiscordStandIn:
         return self.start()
 
     @property

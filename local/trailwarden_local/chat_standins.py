@@ -1,10 +1,10 @@
 """Local stand-ins for a Slack incoming webhook and a Microsoft Teams Workflows webhook,
 for tests and the demo. Each is its own server (requests are recorded per platform),
-built like :class:`~trailwarden_local.discord_sink.DiscordSink` on
+built like :class:`~trailwarden_local.discord_standin.DiscordStandIn` on
 :class:`~trailwarden_local.webhook_server.WebhookServer`, so each can also answer 429
 with ``Retry-After``, 5xx, or hang past the client's timeout on demand::
 
-    with SlackSink() as slack, TeamsSink() as teams:
+    with SlackStandIn() as slack, TeamsStandIn() as teams:
         slack.fail_with(500)
         teams.hang()
         ...  # the code under test posts to slack.url and teams.url
@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     import ssl
 
 
-class SlackSink(WebhookServer):
+class SlackStandIn(WebhookServer):
     """Local HTTP server standing in for one Slack incoming webhook. Thread-safe."""
 
     name = "slack"
-    server_version = "SlackSink/1.0"
+    server_version = "SlackStandIn/1.0"
 
     def __init__(
         self,
@@ -45,11 +45,11 @@ class SlackSink(WebhookServer):
     ) -> None:
         super().__init__(path=f"/services/T00000000/B00000000/{secret}", tls=tls)
 
-    def start(self) -> SlackSink:
+    def start(self) -> SlackStandIn:
         super().start()
         return self
 
-    def __enter__(self) -> SlackSink:
+    def __enter__(self) -> SlackStandIn:
         return self.start()
 
     def _default(self, request: SinkRequest) -> Response:
@@ -67,11 +67,11 @@ class SlackSink(WebhookServer):
         return "rate_limited" if status == 429 else "internal_error"
 
 
-class TeamsSink(WebhookServer):
+class TeamsStandIn(WebhookServer):
     """Local HTTP server standing in for one Teams Workflows webhook. Thread-safe."""
 
     name = "teams"
-    server_version = "TeamsSink/1.0"
+    server_version = "TeamsStandIn/1.0"
 
     def __init__(
         self,
@@ -83,11 +83,11 @@ class TeamsSink(WebhookServer):
         super().__init__(path=f"/workflows/{workflow_id}/triggers/manual/paths/invoke", tls=tls)
         self.signature = signature
 
-    def start(self) -> TeamsSink:
+    def start(self) -> TeamsStandIn:
         super().start()
         return self
 
-    def __enter__(self) -> TeamsSink:
+    def __enter__(self) -> TeamsStandIn:
         return self.start()
 
     @property

@@ -14,11 +14,11 @@ import pytest
 
 from handlers._notify_deps import NotifyDeps, build_notify_deps
 from tests.unit.test_notify_messages import finding
-from tests.unit.webhook_server import LocalWebhook
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.settings import NotifySettings
 from trailwarden.notify import messages
 from trailwarden.notify.sinks import SINK_NAMES, Notice, UnavailableSink, deliver_all, fit
+from trailwarden_local.chat_standins import SlackStandIn, TeamsStandIn
 from trailwarden_local.discord_standin import DiscordStandIn
 
 if TYPE_CHECKING:
@@ -72,22 +72,21 @@ def settings(**changes: Any) -> NotifySettings:
 
 
 @pytest.fixture
-def webhooks() -> Iterator[tuple[DiscordStandIn, LocalWebhook, LocalWebhook]]:
+def webhooks() -> Iterator[tuple[DiscordStandIn, SlackStandIn, TeamsStandIn]]:
     with (
         DiscordStandIn() as discord,
-        LocalWebhook() as slack,
-        LocalWebhook("/workflows/1/triggers/manual/paths/invoke?sig=x") as teams,
+        SlackStandIn() as slack,
+        TeamsStandIn() as teams,
     ):
-        teams.default = (202, b"", {})
         yield discord, slack, teams
 
 
 def test_slack_500_and_a_hanging_teams_still_email_and_post_to_discord(
-    webhooks: tuple[DiscordStandIn, LocalWebhook, LocalWebhook],
+    webhooks: tuple[DiscordStandIn, SlackStandIn, TeamsStandIn],
 ) -> None:
     discord, slack, teams = webhooks
-    slack.answer(*[(500, b"oops", {})] * 5)
-    teams.hang(count=5)
+    slack.fail_with(500)
+    teams.hang()
     sns = Sns()
     secrets = Secrets({"tw/discord": discord.url, "tw/slack": slack.url, "tw/teams": teams.url})
     deps = NotifyDeps(settings(), sns, secrets)  # type: ignore[arg-type]
@@ -105,15 +104,15 @@ def test_slack_500_and_a_hanging_teams_still_email_and_post_to_discord(
     assert report["securityhub"] == "not configured"
     assert len(sns.published) == 1
     assert len(discord.requests) == 1
-    assert len(slack.received) == 2  # retried once, within its budget
+    assert len(slack.requests) == 2  # retried once, within its budget
     assert elapsed < 2 * 0.8 + 1.0  # each webhook cut at its own budget
 
 
 def test_a_hanging_slack_cannot_eat_the_time_of_teams(
-    webhooks: tuple[DiscordStandIn, LocalWebhook, LocalWebhook],
+    webhooks: tuple[DiscordStandIn, SlackStandIn, TeamsStandIn],
 ) -> None:
     _discord, slack, teams = webhooks
-    slack.hang(count=5)
+    slack.hang()
     secrets = Secrets({"tw/slack": slack.url, "tw/teams": teams.url})
     # One attempt may take 5 s: only Slack's own budget (0.8 s) stops it before the deadline.
     slow = settings(discord_secret_name="", discord_timeout_seconds=5.0)
@@ -125,7 +124,7 @@ def test_a_hanging_slack_cannot_eat_the_time_of_teams(
 
     assert report["slack"].startswith("failed")
     assert report["teams"] == "sent"
-    assert len(teams.received) == 1
+    assert len(teams.requests) == 1
 
 
 def test_sinks_come_in_order_email_discord_securityhub_slack_teams(

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.unit.test_notify_messages import finding
-from tests.unit.webhook_server import LocalWebhook
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.notify import messages, slack
 from trailwarden.notify.sinks import Notice
 from trailwarden.notify.webhook import DEFAULT_USER_AGENT, SlackWebhook
+from trailwarden_local.chat_standins import SlackStandIn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -187,8 +187,8 @@ def test_fields_fill_sections_of_at_most_ten() -> None:
 
 
 @pytest.fixture
-def hook() -> Iterator[LocalWebhook]:
-    with LocalWebhook() as running:
+def hook() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as running:
         yield running
 
 
@@ -200,42 +200,42 @@ class Sleep:
         self.calls.append(seconds)
 
 
-def test_a_slack_message_is_posted_with_an_explicit_user_agent(hook: LocalWebhook) -> None:
+def test_a_slack_message_is_posted_with_an_explicit_user_agent(hook: SlackStandIn) -> None:
     sink = slack.SlackSink(SlackWebhook(hook.url))
 
     status = sink.deliver(sink.render(notice()))
 
-    (received,) = hook.received
+    (received,) = hook.requests
     assert status == "sent"
     assert received.headers["user-agent"] == DEFAULT_USER_AGENT
     assert received.headers["content-type"] == "application/json"
     assert received.json["blocks"][0]["type"] == "header"
 
 
-def test_429_retry_after_header_is_honoured(hook: LocalWebhook) -> None:
-    hook.answer((429, b"rate_limited", {"Retry-After": "2"}))
+def test_429_retry_after_header_is_honoured(hook: SlackStandIn) -> None:
+    hook.respond_with((429, "rate_limited", {"Retry-After": "2"}))
     sleep = Sleep()
 
     result = SlackWebhook(hook.url, sleep=sleep, backoff_seconds=0.0).post({"text": "x"})
 
     assert result.attempts == 2
     assert sleep.calls == [2.0]
-    assert len(hook.received) == 2
+    assert len(hook.requests) == 2
 
 
-def test_a_retry_after_longer_than_the_budget_is_not_waited_for(hook: LocalWebhook) -> None:
-    hook.answer((429, b"rate_limited", {"Retry-After": "5"}))
+def test_a_retry_after_longer_than_the_budget_is_not_waited_for(hook: SlackStandIn) -> None:
+    hook.respond_with((429, "rate_limited", {"Retry-After": "5"}))
     sleep = Sleep()
 
     with pytest.raises(NotificationFailed, match="no time left"):
         SlackWebhook(hook.url, sleep=sleep, budget=1.0).post({"text": "x"})
 
     assert sleep.calls == []
-    assert len(hook.received) == 1
+    assert len(hook.requests) == 1
 
 
-def test_500_is_retried_then_fails(hook: LocalWebhook) -> None:
-    hook.answer(*[(500, b"internal error", {})] * 3)
+def test_500_is_retried_then_fails(hook: SlackStandIn) -> None:
+    hook.respond_with(*[(500, "internal error", None)] * 3)
     sleep = Sleep()
 
     with pytest.raises(NotificationFailed, match=r"Slack .*3 attempt\(s\).*HTTP 500"):
@@ -243,22 +243,22 @@ def test_500_is_retried_then_fails(hook: LocalWebhook) -> None:
             {"text": "x"}
         )
 
-    assert len(hook.received) == 3
+    assert len(hook.requests) == 3
     assert len(sleep.calls) == 2
 
 
-def test_invalid_payload_is_final_and_says_why(hook: LocalWebhook) -> None:
-    hook.answer((400, b"invalid_payload", {"Content-Type": "text/plain"}))
+def test_invalid_payload_is_final_and_says_why(hook: SlackStandIn) -> None:
+    hook.respond_with((400, "invalid_payload", None))
 
     with pytest.raises(NotificationFailed, match="invalid_payload") as caught:
         SlackWebhook(hook.url, sleep=Sleep()).post({"text": "x"})
 
     assert "HTTP 400" in str(caught.value)
-    assert len(hook.received) == 1
+    assert len(hook.requests) == 1
 
 
-def test_a_hanging_slack_is_cut_at_its_budget(hook: LocalWebhook) -> None:
-    hook.hang(count=5)
+def test_a_hanging_slack_is_cut_at_its_budget(hook: SlackStandIn) -> None:
+    hook.hang()
     started = time.monotonic()
 
     with pytest.raises(NotificationFailed, match=r"timeout|deadline"):
@@ -268,11 +268,11 @@ def test_a_hanging_slack_is_cut_at_its_budget(hook: LocalWebhook) -> None:
 
 
 def test_the_webhook_url_never_reaches_logs_or_errors(
-    hook: LocalWebhook, caplog: pytest.LogCaptureFixture
+    hook: SlackStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     token = hook.path.rsplit("/", 1)[1]
-    hook.answer((404, f"no_service {hook.url} {token}".encode(), {}))
+    hook.respond_with((404, f"no_service {hook.url} {token}", None))
     transport = SlackWebhook(hook.url, sleep=Sleep())
 
     with pytest.raises(NotificationFailed) as caught:

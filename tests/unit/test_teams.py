@@ -14,19 +14,16 @@ import pytest
 
 from tests.unit.test_notify_messages import finding
 from tests.unit.test_slack import HIDDEN, HOSTILE, LINK, Sleep
-from tests.unit.webhook_server import LocalWebhook
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.notify import messages, teams
 from trailwarden.notify.sinks import Notice
 from trailwarden.notify.webhook import TeamsWebhook
+from trailwarden_local.chat_standins import TeamsStandIn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-WORKFLOW_PATH = (
-    "/workflows/0123abcd/triggers/manual/paths/invoke"
-    "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=S1gnatureS3cret"
-)
+SIGNATURE = "S1gnatureS3cret"  # the webhook URL's secret part (its sig)
 MARKDOWN_HOSTILE = (
     HOSTILE + "\n# Approved\n- item\n1. first\n**bold** <at>Alice</at> &amp; ![i](http://x/i.png)"
 )
@@ -122,25 +119,26 @@ def test_ten_thousand_character_names_keep_the_card_under_teams_size_limit() -> 
 
 
 @pytest.fixture
-def hook() -> Iterator[LocalWebhook]:
-    with LocalWebhook(WORKFLOW_PATH) as running:
-        running.default = (202, b"", {})
+def hook() -> Iterator[TeamsStandIn]:
+    with TeamsStandIn(signature=SIGNATURE) as running:
         yield running
 
 
-def test_202_accepted_is_a_delivery(hook: LocalWebhook) -> None:
+def test_202_accepted_is_a_delivery(hook: TeamsStandIn) -> None:
     sink = teams.TeamsSink(TeamsWebhook(hook.url))
 
     status = sink.deliver(sink.render(notice()))
 
-    (received,) = hook.received
+    (received,) = hook.requests
     assert status == "sent"
     assert received.json["type"] == "message"
-    assert "sig=S1gnatureS3cret" in received.path  # the signed query goes to Teams
+    assert received.query["sig"] == [SIGNATURE]  # the signed query goes to Teams
 
 
-def test_429_retry_after_is_honoured(hook: LocalWebhook) -> None:
-    hook.answer((429, b'{"error":{"code":"WorkflowTriggeredTooFrequently"}}', {"Retry-After": "1"}))
+def test_429_retry_after_is_honoured(hook: TeamsStandIn) -> None:
+    hook.respond_with(
+        (429, {"error": {"code": "WorkflowTriggeredTooFrequently"}}, {"Retry-After": "1"})
+    )
     sleep = Sleep()
 
     result = TeamsWebhook(hook.url, sleep=sleep).post({"type": "message"})
@@ -149,18 +147,18 @@ def test_429_retry_after_is_honoured(hook: LocalWebhook) -> None:
     assert sleep.calls == [1.0]
 
 
-def test_500_is_retried_then_fails_without_the_signature(hook: LocalWebhook) -> None:
-    hook.answer(*[(500, b"sig=S1gnatureS3cret oops", {})] * 2)
+def test_500_is_retried_then_fails_without_the_signature(hook: TeamsStandIn) -> None:
+    hook.respond_with(*[(500, "sig=S1gnatureS3cret oops", None)] * 2)
 
     with pytest.raises(NotificationFailed, match=r"Teams .*2 attempt\(s\).*HTTP 500") as caught:
         TeamsWebhook(hook.url, sleep=Sleep(), max_attempts=2).post({"type": "message"})
 
     assert "S1gnatureS3cret" not in str(caught.value)
-    assert len(hook.received) == 2
+    assert len(hook.requests) == 2
 
 
-def test_a_hanging_teams_is_cut_at_the_deadline(hook: LocalWebhook) -> None:
-    hook.hang(count=5)
+def test_a_hanging_teams_is_cut_at_the_deadline(hook: TeamsStandIn) -> None:
+    hook.hang()
     started = time.monotonic()
 
     with pytest.raises(NotificationFailed, match=r"timeout|deadline") as caught:

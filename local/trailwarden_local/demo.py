@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 SECRET_NAME = "trailwarden/discord-webhook"  # noqa: S105 - a name, not a secret
 SLACK_SECRET_NAME = "trailwarden/slack-webhook"  # noqa: S105 - a name, not a secret
 TEAMS_SECRET_NAME = "trailwarden/teams-webhook"  # noqa: S105 - a name, not a secret
-# Every sink on: the demo shows, per scenario, what each received.
+# Every sink on (the index's and a scenario's parameters go on top): the demo shows, per
+# scenario, what each received.
 SINK_PARAMETERS = {
     "DiscordWebhookSecretName": SECRET_NAME,
     "SlackWebhookSecretName": SLACK_SECRET_NAME,
@@ -304,22 +305,6 @@ def run_organization(
     return results
 
 
-def _declared_parameters() -> set[str]:
-    from trailwarden_local.engine.template import load_template_file
-
-    return set(load_template_file(TEMPLATE).get("Parameters") or {})
-
-
-def _app_parameters(*layers: Mapping[str, str]) -> dict[str, str]:
-    """Every sink on, then the index's and the scenario's parameters. A sink parameter
-    the template does not declare (yet) is left out rather than refused."""
-    declared = _declared_parameters()
-    merged: dict[str, str] = {k: v for k, v in SINK_PARAMETERS.items() if k in declared}
-    for layer in layers:
-        merged.update(layer)
-    return merged
-
-
 def _connect_sinks(app: Any, chat: demo_sinks.ChatStandIns) -> demo_sinks.Observer:
     """The webhook secrets (Discord and Slack as a plain URL, Teams as ``{"url": ...}``:
     both formats), Security Hub enabled where scenarios happen (the hub's region; in
@@ -371,7 +356,7 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
         chat = demo_sinks.ChatStandIns(sink, slack, teams, approvals.url)
         env = {**DEMO_ENV, "APPROVAL_BASE_URL": approvals.url}
         for extra, group in groups.items():
-            parameters = _app_parameters(index.parameters, dict(extra))
+            parameters = {**SINK_PARAMETERS, **index.parameters, **dict(extra)}
             with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=env) as app:
                 approvals.attach(app)
                 observer = _connect_sinks(app, chat)
@@ -397,7 +382,7 @@ def run_all(workflows: set[str] | None = None) -> list[ScenarioResult]:
             if s.in_demo and s.workflow in DRIVERS and (not workflows or s.workflow in workflows)
         ]
         if members:
-            parameters = _app_parameters(index.parameters, organization.parameters)
+            parameters = {**SINK_PARAMETERS, **index.parameters, **organization.parameters}
             with LocalApp(TEMPLATE, parameters=parameters, function_env_overrides=env) as app:
                 approvals.attach(app)
                 for member in organization.members:

@@ -459,6 +459,7 @@ def test_an_unreachable_member_fails_the_sink_not_the_function() -> None:
 class _Email:
     name = "email"
     limits = LIMITS
+    tells_people = True
 
     def __init__(self) -> None:
         self.sent: list[Notice] = []
@@ -506,3 +507,41 @@ def test_a_client_error_in_update_is_a_notification_failure() -> None:
 
     with pytest.raises(NotificationFailed, match="InvalidInputException"):
         sink.deliver(sink.render(closed("failed")))
+
+
+def imported_hub() -> SecurityHubSink:
+    class Hub:
+        def batch_import_findings(self, **_: Any) -> Any:
+            return {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []}
+
+    return sink_with(Hub())
+
+
+def test_security_hub_alone_is_not_a_person_told_when_chat_and_email_failed() -> None:
+    from trailwarden.notify.sinks import UnavailableSink
+
+    failed = [UnavailableSink(n, f"{n} down") for n in ("email", "discord", "slack", "teams")]
+
+    with pytest.raises(NotificationFailed, match="no sink that tells a person delivered"):
+        deliver_all(raised(), [*failed, imported_hub()])
+
+
+def test_security_hub_counts_when_it_is_the_only_sink_configured() -> None:
+    report = deliver_all(raised(), [imported_hub()])
+
+    assert report["securityhub"] == "imported"
+
+
+def test_an_approval_request_told_only_to_security_hub_fails() -> None:
+    with pytest.raises(NotificationFailed, match="no sink that tells a person delivered"):
+        deliver_all(raised(), [imported_hub()], require_people=True)
+
+
+def test_security_hub_declares_it_tells_nobody_and_every_other_sink_that_it_does() -> None:
+    from trailwarden.notify.email import EmailSink
+    from trailwarden.notify.embeds import DiscordSink
+    from trailwarden.notify.slack import SlackSink
+    from trailwarden.notify.teams import TeamsSink
+
+    assert SecurityHubSink.tells_people is False
+    assert all(s.tells_people for s in (EmailSink, DiscordSink, SlackSink, TeamsSink))

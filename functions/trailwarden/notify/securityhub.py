@@ -270,6 +270,7 @@ class SecurityHubSink:
     """Imports and updates trailwarden's findings in Security Hub (see the module)."""
 
     name = "securityhub"
+    tells_people = False  # a console nobody watches in time; no approval link
     limits = LIMITS
 
     def __init__(

@@ -142,6 +142,7 @@ class SlackSink:
     """A Slack incoming webhook (Slack app -> Incoming Webhooks)."""
 
     name = "slack"
+    tells_people = True
     limits = LIMITS
 
     def __init__(self, webhook: Webhook) -> None:

@@ -157,6 +157,7 @@ class TeamsSink:
     """A Teams channel's Workflows webhook."""
 
     name = "teams"
+    tells_people = True
     limits = LIMITS
 
     def __init__(self, webhook: Webhook) -> None:

@@ -128,7 +128,7 @@ def test_a_hanging_slack_cannot_eat_the_time_of_teams(
     assert len(teams.received) == 1
 
 
-def test_sinks_come_in_order_email_discord_securityhub_slack_teams(
+def test_sinks_come_in_order_email_discord_slack_teams_then_securityhub(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = types.ModuleType("trailwarden.notify.securityhub")
@@ -137,8 +137,9 @@ def test_sinks_come_in_order_email_discord_securityhub_slack_teams(
     class SecurityHubSink:
         name = "securityhub"
 
-        def __init__(self, client_for: Any) -> None:
+        def __init__(self, client_for: Any, deadline: float | None = None) -> None:
             self.client_for = client_for
+            self.deadline = deadline
 
     fake.SecurityHubSink = SecurityHubSink  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "trailwarden.notify.securityhub", fake)
@@ -152,11 +153,12 @@ def test_sinks_come_in_order_email_discord_securityhub_slack_teams(
         securityhub_client_for=calls.append,
     )
 
-    sinks = deps.sinks()
+    sinks = deps.sinks(deadline=123.0)
 
-    assert [s.name for s in sinks] == ["email", "discord", "securityhub", "slack", "teams"]
-    hub = sinks[2]
+    assert [s.name for s in sinks] == ["email", "discord", "slack", "teams", "securityhub"]
+    hub = sinks[-1]
     assert isinstance(hub, SecurityHubSink)
+    assert hub.deadline == 123.0  # skipped once the webhooks' send deadline has passed
     hub.client_for(finding())
     assert calls == [finding()]  # organisation mode's reach, as given
 

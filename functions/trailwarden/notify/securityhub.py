@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -278,9 +279,15 @@ class SecurityHubSink:
         client_for: Callable[[Finding], SecurityHubClient],
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        deadline: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``deadline`` (``monotonic()`` time, the send deadline of the webhooks): once
+        it has passed the sink is skipped, neither assuming a role nor calling."""
         self._client_for = client_for
         self._clock = clock
+        self._deadline = deadline
+        self._monotonic = monotonic
 
     # --- render (pure) ----------------------------------------------------------------
 
@@ -370,6 +377,10 @@ class SecurityHubSink:
         """ "imported" or "updated"; NotificationFailed (type and code, never more) when
         the client cannot be had, is another account's, or Security Hub refuses."""
         finding = rendered.finding
+        if self._deadline is not None and self._monotonic() >= self._deadline:
+            raise NotificationFailed(
+                "Security Hub skipped: the send deadline passed before its turn"
+            )
         try:
             reach = self._client_for(finding)
         except NotificationFailed:

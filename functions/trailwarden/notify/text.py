@@ -160,13 +160,27 @@ def _clamp_embed(embed: dict[str, Any]) -> dict[str, Any]:
     return embed
 
 
+# A field whose whole value is a link is one of ours (the approval page): event text
+# never holds "://" once neutralised (it becomes ":\//"), so this cannot be forged.
+_OUR_LINK = re.compile(r"https?://\S+")
+
+
+def _is_link_field(field: Mapping[str, Any]) -> bool:
+    value = field.get("value")
+    return isinstance(value, str) and bool(_OUR_LINK.fullmatch(value))
+
+
 def _slots(embeds: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, int]]:
-    """Every counted text as (container, key, shortest allowed), cheapest cut first."""
+    """Every counted text as (container, key, shortest allowed), cheapest cut first.
+    A link field's value is counted but never cut (floor: its own length)."""
     rev = embeds[::-1]
     fields = [f for e in rev if isinstance(e.get("fields"), list) for f in reversed(e["fields"])]
+    events = [f for f in fields if not _is_link_field(f)]
+    links = [f for f in fields if _is_link_field(f)]
     parts = [
         *((e, "description", 0) for e in rev),
-        *((f, "value", 1) for f in fields),
+        *((f, "value", 1) for f in events),
+        *((f, "value", len(f["value"])) for f in links),
         *((e["footer"], "text", 0) for e in rev if isinstance(e.get("footer"), dict)),
         *((e["author"], "name", 0) for e in rev if isinstance(e.get("author"), dict)),
         *((f, "name", 1) for f in fields),
@@ -208,7 +222,8 @@ def clamp_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     name are cut to their limits, and the 6000-character total across all
     embeds is met by cutting descriptions, then field values, from the last
     embed backwards (then footers, author names, field names and titles if it
-    must). Empty field names/values become "-".
+    must). A field whose value is only a link (our approval link) is never cut.
+    Empty field names/values become "-".
     """
     message = copy.deepcopy(dict(payload))
     if "content" in message and message["content"] is not None:

@@ -4,10 +4,11 @@ Teams tests use)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
-from tests.unit.test_slack import LINK, notice
+from tests.unit.test_slack import HIDDEN, HOSTILE, LINK, notice
 from trailwarden.notify import text
 from trailwarden.notify.embeds import discord_payload
 from trailwarden.notify.text import clamp_message, embeds_length
@@ -56,3 +57,52 @@ def test_an_event_value_cannot_pass_for_our_link_to_escape_the_cut() -> None:
 
     assert values[0].endswith(text.ELLIPSIS)  # neutralised (https\://), so cut
     assert values[-1] == LINK
+
+
+def all_text(payload: dict[str, Any]) -> str:
+    embed = payload["embeds"][0]
+    parts = [embed.get("title", ""), embed.get("description", ""), embed["footer"]["text"]]
+    parts += [f["name"] + "\n" + f["value"] for f in embed["fields"] if f["value"] != LINK]
+    return "\n".join(parts)
+
+
+def test_no_event_string_can_mention_link_format_or_hide_in_the_discord_embed() -> None:
+    found = notice(reason=HOSTILE)
+    message = replace(
+        found.message, title=HOSTILE, fields=((HOSTILE, HOSTILE), *found.message.fields)
+    )
+    shown = all_text(discord_payload(message))
+
+    for hidden in ("\u200c", "\u200d", "\u2060", "\u00ad", *HIDDEN[3:]):
+        assert hidden not in shown, repr(hidden)
+    assert "@everyone" not in shown
+    assert "@\u200beveryone" in shown  # broken by our own zero-width space, on purpose
+    assert "<@" not in shown  # <@U0123> broken with a zero-width space
+    assert "<!channel>" not in shown  # "<!channel\\>": Discord has no such mention anyway
+    assert "[x](http" not in shown
+    assert "http://" not in shown
+    assert "*urgent*" not in shown
+    assert "\u202e" not in shown
+
+
+def test_zero_width_characters_cannot_smuggle_a_mention_past_the_breaker() -> None:
+    raw = "@\u200deveryone @\u2060here a\u00adb c\u200bd \u200cx"
+
+    shown = text.neutralize(raw)
+
+    assert shown == "@\u200beveryone @\u200bhere ab cd x"
+
+
+def test_a_10000_character_name_keeps_the_embed_within_discords_limits() -> None:
+    long = "n" * 10_000
+    found = notice(reason=long)
+    message = replace(found.message, title=long, fields=((long, long), *found.message.fields))
+
+    payload = discord_payload(message)
+
+    embed = payload["embeds"][0]
+    assert len(embed["title"]) <= text.LIMITS["title"]
+    assert all(len(f["name"]) <= 256 and len(f["value"]) <= 1024 for f in embed["fields"])
+    assert embeds_length(payload["embeds"]) <= text.LIMITS["embeds_total"]
+    assert link_values(payload) == [LINK]
+    json.dumps(payload)

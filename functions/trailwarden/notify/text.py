@@ -67,14 +67,18 @@ _LIST_MARKER = re.compile(r"^-(?=\s)", re.MULTILINE)
 
 
 def _strip_controls(s: str) -> str:
-    s = s.translate(_INVISIBLE)
-    return "".join(ch for ch in s if ch == "\n" or unicodedata.category(ch) != "Cc")
+    """Drops what :func:`_printable` drops (as Slack's and Teams' neutralisers do):
+    controls, bidi, zero-width space/joiners, word joiner, soft hyphen, BOM, tags, and
+    private-use, surrogate and unassigned code points. ``neutralize`` inserts its own
+    zero-width space afterwards, to break mentions."""
+    s = s.translate(_INVISIBLE).translate(_BLANK_LETTERS)
+    return "".join(ch for ch in s if _printable(ch))
 
 
 def neutralize(s: str) -> str:
     """Return ``s`` made inert for Discord markdown and mentions.
 
-    Strips control and bidi characters (newlines are kept), collapses runs of
+    Strips control, bidi and zero-width characters (newlines are kept), collapses runs of
     spaces and blank lines, breaks ``@everyone``/``@here`` and ``<@..>``-style
     tokens with a zero-width space, backslash-escapes markdown (so masked links
     ``[text](url)`` and spoilers cannot form) and defangs ``scheme://`` links.

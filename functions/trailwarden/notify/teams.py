@@ -8,13 +8,27 @@ Action.OpenUrl). The card: the title as a TextBlock, the summary, the fields as 
 FactSet, the footer, and the approval link as an ``Action.OpenUrl`` button.
 
 Neutralising: TextBlock and FactSet text is a Markdown subset (bold, italic, links
-``[x](url)``, lists, headings). Every Markdown special (``\\ * _ ~ ` [ ] ( ) # < > &``
-and ``+``/``-``/``1.`` list markers at a line start) is backslash-escaped, so
-``[x](http://evil)`` shows as text; bare ``scheme://`` links are defanged
-(``http[:]//evil``); braces are escaped too, so no ``{{DATE(...)}}`` text function can
-form. Mentions in Adaptive Cards need ``<at>`` tags plus explicit
-``msteams.entities``; none are ever sent, and ``<`` is escaped anyway. Control, bidi and
-zero-width characters are dropped (:mod:`text`).
+``[x](url)``, lists, headings). Backslash escapes are not used: Teams clients have
+rendered them inconsistently (microsoft/AdaptiveCards#5590, #5758; iOS showed ``< > &``
+as HTML, #5439). Every character that could start markup is swapped for a look-alike
+that no renderer parses, so the text reads the same and cannot format:
+
+- ``*`` -> U+2217 asterisk operator (bold, italic, list marker)
+- ``_`` and ``~`` at a word's edge -> U+FF3F full-width low line, U+223C tilde operator
+  (italic, strike-through; inside a word, as in ``snake_case``, they stay)
+- backtick -> U+02CB modifier letter grave accent (code)
+- ``[`` ``]`` -> U+FF3B, U+FF3D full-width brackets (link text, ``![image](url)``)
+- ``<`` ``>`` ``&`` -> U+FF1C, U+FF1E, U+FF06 full-width (HTML, ``<at>``, entities)
+- backslash -> U+FF3C full-width reverse solidus (escapes)
+- ``{`` ``}`` -> U+FF5B, U+FF5D full-width braces (``{{DATE(...)}}`` text functions)
+- at a line's start: ``#`` -> U+FF03, ``-`` -> U+2010 hyphen, ``+`` -> U+FF0B,
+  ``1.`` -> ``1`` U+2024 one dot leader (headings, lists)
+
+Bare ``scheme://`` links are defanged (``http[:]//evil``), so nothing auto-links;
+``@everyone``-style words get a full-width at sign. Mentions in Adaptive Cards need
+``<at>`` tags plus explicit ``msteams.entities``; none are ever sent, and ``<`` is never
+sent from the event anyway. Control, bidi and zero-width characters are dropped
+(:mod:`text`).
 
 Size: Teams refuses messages over about 28 KB; the card is kept under
 :data:`TOTAL_BYTES` of JSON (as sent: ASCII with ``\\u`` escapes), long values cut first.
@@ -44,18 +58,43 @@ TOTAL_BYTES = 27_000  # under Teams' ~28 KB message limit, envelope included
 # A FactSet has no documented number of facts: only the whole card's size counts.
 LIMITS = Limits(title=TITLE_LIMIT, text=FACT_VALUE_LIMIT, fields=0, total=TOTAL_BYTES)
 
-_MARKDOWN = re.compile(r"([\\*_~`\[\]()#<>&!|{}])")
-_LIST_MARKER = re.compile(r"^([-+]|\d+\.)(?=\s|$)", re.MULTILINE)
+# The look-alikes listed in the module's docstring (which says why each).
+LOOKALIKES = {
+    "*": "\u2217",
+    "`": "\u02cb",
+    "[": "\uff3b",
+    "]": "\uff3d",
+    "<": "\uff1c",
+    ">": "\uff1e",
+    "&": "\uff06",
+    "\\": "\uff3c",
+    "{": "\uff5b",
+    "}": "\uff5d",
+}
+_ALWAYS = str.maketrans(LOOKALIKES)
+_AT_EDGE = {"_": "\uff3f", "~": "\u223c"}
+_MARKER_AT_EDGE = re.compile(r"(?<![^\W_])[_~]|[_~](?![^\W_])")
+_LINE_START = {"#": "\uff03", "-": "\u2010", "+": "\uff0b"}
+_LIST_MARKER = re.compile(r"^(?:[#\-+]|\d+\.)", re.MULTILINE)
 _SCHEME = re.compile(r":(?=//)")
 _MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone|team)\b)", re.IGNORECASE)
 
 
+def _line_start(match: re.Match[str]) -> str:
+    marker = match.group()
+    if marker in _LINE_START:
+        return _LINE_START[marker]
+    return marker[:-1] + "\u2024"  # "1." -> "1" + one dot leader
+
+
 def neutralize(value: object) -> str:
-    """``value`` as inert Teams Markdown: no link, mention, formatting or hidden character."""
+    """``value`` as inert Teams Markdown: no link, mention, formatting or hidden character
+    (look-alikes, never backslash escapes: see the module's list)."""
     s = text.plain_block(value)
-    s = _MARKDOWN.sub(r"\\\1", s)
-    s = _LIST_MARKER.sub(lambda m: m.group()[:-1] + "\\" + m.group()[-1], s)
-    s = _SCHEME.sub(r"\\[:\\]", s)
+    s = s.translate(_ALWAYS)
+    s = _MARKER_AT_EDGE.sub(lambda m: _AT_EDGE[m.group()], s)
+    s = _LIST_MARKER.sub(_line_start, s)
+    s = _SCHEME.sub("[:]", s)
     return _MASS_MENTION.sub("\uff20", s)
 
 

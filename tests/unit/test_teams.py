@@ -180,7 +180,7 @@ def test_teams_text_uses_look_alikes_never_backslash_escapes() -> None:
 
     assert "\\" not in shown  # Teams clients render backslash escapes inconsistently
     assert shown == (
-        "\u2217\u2217bold\u2217\u2217 \uff3bx\uff3d(http[:]//evil.example) "
+        "\u2217\u2217bold\u2217\u2217 \uff3bx\uff3d(http[:]//evil[.]example) "
         "\uff1cb\uff1e\uff06amp; \uff5b\uff5bDATE(x)\uff5d\uff5d \u02cbc\u02cb "
         "\uff3fit\uff3f \u223cs\u223c a\uff3cb snake_case"
     )
@@ -197,4 +197,21 @@ def test_teams_text_uses_look_alikes_never_backslash_escapes() -> None:
     ],
 )
 def test_line_start_markers_become_look_alikes_and_words_stay(raw: str, expected: str) -> None:
+    assert teams.neutralize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("visit www.evil.example now", "visit www[.]evil[.]example now"),
+        ("evil.example", "evil[.]example"),
+        ("mail alice@corp.example", "mail alice@corp[.]example"),
+        ("aws-cli/2.15.0 Python/3.11.4", "aws-cli/2.15.0 Python/3.11.4"),
+        ("from 198.51.100.23", "from 198.51.100.23"),
+        ("ami-0a1b2c3d4e5f60718", "ami-0a1b2c3d4e5f60718"),
+    ],
+)
+def test_bare_host_names_are_defanged_so_teams_cannot_auto_link_them(
+    raw: str, expected: str
+) -> None:
     assert teams.neutralize(raw) == expected

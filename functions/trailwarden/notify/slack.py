@@ -15,10 +15,10 @@ parses ``<...>`` as links and mentions (``<!channel>``, ``<!here>``, ``<@U0123>`
 escape, so a formatting character that could open or close bold, italic, strike or
 code (``*``, ``_``, ``~`` at a word's edge; every backtick) is swapped for a look-alike
 that Slack does not parse; one inside a word (``snake_case``, ``a*b``) stays. Bare
-``scheme://`` links are defanged (``http[:]//evil``) so nothing auto-links, and
-``@channel``-style words get a full-width at sign. Control, bidi and zero-width
-characters are dropped (:mod:`text`), and a value's extra lines are marked as
-continuations so they cannot pass for our own lines.
+``scheme://`` links and host names are defanged (``http[:]//evil[.]example``) so
+nothing auto-links, and ``@channel``-style words get a full-width at sign. Control,
+bidi and zero-width characters are dropped (:mod:`text`), and a value's extra lines are
+marked as continuations so they cannot pass for our own lines.
 Previews are off (``unfurl_links``/``unfurl_media``: unfurlers would fetch links).
 """
 
@@ -74,6 +74,7 @@ def neutralize(value: object) -> str:
     s = s.translate(_ESCAPES)
     s = _MARKER_AT_EDGE.sub(lambda m: _LOOKALIKE[m.group()], s)
     s = _SCHEME.sub("[:]", s)
+    s = text.defang_hosts(s)
     s = _MASS_MENTION.sub("\uff20", s)
     return _QUOTE_START.sub("\u203a", s)  # "&gt;" opening a line would quote it
 

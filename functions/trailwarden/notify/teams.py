@@ -24,7 +24,8 @@ that no renderer parses, so the text reads the same and cannot format:
 - at a line's start: ``#`` -> U+FF03, ``-`` -> U+2010 hyphen, ``+`` -> U+FF0B,
   ``1.`` -> ``1`` U+2024 one dot leader (headings, lists)
 
-Bare ``scheme://`` links are defanged (``http[:]//evil``), so nothing auto-links;
+Bare ``scheme://`` links and host names are defanged (``http[:]//evil[.]example``),
+so nothing auto-links;
 ``@everyone``-style words get a full-width at sign. Mentions in Adaptive Cards need
 ``<at>`` tags plus explicit ``msteams.entities``; none are ever sent, and ``<`` is never
 sent from the event anyway. Control, bidi and zero-width characters are dropped
@@ -95,6 +96,7 @@ def neutralize(value: object) -> str:
     s = _MARKER_AT_EDGE.sub(lambda m: _AT_EDGE[m.group()], s)
     s = _LIST_MARKER.sub(_line_start, s)
     s = _SCHEME.sub("[:]", s)
+    s = text.defang_hosts(s)
     return _MASS_MENTION.sub("\uff20", s)
 
 

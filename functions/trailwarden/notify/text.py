@@ -130,6 +130,20 @@ def plain_block(value: object) -> str:
     return "".join([first, *(f"\n{CONTINUATION}{line}" for line in rest)])
 
 
+# A host name: labels of letters, digits and hyphens joined by dots, ending in a
+# letters-only top-level label ("evil.example", "www.evil.example", "xn--e1a.com");
+# not a version ("2.15.0") nor an IP address, which chat clients do not link.
+_HOST = re.compile(
+    r"(?<![\w.-])(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[\w-]+)(?![\w-])"
+)
+
+
+def defang_hosts(s: str) -> str:
+    """Every host-looking word with its dots as ``[.]`` (``evil[.]example``): Slack and
+    Teams auto-link bare host names, which would make event text a clickable link."""
+    return _HOST.sub(lambda m: m.group().replace(".", "[.]"), s)
+
+
 def truncate(s: str, limit: int) -> str:
     """Cut ``s`` to at most ``limit`` characters, ending with "…" when cut."""
     if len(s) <= limit:

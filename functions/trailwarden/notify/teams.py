@@ -105,7 +105,12 @@ def _size(payload: Any) -> int:
 
 
 def _card(
-    notice: Notice, title: str, summary: str, facts: list[tuple[str, str]], footer: str
+    notice: Notice,
+    title: str,
+    summary: str,
+    facts: list[tuple[str, str]],
+    footer: str,
+    hidden: int = 0,
 ) -> dict[str, Any]:
     message = notice.message
     ok = notice.stage == "closed" and notice.status in ("remediated", "already-clean")
@@ -132,6 +137,15 @@ def _card(
             {
                 "type": "FactSet",
                 "facts": [{"title": n, "value": v or text.EMPTY_FIELD} for n, v in facts],
+            }
+        )
+    if hidden:
+        body.append(
+            {
+                "type": "TextBlock",
+                "text": text.more_fields_note(hidden),
+                "isSubtle": True,
+                "wrap": True,
             }
         )
     body.append(
@@ -169,18 +183,40 @@ def _card(
     }
 
 
-def teams_payload(notice: Notice) -> dict[str, Any]:
+def teams_payload(notice: Notice, limits: Limits = LIMITS) -> dict[str, Any]:
+    """The card, cut to ``limits``: ``title``, ``text`` (a fact's value), ``fields`` (how
+    many facts; 0: as many as fit) and ``total``, the JSON's bytes as sent. Facts that
+    cannot fit even cut short are left out, and the card says how many."""
     message = notice.message
-    title = text.truncate(neutralize(message.title), TITLE_LIMIT)
+    budget = limits.total or TOTAL_BYTES
+    title = text.truncate(neutralize(message.title), limits.title or TITLE_LIMIT)
     summary = text.truncate(neutralize(message.summary), TEXT_LIMIT)
-    names = [text.truncate(neutralize(n), FACT_TITLE_LIMIT) for n, _v in message.fields]
-    values = [text.truncate(neutralize(v), FACT_VALUE_LIMIT) for _n, v in message.fields]
+    fields = message.fields[: limits.fields] if limits.fields else message.fields
+    names = [text.truncate(neutralize(n), FACT_TITLE_LIMIT) for n, _v in fields]
+    value_limit = limits.text or FACT_VALUE_LIMIT
+    values = [text.truncate(neutralize(v), value_limit) for _n, v in fields]
     footer = text.truncate(neutralize(message.footer), TEXT_LIMIT)
-    payload = _card(notice, title, summary, list(zip(names, values, strict=True)), footer)
+    # So many facts that even cut short they would not fit: keep those whose shortest
+    # form fills at most half the budget (the rest of it for their values).
+    base = _size(_card(notice, title, summary, [], footer, len(fields)))
+    keep, used = 0, base
+    for name in names:
+        used += _size({"title": text.truncate(name, 20), "value": text.EMPTY_FIELD}) + 1
+        if used > base + (budget - base) // 2:
+            break
+        keep += 1
+    names, values = names[:keep], values[:keep]
+    hidden = len(message.fields) - keep
+
+    def card() -> dict[str, Any]:
+        facts = list(zip(names, values, strict=True))
+        return _card(notice, title, summary, facts, footer, hidden)
+
+    payload = card()
     # Over the size: cut the longest texts (values and summary) until it fits; JSON's
     # \u escapes make a character cost up to 6 bytes, so this may take a few rounds.
     for _round in range(40):
-        excess = _size(payload) - TOTAL_BYTES
+        excess = _size(payload) - budget
         if excess <= 0:
             break
         current = sum(map(len, [summary, *values]))
@@ -190,7 +226,12 @@ def teams_payload(notice: Notice) -> dict[str, Any]:
         else:
             target = max(min(current - excess, current * 9 // 10), 0)
             summary, *values = fit([summary, *values], target)
-        payload = _card(notice, title, summary, list(zip(names, values, strict=True)), footer)
+        payload = card()
+    # The last word: facts dropped from the end until the card fits, whatever it holds.
+    while _size(payload) > budget and names:
+        drop = max(1, len(names) // 10)
+        names, values, hidden = names[:-drop], values[:-drop], hidden + drop
+        payload = card()
     return payload
 
 
@@ -208,7 +249,7 @@ class TeamsSink:
         return "TeamsSink()"
 
     def render(self, notice: Notice) -> dict[str, Any]:
-        return teams_payload(notice)
+        return teams_payload(notice, self.limits)
 
     def deliver(self, rendered: dict[str, Any]) -> str:
         self.webhook.post(rendered)

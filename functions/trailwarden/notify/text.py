@@ -144,6 +144,11 @@ def defang_hosts(s: str) -> str:
     return _HOST.sub(lambda m: m.group().replace(".", "[.]"), s)
 
 
+def more_fields_note(hidden: int) -> str:
+    """Said where fields were left out to stay within a platform's limits."""
+    return f"{hidden} more field{'s' if hidden != 1 else ''} not shown"
+
+
 def truncate(s: str, limit: int) -> str:
     """Cut ``s`` to at most ``limit`` characters, ending with "…" when cut."""
     if len(s) <= limit:

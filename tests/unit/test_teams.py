@@ -160,6 +160,16 @@ def test_500_is_retried_then_fails_without_the_signature(hook: LocalWebhook) -> 
     assert len(hook.received) == 2
 
 
+def test_the_signature_value_alone_never_reaches_the_error(hook: LocalWebhook) -> None:
+    hook.answer((401, b'{"error":{"message":"signature S1gnatureS3cret is invalid"}}', {}))
+
+    with pytest.raises(NotificationFailed, match=r"HTTP 401") as caught:
+        TeamsWebhook(hook.url, sleep=Sleep(), max_attempts=1).post({"type": "message"})
+
+    assert "S1gnatureS3cret" not in str(caught.value)
+    assert "[redacted]" in str(caught.value)
+
+
 def test_a_hanging_teams_is_cut_at_the_deadline(hook: LocalWebhook) -> None:
     hook.hang(count=5)
     started = time.monotonic()

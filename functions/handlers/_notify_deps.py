@@ -110,10 +110,10 @@ class NotifyDeps:
     def _transport(self, name: str, url: str, deadline: float | None) -> WebhookTransport:
         s = self.settings
         kwargs: dict[str, Any] = {
-            "timeout": s.discord_timeout_seconds,
-            "max_attempts": s.discord_max_attempts,
-            "backoff_seconds": s.discord_backoff_seconds,
-            "max_retry_after": s.discord_max_retry_after_seconds,
+            "timeout": s.webhook_timeout_seconds,
+            "max_attempts": s.webhook_max_attempts,
+            "backoff_seconds": s.webhook_backoff_seconds,
+            "max_retry_after": s.webhook_max_retry_after_seconds,
             "deadline": deadline,
             "budget": s.webhook_budget_seconds,
         }

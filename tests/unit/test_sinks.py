@@ -63,9 +63,9 @@ def settings(**changes: Any) -> NotifySettings:
         discord_secret_name="tw/discord",
         slack_secret_name="tw/slack",
         teams_secret_name="tw/teams",
-        discord_max_attempts=2,
-        discord_backoff_seconds=0.01,
-        discord_timeout_seconds=0.4,
+        webhook_max_attempts=2,
+        webhook_backoff_seconds=0.01,
+        webhook_timeout_seconds=0.4,
         webhook_budget_seconds=0.8,
     )
     return replace(base, **changes)
@@ -116,7 +116,7 @@ def test_a_hanging_slack_cannot_eat_the_time_of_teams(
     slack.hang(count=5)
     secrets = Secrets({"tw/slack": slack.url, "tw/teams": teams.url})
     # One attempt may take 5 s: only Slack's own budget (0.8 s) stops it before the deadline.
-    slow = settings(discord_secret_name="", discord_timeout_seconds=5.0)
+    slow = settings(discord_secret_name="", webhook_timeout_seconds=5.0)
     deps = NotifyDeps(slow, Sns(), secrets)  # type: ignore[arg-type]
     started = time.monotonic()
 

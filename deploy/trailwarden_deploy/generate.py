@@ -212,7 +212,7 @@ WEBHOOK_SECRETS = {
 }
 
 
-def discord_webhook_secret_policy(parameter: str = "DiscordWebhookSecretName") -> dict[str, Any]:
+def webhook_secret_policy(parameter: str) -> dict[str, Any]:
     """Read a webhook secret (Discord, Slack or Teams: ``parameter``) and decrypt it,
     through Secrets Manager only, when it is set: one definition, given to every function
     that tells."""
@@ -506,7 +506,7 @@ def function(
     if reaches_members:
         policies.append(organization_policy(kind))
     if kind == "alert":
-        policies += [discord_webhook_secret_policy(p) for p in WEBHOOK_SECRETS]
+        policies += [webhook_secret_policy(p) for p in WEBHOOK_SECRETS]
         policies.append(
             security_hub_policy(
                 SECURITY_HUB_IN_ACCOUNT_MODE if reaches_members else SECURITY_HUB_ON
@@ -763,9 +763,9 @@ def expand_markers(value: Any, units: list[Unit]) -> Any:
 def generated_values(units: list[Unit]) -> dict[str, Any]:
     """What a ``"@name"`` line in the base or a fragment becomes."""
     return {
-        "discord-webhook-secret-policy": discord_webhook_secret_policy(),
-        "slack-webhook-secret-policy": discord_webhook_secret_policy("SlackWebhookSecretName"),
-        "teams-webhook-secret-policy": discord_webhook_secret_policy("TeamsWebhookSecretName"),
+        "discord-webhook-secret-policy": webhook_secret_policy("DiscordWebhookSecretName"),
+        "slack-webhook-secret-policy": webhook_secret_policy("SlackWebhookSecretName"),
+        "teams-webhook-secret-policy": webhook_secret_policy("TeamsWebhookSecretName"),
         "security-hub-policy": security_hub_policy(SECURITY_HUB_IN_ACCOUNT_MODE),
         "security-hub-own-account-policy": security_hub_policy(SECURITY_HUB_ON),
         "security-hub-member-policy": security_hub_member_policy(),

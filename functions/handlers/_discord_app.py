@@ -38,10 +38,10 @@ class DiscordAppDeps:
         n = self.notify
         return DiscordWebhook(
             url,
-            timeout=n.discord_timeout_seconds,
-            max_attempts=n.discord_max_attempts,
-            backoff_seconds=n.discord_backoff_seconds,
-            max_retry_after=n.discord_max_retry_after_seconds,
+            timeout=n.webhook_timeout_seconds,
+            max_attempts=n.webhook_max_attempts,
+            backoff_seconds=n.webhook_backoff_seconds,
+            max_retry_after=n.webhook_max_retry_after_seconds,
             deadline=deadline,
             wait=False,
             **kwargs,

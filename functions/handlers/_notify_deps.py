@@ -1,5 +1,5 @@
 """Notification dependencies shared by every function that tells: the sinks the settings
-choose (email, Discord, Security Hub, Slack, Teams, in that order)."""
+choose (email, Discord, Slack, Teams, Security Hub, in that order)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from trailwarden.models.findings import Finding
     from trailwarden.notify.sinks import Sink
     from trailwarden.notify.webhook import WebhookTransport
+
+# The order sinks are delivered in (the report's keys keep SINK_NAMES' order): people
+# first; Security Hub last, as its AWS calls (and AssumeRole in organisation mode) are
+# the slowest to give up.
+DELIVERY_ORDER = ("email", "discord", "slack", "teams", "securityhub")
 
 # Kept free at the end of an invocation for what follows the webhook sends (the result,
 # logs, metrics): webhooks are cut this long before Lambda would kill the function.
@@ -51,8 +56,9 @@ class NotifyDeps:
     def sinks(
         self, deadline: float | None = None, *, without: frozenset[str] = frozenset()
     ) -> list[Sink]:
-        """The configured sinks: email, Discord, Security Hub, Slack, Teams (email and
-        Discord first, so a webhook that hangs to the end of its budget costs only itself).
+        """The configured sinks: email, Discord, Slack, Teams, Security Hub (the people
+        first, so a sink that hangs to the end of its budget costs only itself; Security
+        Hub last, and skipped once ``deadline`` has passed).
 
         A webhook whose secret is deleted or unreadable, or holds a malformed URL, becomes
         a sink that fails with the reason (never the URL): the others still deliver.
@@ -68,7 +74,7 @@ class NotifyDeps:
             "teams": bool(s.teams_secret_name),
         }
         found: list[Sink] = []
-        for name in ("email", "discord", "securityhub", "slack", "teams"):
+        for name in DELIVERY_ORDER:
             if not wanted[name] or name in without:
                 continue
             if name == "email":
@@ -76,7 +82,7 @@ class NotifyDeps:
 
                 found.append(EmailSink(self.sns, s.topic_arn))
             elif name == "securityhub":
-                found.append(self._securityhub_sink())
+                found.append(self._securityhub_sink(deadline))
             else:
                 found.append(self._webhook_sink(name, deadline))
         return found
@@ -104,10 +110,10 @@ class NotifyDeps:
     def _transport(self, name: str, url: str, deadline: float | None) -> WebhookTransport:
         s = self.settings
         kwargs: dict[str, Any] = {
-            "timeout": s.discord_timeout_seconds,
-            "max_attempts": s.discord_max_attempts,
-            "backoff_seconds": s.discord_backoff_seconds,
-            "max_retry_after": s.discord_max_retry_after_seconds,
+            "timeout": s.webhook_timeout_seconds,
+            "max_attempts": s.webhook_max_attempts,
+            "backoff_seconds": s.webhook_backoff_seconds,
+            "max_retry_after": s.webhook_max_retry_after_seconds,
             "deadline": deadline,
             "budget": s.webhook_budget_seconds,
         }
@@ -119,7 +125,7 @@ class NotifyDeps:
 
         return (SlackWebhook if name == "slack" else TeamsWebhook)(url, **kwargs)
 
-    def _securityhub_sink(self) -> Sink:
+    def _securityhub_sink(self, deadline: float | None) -> Sink:
         """Imported here, and only when on: the module may be missing (then the sink is
         unavailable with that reason) and no function without it loads it."""
         from trailwarden.notify.sinks import UnavailableSink
@@ -129,7 +135,7 @@ class NotifyDeps:
 
             if self.securityhub_client_for is None:
                 raise LookupError("no Security Hub client")
-            sink: Sink = SecurityHubSink(self.securityhub_client_for)
+            sink: Sink = SecurityHubSink(self.securityhub_client_for, deadline=deadline)
         except Exception as err:
             return UnavailableSink("securityhub", f"Security Hub unavailable: {type(err).__name__}")
         return sink

@@ -46,8 +46,8 @@ SINK_PARAMETERS = {
 }
 # Small delays so the demo and tests never wait long (the template keeps production values).
 FAST_ENV = {
-    "DISCORD_BACKOFF_SECONDS": "0.05",
-    "DISCORD_TIMEOUT_SECONDS": "2",
+    "WEBHOOK_BACKOFF_SECONDS": "0.05",
+    "WEBHOOK_TIMEOUT_SECONDS": "2",
     "SECRET_MAX_AGE_SECONDS": "0",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",

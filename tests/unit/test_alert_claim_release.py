@@ -49,7 +49,21 @@ def store() -> Iterator[IncidentStore]:
         yield IncidentStore(ddb, "incidents", dedupe_ttl_seconds=48 * 3600)
 
 
-def run(store: IncidentStore, sns: Any) -> dict[str, Any]:
+class ImportingHub:
+    """Security Hub that imports every finding (it tells nobody)."""
+
+    name = "securityhub"
+    limits = EmailSink.limits
+    tells_people = False
+
+    def render(self, notice: Any) -> Any:
+        return notice
+
+    def deliver(self, rendered: Any) -> str:
+        return "imported"
+
+
+def run(store: IncidentStore, sns: Any, *also: Any) -> dict[str, Any]:
     return alert(
         load_event("iam-user-change/create-user.json"),
         BY_ID["iam-user-change"],
@@ -57,7 +71,7 @@ def run(store: IncidentStore, sns: Any) -> dict[str, Any]:
         lambda *_a: None,
         store,
         NotifySettings(topic_arn="arn:aws:sns:us-east-1:123456789012:alerts"),
-        [EmailSink(sns, "arn:aws:sns:us-east-1:123456789012:alerts")],
+        [EmailSink(sns, "arn:aws:sns:us-east-1:123456789012:alerts"), *also],
     )
 
 
@@ -78,3 +92,15 @@ def test_delivered_alert_keeps_its_claim(store: IncidentStore) -> None:
 
     assert again["reason"] == "duplicate delivery"
     assert sns.calls == 0
+
+
+def test_security_hub_alone_is_not_a_delivery_so_the_claim_is_released(
+    store: IncidentStore,
+) -> None:
+    with pytest.raises(NotificationFailed):
+        run(store, FailingSns(), ImportingHub())
+
+    retried = run(store, sns := Sns(), ImportingHub())
+
+    assert retried["verdict"] == "alert"
+    assert sns.calls == 1

@@ -337,3 +337,31 @@ def test_remediate_refuses_an_approval_finding_nobody_approved() -> None:
                 lambda s, r: None,
                 decision=decision,
             )
+
+
+def test_a_request_only_security_hub_took_is_not_requested_nobody_has_the_link(
+    world: World,
+) -> None:
+    from trailwarden.models.errors import NotificationFailed
+
+    class ImportingHub:
+        name = "securityhub"
+        limits = EmailSink.limits
+        tells_people = False
+
+        def render(self, notice: Any) -> Any:
+            return notice
+
+        def deliver(self, rendered: Any) -> str:
+            return "imported"
+
+    with pytest.raises(NotificationFailed, match="tells a person"):
+        request_approval(
+            payload(),
+            store=world.store,
+            settings=ApprovalSettings(table="approvals", base_url=BASE_URL, timeout_seconds=3600),
+            notify=NotifySettings(),
+            sinks=[ImportingHub()],  # SecurityHubFindings on, no topic, no webhook
+            clock=lambda: ENTERED_EPOCH + 2,
+            new_id=lambda: APPROVAL_ID,
+        )

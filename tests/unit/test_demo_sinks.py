@@ -12,7 +12,7 @@ from trailwarden_local.samples import Sample
 
 APPROVAL = "http://127.0.0.1:5000"
 FINDING = {
-    "id": "trailwarden/123456789012/e1",
+    "id": "trailwarden/123456789012/ami-exposure/e1",
     "productArn": "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default",
     "title": "AMI made public",
     "severity": "CRITICAL",

@@ -106,15 +106,15 @@ def test_severity_sets_the_embed_colour() -> None:
 
 
 def test_webhook_secret_may_be_plain_or_json() -> None:
-    assert webhook_url_from_secret(" https://discord.test/api/webhooks/1/x\n") == (
+    assert webhook_url_from_secret(" https://discord.test/api/webhooks/1/x\n", "Discord") == (
         "https://discord.test/api/webhooks/1/x"
     )
     assert (
-        webhook_url_from_secret('{"url": "https://d/api/webhooks/1/x"}')
+        webhook_url_from_secret('{"url": "https://d/api/webhooks/1/x"}', "Discord")
         == "https://d/api/webhooks/1/x"
     )
-    with pytest.raises(NotificationFailed):
-        webhook_url_from_secret('{"other": 1}')
+    with pytest.raises(NotificationFailed, match="the Slack webhook secret holds no URL"):
+        webhook_url_from_secret('{"other": 1}', "Slack")
 
 
 @pytest.fixture

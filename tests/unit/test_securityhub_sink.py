@@ -104,7 +104,7 @@ def test_a_raised_incident_is_an_asff_finding_with_the_required_set() -> None:
     assert set(SERVICE.shape_for("AwsSecurityFinding").required_members) <= set(asff)
     assert {"Types", "Severity"} <= set(asff)
     assert asff["SchemaVersion"] == "2018-10-08"
-    assert asff["Id"] == f"trailwarden/{ACCOUNT}/{EVENT_ID}"
+    assert asff["Id"] == f"trailwarden/{ACCOUNT}/ami-exposure/{EVENT_ID}"
     assert asff["ProductArn"] == f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
     assert asff["AwsAccountId"] == ACCOUNT
     assert asff["GeneratorId"] == "trailwarden-ami-exposure"
@@ -210,7 +210,7 @@ def test_the_finding_id_is_the_same_in_account_and_organisation_mode() -> None:
     organisation_mode = finding(key=f"{ACCOUNT}#{EVENT_ID}")
 
     assert finding_id(account_mode) == finding_id(organisation_mode)
-    assert finding_id(account_mode) == f"trailwarden/{ACCOUNT}/{EVENT_ID}"
+    assert finding_id(account_mode) == f"trailwarden/{ACCOUNT}/ami-exposure/{EVENT_ID}"
 
 
 def test_a_hostile_event_key_is_hashed_into_a_stable_id() -> None:
@@ -219,8 +219,8 @@ def test_a_hostile_event_key_is_hashed_into_a_stable_id() -> None:
     first, second = finding_id(f), finding_id(f)
 
     assert first == second
-    assert first.startswith(f"trailwarden/{ACCOUNT}/sha256-")
-    assert len(first) < 100
+    assert first.startswith(f"trailwarden/{ACCOUNT}/ami-exposure/sha256-")
+    assert len(first) < 120
 
 
 def test_the_product_arn_is_in_the_partition_of_the_region() -> None:
@@ -276,7 +276,7 @@ def test_a_raised_incident_is_imported_and_reads_back(hub: Any) -> None:
 
     (found,) = hub.get_findings()["Findings"]
     assert status == "imported"
-    assert found["Id"] == f"trailwarden/{ACCOUNT}/{EVENT_ID}"
+    assert found["Id"] == f"trailwarden/{ACCOUNT}/ami-exposure/{EVENT_ID}"
     assert found["AwsAccountId"] == ACCOUNT
     assert found["Severity"]["Label"] == "CRITICAL"
 
@@ -335,7 +335,9 @@ def test_a_closed_incident_sets_the_workflow_status_and_a_note(outcome: str, sta
         "batch_update_findings",
         {"ProcessedFindings": [], "UnprocessedFindings": []},
         {
-            "FindingIdentifiers": [{"Id": f"trailwarden/{ACCOUNT}/{EVENT_ID}", "ProductArn": arn}],
+            "FindingIdentifiers": [
+                {"Id": f"trailwarden/{ACCOUNT}/ami-exposure/{EVENT_ID}", "ProductArn": arn}
+            ],
             "Workflow": {"Status": status},
             "Note": {"Text": note, "UpdatedBy": "trailwarden"},
         },
@@ -459,6 +461,7 @@ def test_an_unreachable_member_fails_the_sink_not_the_function() -> None:
 class _Email:
     name = "email"
     limits = LIMITS
+    tells_people = True
 
     def __init__(self) -> None:
         self.sent: list[Notice] = []
@@ -506,3 +509,64 @@ def test_a_client_error_in_update_is_a_notification_failure() -> None:
 
     with pytest.raises(NotificationFailed, match="InvalidInputException"):
         sink.deliver(sink.render(closed("failed")))
+
+
+def imported_hub() -> SecurityHubSink:
+    class Hub:
+        def batch_import_findings(self, **_: Any) -> Any:
+            return {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []}
+
+    return sink_with(Hub())
+
+
+def test_security_hub_alone_is_not_a_person_told_when_chat_and_email_failed() -> None:
+    from trailwarden.notify.sinks import UnavailableSink
+
+    failed = [UnavailableSink(n, f"{n} down") for n in ("email", "discord", "slack", "teams")]
+
+    with pytest.raises(NotificationFailed, match="no sink that tells a person delivered"):
+        deliver_all(raised(), [*failed, imported_hub()])
+
+
+def test_security_hub_counts_when_it_is_the_only_sink_configured() -> None:
+    report = deliver_all(raised(), [imported_hub()])
+
+    assert report["securityhub"] == "imported"
+
+
+def test_an_approval_request_told_only_to_security_hub_fails() -> None:
+    with pytest.raises(NotificationFailed, match="no sink that tells a person delivered"):
+        deliver_all(raised(), [imported_hub()], require_people=True)
+
+
+def test_security_hub_declares_it_tells_nobody_and_every_other_sink_that_it_does() -> None:
+    from trailwarden.notify.email import EmailSink
+    from trailwarden.notify.embeds import DiscordSink
+    from trailwarden.notify.slack import SlackSink
+    from trailwarden.notify.teams import TeamsSink
+
+    assert SecurityHubSink.tells_people is False
+    assert all(s.tells_people for s in (EmailSink, DiscordSink, SlackSink, TeamsSink))
+
+
+def test_two_workflows_matching_one_event_make_two_findings(hub: Any) -> None:
+    sink = sink_with(hub)
+    one, other = finding(), finding(workflow="snapshot-exposure")
+
+    sink.deliver(sink.render(raised(one)))
+    sink.deliver(sink.render(raised(other)))
+
+    ids = {f["Id"] for f in hub.get_findings()["Findings"]}
+    assert ids == {finding_id(one), finding_id(other)}
+    assert finding_id(other) == f"trailwarden/{ACCOUNT}/snapshot-exposure/{EVENT_ID}"
+
+
+def test_a_finding_without_a_region_fails_the_sink_before_any_call() -> None:
+    class Refuses:
+        def batch_import_findings(self, **_: Any) -> Any:
+            raise AssertionError("no call with a malformed product ARN")
+
+    sink = sink_with(Refuses())
+
+    with pytest.raises(NotificationFailed, match="no region"):
+        sink.deliver(sink.render(raised(finding(region=""))))

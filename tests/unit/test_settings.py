@@ -157,7 +157,7 @@ def test_internal_knobs_still_refuse_bad_values() -> None:
     with pytest.raises(ValueError, match="24 hours"):
         StoreSettings.from_env({"DEDUPE_TTL_SECONDS": "60"})
     with pytest.raises(ValueError):
-        NotifySettings.from_env({"DISCORD_MAX_ATTEMPTS": "many"})
+        NotifySettings.from_env({"WEBHOOK_MAX_ATTEMPTS": "many"})
 
 
 def test_a_long_or_hostile_entry_is_quoted_short_and_escaped() -> None:

@@ -63,9 +63,9 @@ def settings(**changes: Any) -> NotifySettings:
         discord_secret_name="tw/discord",
         slack_secret_name="tw/slack",
         teams_secret_name="tw/teams",
-        discord_max_attempts=2,
-        discord_backoff_seconds=0.01,
-        discord_timeout_seconds=0.4,
+        webhook_max_attempts=2,
+        webhook_backoff_seconds=0.01,
+        webhook_timeout_seconds=0.4,
         webhook_budget_seconds=0.8,
     )
     return replace(base, **changes)
@@ -115,7 +115,7 @@ def test_a_hanging_slack_cannot_eat_the_time_of_teams(
     slack.hang()
     secrets = Secrets({"tw/slack": slack.url, "tw/teams": teams.url})
     # One attempt may take 5 s: only Slack's own budget (0.8 s) stops it before the deadline.
-    slow = settings(discord_secret_name="", discord_timeout_seconds=5.0)
+    slow = settings(discord_secret_name="", webhook_timeout_seconds=5.0)
     deps = NotifyDeps(slow, Sns(), secrets)  # type: ignore[arg-type]
     started = time.monotonic()
 
@@ -127,7 +127,7 @@ def test_a_hanging_slack_cannot_eat_the_time_of_teams(
     assert len(teams.requests) == 1
 
 
-def test_sinks_come_in_order_email_discord_securityhub_slack_teams(
+def test_sinks_come_in_order_email_discord_slack_teams_then_securityhub(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = types.ModuleType("trailwarden.notify.securityhub")
@@ -136,8 +136,9 @@ def test_sinks_come_in_order_email_discord_securityhub_slack_teams(
     class SecurityHubSink:
         name = "securityhub"
 
-        def __init__(self, client_for: Any) -> None:
+        def __init__(self, client_for: Any, deadline: float | None = None) -> None:
             self.client_for = client_for
+            self.deadline = deadline
 
     fake.SecurityHubSink = SecurityHubSink  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "trailwarden.notify.securityhub", fake)
@@ -151,11 +152,12 @@ def test_sinks_come_in_order_email_discord_securityhub_slack_teams(
         securityhub_client_for=calls.append,
     )
 
-    sinks = deps.sinks()
+    sinks = deps.sinks(deadline=123.0)
 
-    assert [s.name for s in sinks] == ["email", "discord", "securityhub", "slack", "teams"]
-    hub = sinks[2]
+    assert [s.name for s in sinks] == ["email", "discord", "slack", "teams", "securityhub"]
+    hub = sinks[-1]
     assert isinstance(hub, SecurityHubSink)
+    assert hub.deadline == 123.0  # skipped once the webhooks' send deadline has passed
     hub.client_for(finding())
     assert calls == [finding()]  # organisation mode's reach, as given
 

@@ -51,12 +51,14 @@ def shown_texts(content: dict[str, Any]) -> list[str]:
     return found
 
 
-_UNESCAPED = re.compile(r"(?<!\\)[*_~`\[\]()#<>&!|]")
+# Markdown specials that may format: every one of these, and "_"/"~" at a word's edge.
+_SPECIALS = re.compile(r"[*`\[\]<>&\\{}]|(?<![^\W_])[_~]|[_~](?![^\W_])")
 
 
 def unescaped(value: str) -> list[str]:
-    """Markdown specials not preceded by a backslash (an escaped backslash is skipped)."""
-    return _UNESCAPED.findall(value.replace("\\\\", ""))
+    """Markdown specials left in ``value`` (none may be: look-alikes replace them), but
+    for our own defanging brackets ("http[:]//", "evil[.]example"): never before "("."""
+    return _SPECIALS.findall(value.replace("[:]//", "").replace("[.]", ""))
 
 
 def test_no_event_string_can_link_mention_format_or_hide_in_the_card() -> None:
@@ -86,7 +88,6 @@ def test_the_card_is_adaptive_card_1_4_with_a_fact_set_and_the_approval_link() -
     title = content["body"][0]
     assert title["type"] == "TextBlock" and title["weight"] == "Bolder"
     (facts,) = [b for b in content["body"] if b["type"] == "FactSet"]
-    assert {"title": "Workflow", "value": "ami\\-exposure"} not in facts["facts"]
     assert {"title": "Workflow", "value": "ami-exposure"} in facts["facts"]
     assert content["actions"] == [
         {"type": "Action.OpenUrl", "title": "Review and decide", "url": LINK}
@@ -157,6 +158,16 @@ def test_500_is_retried_then_fails_without_the_signature(hook: TeamsStandIn) -> 
     assert len(hook.requests) == 2
 
 
+def test_the_signature_value_alone_never_reaches_the_error(hook: TeamsStandIn) -> None:
+    hook.respond_with((401, '{"error":{"message":"signature S1gnatureS3cret is invalid"}}', None))
+
+    with pytest.raises(NotificationFailed, match=r"HTTP 401") as caught:
+        TeamsWebhook(hook.url, sleep=Sleep(), max_attempts=1).post({"type": "message"})
+
+    assert "S1gnatureS3cret" not in str(caught.value)
+    assert "[redacted]" in str(caught.value)
+
+
 def test_a_hanging_teams_is_cut_at_the_deadline(hook: TeamsStandIn) -> None:
     hook.hang()
     started = time.monotonic()
@@ -168,3 +179,47 @@ def test_a_hanging_teams_is_cut_at_the_deadline(hook: TeamsStandIn) -> None:
 
     assert time.monotonic() - started < 2.0
     assert "S1gnatureS3cret" not in str(caught.value)
+
+
+def test_teams_text_uses_look_alikes_never_backslash_escapes() -> None:
+    raw = "**bold** [x](http://evil.example) <b>&amp; {{DATE(x)}} `c` _it_ ~s~ a\\b snake_case"
+
+    shown = teams.neutralize(raw)
+
+    assert "\\" not in shown  # Teams clients render backslash escapes inconsistently
+    assert shown == (
+        "\u2217\u2217bold\u2217\u2217 \uff3bx\uff3d(http[:]//evil[.]example) "
+        "\uff1cb\uff1e\uff06amp; \uff5b\uff5bDATE(x)\uff5d\uff5d \u02cbc\u02cb "
+        "\uff3fit\uff3f \u223cs\u223c a\uff3cb snake_case"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("# Approved", "\uff03 Approved"),
+        ("- item", "\u2010 item"),
+        ("+ item", "\uff0b item"),
+        ("1. first", "1\u2024 first"),
+        ("ami-exposure", "ami-exposure"),
+    ],
+)
+def test_line_start_markers_become_look_alikes_and_words_stay(raw: str, expected: str) -> None:
+    assert teams.neutralize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("visit www.evil.example now", "visit www[.]evil[.]example now"),
+        ("evil.example", "evil[.]example"),
+        ("mail alice@corp.example", "mail alice@corp[.]example"),
+        ("aws-cli/2.15.0 Python/3.11.4", "aws-cli/2.15.0 Python/3.11.4"),
+        ("from 198.51.100.23", "from 198.51.100.23"),
+        ("ami-0a1b2c3d4e5f60718", "ami-0a1b2c3d4e5f60718"),
+    ],
+)
+def test_bare_host_names_are_defanged_so_teams_cannot_auto_link_them(
+    raw: str, expected: str
+) -> None:
+    assert teams.neutralize(raw) == expected

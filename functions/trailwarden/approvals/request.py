@@ -170,5 +170,6 @@ def request_approval(
             AlreadyDelivered("discord", "sent with buttons"),
             *(sink for sink in sinks if sink.name != "discord"),
         ]
-    delivery = deliver_all(notice, sinks)
+    # Only a person can follow the link: Security Hub alone never counts as requested.
+    delivery = deliver_all(notice, sinks, require_people=True)
     return {"status": "requested", "expiresAt": expires_at, "delivery": delivery}

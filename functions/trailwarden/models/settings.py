@@ -377,11 +377,12 @@ class NotifySettings:
     # Every webhook (Discord, Slack, Teams) gets at most this long from the start of its
     # send, within the invocation's deadline: one that hangs cannot eat the others' time.
     webhook_budget_seconds: float = 15.0
-    # Worst case 3 x 5 s + 2 waits of at most 8 s, cut at the webhook's budget.
-    discord_max_attempts: int = 3
-    discord_backoff_seconds: float = 1.0
-    discord_timeout_seconds: float = 5.0
-    discord_max_retry_after_seconds: float = 8.0
+    # Every webhook transport (Discord, Slack, Teams, the Discord bot API). Worst case
+    # 3 x 5 s + 2 waits of at most 8 s, cut at the webhook's budget.
+    webhook_max_attempts: int = 3
+    webhook_backoff_seconds: float = 1.0
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_retry_after_seconds: float = 8.0
     secret_max_age_seconds: int = 300
     # Shown in every message this function sends: its own careless entries plus those of
     # the other settings the function (or an earlier state) read.
@@ -423,9 +424,9 @@ class NotifySettings:
             teams_secret_name=env.get("TEAMS_WEBHOOK_SECRET_NAME", ""),
             security_hub_findings=security_hub == "on",
             webhook_budget_seconds=float(env.get("WEBHOOK_BUDGET_SECONDS", "15.0")),
-            discord_max_attempts=int(env.get("DISCORD_MAX_ATTEMPTS", "3")),
-            discord_backoff_seconds=float(env.get("DISCORD_BACKOFF_SECONDS", "1.0")),
-            discord_timeout_seconds=float(env.get("DISCORD_TIMEOUT_SECONDS", "5.0")),
+            webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS", "3")),
+            webhook_backoff_seconds=float(env.get("WEBHOOK_BACKOFF_SECONDS", "1.0")),
+            webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS", "5.0")),
             secret_max_age_seconds=int(env.get("SECRET_MAX_AGE_SECONDS", "300")),
             warnings=log_warnings(warnings),
         )

@@ -52,6 +52,7 @@ class EmailSink:
     """SNS email: publish the plain-text subject and body to the alert topic."""
 
     name = "email"
+    tells_people = True
     limits = Limits(title=SUBJECT_LIMIT, text=0, fields=0, total=MESSAGE_LIMIT)
 
     def __init__(self, sns: Any, topic_arn: str) -> None:

@@ -46,6 +46,7 @@ class DiscordSink:
     (:class:`trailwarden.notify.discord.DiscordWebhook`)."""
 
     name = "discord"
+    tells_people = True
     limits = Limits(
         title=LIMITS["title"],
         text=LIMITS["field_value"],

@@ -1,8 +1,9 @@
 """The Security Hub sink: one ASFF finding per incident, in the account it happened in.
 
 - stage ``raised``: ``BatchImportFindings`` of one finding whose ``Id`` derives from the
-  incident (``trailwarden/<account>/<eventID>``), so a retried delivery re-imports the
-  same finding (Security Hub updates it) and never makes a second one.
+  incident (``trailwarden/<account>/<workflow>/<eventID>``), so a retried delivery
+  re-imports the same finding (Security Hub updates it) and never makes a second one,
+  and two workflows that match one event make two findings.
 - stage ``closed``: ``BatchUpdateFindings`` sets ``Workflow.Status`` (RESOLVED when the
   bad state is gone, NOTIFIED otherwise) and a ``Note`` of what was done: after a finding
   exists ``BatchImportFindings`` can no longer change those fields.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -177,16 +179,22 @@ def caller_may_import(caller_account: str, finding: Finding) -> bool:
 
 
 def finding_id(finding: Finding) -> str:
-    """``trailwarden/<account>/<eventID>``: the same for every delivery of an incident
-    (the incident key is ``<account>#<eventID>`` in organisation mode, the eventID in
-    account mode: both give the same id). A key that is not a plain id is hashed."""
+    """``trailwarden/<account>/<workflow>/<eventID>``: the same for every delivery of an
+    incident (the incident key is ``<account>#<eventID>`` in organisation mode, the
+    eventID in account mode: both give the same id), and one per workflow, so two
+    workflows matching one event never overwrite each other's finding. A key or
+    workflow that is not a plain id is hashed."""
     key = finding.incident_key
     prefix = f"{finding.account}#"
     if key.startswith(prefix):
         key = key[len(prefix) :]
-    if not _SAFE_ID.fullmatch(key):
-        key = "sha256-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"trailwarden/{finding.account}/{key}"
+    return f"trailwarden/{finding.account}/{_plain_id(finding.workflow)}/{_plain_id(key)}"
+
+
+def _plain_id(value: str) -> str:
+    if _SAFE_ID.fullmatch(value) and "/" not in value:
+        return value
+    return "sha256-" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def product_arn(finding: Finding) -> str:
@@ -270,6 +278,7 @@ class SecurityHubSink:
     """Imports and updates trailwarden's findings in Security Hub (see the module)."""
 
     name = "securityhub"
+    tells_people = False  # a console nobody watches in time; no approval link
     limits = LIMITS
 
     def __init__(
@@ -277,9 +286,15 @@ class SecurityHubSink:
         client_for: Callable[[Finding], SecurityHubClient],
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        deadline: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``deadline`` (``monotonic()`` time, the send deadline of the webhooks): once
+        it has passed the sink is skipped, neither assuming a role nor calling."""
         self._client_for = client_for
         self._clock = clock
+        self._deadline = deadline
+        self._monotonic = monotonic
 
     # --- render (pure) ----------------------------------------------------------------
 
@@ -369,6 +384,15 @@ class SecurityHubSink:
         """ "imported" or "updated"; NotificationFailed (type and code, never more) when
         the client cannot be had, is another account's, or Security Hub refuses."""
         finding = rendered.finding
+        if not finding.region:
+            raise NotificationFailed(
+                "Security Hub: the finding has no region (the event named none): "
+                "no product ARN to write it to"
+            )
+        if self._deadline is not None and self._monotonic() >= self._deadline:
+            raise NotificationFailed(
+                "Security Hub skipped: the send deadline passed before its turn"
+            )
         try:
             reach = self._client_for(finding)
         except NotificationFailed:

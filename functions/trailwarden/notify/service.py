@@ -18,7 +18,7 @@ class Webhook(Protocol):
     def post(self, payload: dict[str, Any]) -> Any: ...
 
 
-def webhook_url_from_secret(secret: str, platform: str = "Discord") -> str:
+def webhook_url_from_secret(secret: str, platform: str) -> str:
     """The secret holds the webhook URL, plain or as JSON ``{"url": ...}`` (Discord, Slack
     and Teams alike). The error names the platform, never the secret's content."""
     text = secret.strip()

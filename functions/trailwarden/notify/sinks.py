@@ -4,8 +4,10 @@ then deliver it. Chosen from the settings; workflows never name a sink.
 
 A sink's failure is its own: :func:`deliver_all` records it and goes on to the next,
 so Slack answering 500 or Teams hanging never stops the email, Discord or the
-remediation. Only when no configured sink delivered does it raise NotificationFailed
-(the state machines catch it by name).
+remediation. It raises NotificationFailed (the state machines catch it by name) unless
+a person was told: some configured sink that ``tells_people`` (email, Discord, Slack,
+Teams) delivered. Security Hub alone does not count (nobody reads a finding in time, and
+it cannot carry an approval link) unless it is the only sink configured.
 """
 
 from __future__ import annotations
@@ -50,9 +52,15 @@ class Notice(NamedTuple):
     done: tuple[str, ...] = ()
 
 
+# The sinks that reach a person (and can carry an approval link); Security Hub does not.
+PEOPLE_SINKS = frozenset({"email", "discord", "slack", "teams"})
+
+
 class Sink(Protocol):
     name: str  # one of SINK_NAMES
     limits: Limits
+    # True when a delivery tells a person (email, chat): what deliver_all requires.
+    tells_people: bool
 
     def render(self, notice: Notice) -> Any:
         """The platform's payload: pure, neutralised, cut to ``limits``."""
@@ -64,19 +72,26 @@ class Sink(Protocol):
         ...
 
 
-def deliver_all(notice: Notice, sinks: Sequence[Sink]) -> dict[str, str]:
-    """Each sink in turn (the list's order: email and Discord first, so a sink that
-    hangs to the end of its own time budget costs only itself). Every key of
-    SINK_NAMES is in the result."""
+def deliver_all(
+    notice: Notice, sinks: Sequence[Sink], *, require_people: bool = False
+) -> dict[str, str]:
+    """Each sink in turn (the list's order: email and Discord first, Security Hub last,
+    so a sink that hangs to the end of its own time budget costs only itself). Every key
+    of SINK_NAMES is in the result.
+
+    NotificationFailed unless a configured sink that ``tells_people`` delivered; when
+    none is configured, any delivery counts (Security Hub alone), except with
+    ``require_people`` (an approval request: only a person can follow its link)."""
     from aws_lambda_powertools import Logger
 
     logger = Logger(child=True)
     report: dict[str, str] = dict.fromkeys(SINK_NAMES, NOT_CONFIGURED)
+    people = any(sink.tells_people for sink in sinks) or require_people
     delivered = False
     for sink in sinks:
         try:
             report[sink.name] = sink.deliver(sink.render(notice))
-            delivered = True
+            delivered = delivered or sink.tells_people or not people
         except NotificationFailed as err:
             report[sink.name] = f"failed: {err}"
             logger.warning("sink failed", extra={"sink": sink.name, "error": str(err)})
@@ -84,7 +99,8 @@ def deliver_all(notice: Notice, sinks: Sequence[Sink]) -> dict[str, str]:
             report[sink.name] = f"failed: {type(err).__name__}"
             logger.exception("sink crashed", extra={"sink": sink.name})
     if not delivered:
-        raise NotificationFailed("no sink delivered (" + _summary(report) + ")")
+        nobody = "no sink that tells a person delivered" if people else "no sink delivered"
+        raise NotificationFailed(f"{nobody} (" + _summary(report) + ")")
     return report
 
 
@@ -102,6 +118,7 @@ class UnavailableSink:
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
         self.reason = reason
+        self.tells_people = name in PEOPLE_SINKS
 
     def __repr__(self) -> str:
         return f"UnavailableSink({self.name!r}, {self.reason!r})"
@@ -122,6 +139,7 @@ class AlreadyDelivered:
     def __init__(self, name: str, status: str) -> None:
         self.name = name
         self.status = status
+        self.tells_people = name in PEOPLE_SINKS
 
     def render(self, notice: Notice) -> None:
         return None

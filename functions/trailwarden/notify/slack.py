@@ -15,10 +15,10 @@ parses ``<...>`` as links and mentions (``<!channel>``, ``<!here>``, ``<@U0123>`
 escape, so a formatting character that could open or close bold, italic, strike or
 code (``*``, ``_``, ``~`` at a word's edge; every backtick) is swapped for a look-alike
 that Slack does not parse; one inside a word (``snake_case``, ``a*b``) stays. Bare
-``scheme://`` links are defanged (``http[:]//evil``) so nothing auto-links, and
-``@channel``-style words get a full-width at sign. Control, bidi and zero-width
-characters are dropped (:mod:`text`), and a value's extra lines are marked as
-continuations so they cannot pass for our own lines.
+``scheme://`` links and host names are defanged (``http[:]//evil[.]example``) so
+nothing auto-links, and ``@channel``-style words get a full-width at sign. Control,
+bidi and zero-width characters are dropped (:mod:`text`), and a value's extra lines are
+marked as continuations so they cannot pass for our own lines.
 Previews are off (``unfurl_links``/``unfurl_media``: unfurlers would fetch links).
 """
 
@@ -74,6 +74,7 @@ def neutralize(value: object) -> str:
     s = s.translate(_ESCAPES)
     s = _MARKER_AT_EDGE.sub(lambda m: _LOOKALIKE[m.group()], s)
     s = _SCHEME.sub("[:]", s)
+    s = text.defang_hosts(s)
     s = _MASS_MENTION.sub("\uff20", s)
     return _QUOTE_START.sub("\u203a", s)  # "&gt;" opening a line would quote it
 
@@ -104,22 +105,30 @@ def _link_block(label: str, url: str) -> dict[str, Any] | None:
     }
 
 
-def slack_payload(notice: Notice) -> dict[str, Any]:
+def slack_payload(notice: Notice, limits: Limits = LIMITS) -> dict[str, Any]:
+    """The Block Kit message, cut to ``limits`` (never beyond Block Kit's own): ``title``
+    the header, ``text`` a field's value, ``fields`` how many are shown (the others are
+    counted in the footer), ``total`` the summary and fields together."""
     message = notice.message
     links = [b for b in (_link_block(label, url) for label, url in message.links) if b]
     # header, summary, context and the links are always there; fields fill the rest.
     room = (BLOCKS_LIMIT - 3 - len(links)) * FIELDS_PER_SECTION
+    if limits.fields:
+        room = min(room, limits.fields)
     shown = message.fields[:room]
+    hidden = len(message.fields) - len(shown)
+    value_limit = min(limits.text or FIELD_TEXT_LIMIT, FIELD_TEXT_LIMIT)
     names = [text.truncate(neutralize(n), NAME_LIMIT) or text.EMPTY_FIELD for n, _v in shown]
-    values = [text.truncate(neutralize(v), FIELD_TEXT_LIMIT) or text.EMPTY_FIELD for _n, v in shown]
+    values = [text.truncate(neutralize(v), value_limit) or text.EMPTY_FIELD for _n, v in shown]
     summary = text.truncate(neutralize(message.summary), SECTION_TEXT_LIMIT)
     # "*name*\n" adds 4 characters to every field.
-    cut = fit([summary, *names, *values], TOTAL_LIMIT - 4 * len(shown))
+    cut = fit([summary, *names, *values], (limits.total or TOTAL_LIMIT) - 4 * len(shown))
     summary, names, values = cut[0], cut[1 : len(shown) + 1], cut[len(shown) + 1 :]
     texts = [f"*{n}*\n{v}" for n, v in zip(names, values, strict=True)]
     fields = [_mrkdwn(text.truncate(t, FIELD_TEXT_LIMIT)) for t in texts]
+    title_limit = min(limits.title or HEADER_LIMIT, HEADER_LIMIT)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(message.title, HEADER_LIMIT)},
+        {"type": "header", "text": _plain(message.title, title_limit)},
         {"type": "section", "text": _mrkdwn(summary or text.EMPTY_FIELD)},
     ]
     blocks += [
@@ -128,7 +137,10 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
     ]
     blocks += links
     footer = text.truncate(neutralize(message.footer), SECTION_TEXT_LIMIT)
-    blocks.append({"type": "context", "elements": [_mrkdwn(footer or text.EMPTY_FIELD)]})
+    context = [_mrkdwn(footer or text.EMPTY_FIELD)]
+    if hidden:
+        context.insert(0, _mrkdwn(text.more_fields_note(hidden)))
+    blocks.append({"type": "context", "elements": context})
     fallback = neutralize(text.plain(message.title) + " - " + text.plain(message.summary))
     return {
         "text": text.truncate(fallback, FALLBACK_LIMIT),
@@ -142,6 +154,7 @@ class SlackSink:
     """A Slack incoming webhook (Slack app -> Incoming Webhooks)."""
 
     name = "slack"
+    tells_people = True
     limits = LIMITS
 
     def __init__(self, webhook: Webhook) -> None:
@@ -151,7 +164,7 @@ class SlackSink:
         return "SlackSink()"
 
     def render(self, notice: Notice) -> dict[str, Any]:
-        return slack_payload(notice)
+        return slack_payload(notice, self.limits)
 
     def deliver(self, rendered: dict[str, Any]) -> str:
         self.webhook.post(rendered)

@@ -8,13 +8,28 @@ Action.OpenUrl). The card: the title as a TextBlock, the summary, the fields as 
 FactSet, the footer, and the approval link as an ``Action.OpenUrl`` button.
 
 Neutralising: TextBlock and FactSet text is a Markdown subset (bold, italic, links
-``[x](url)``, lists, headings). Every Markdown special (``\\ * _ ~ ` [ ] ( ) # < > &``
-and ``+``/``-``/``1.`` list markers at a line start) is backslash-escaped, so
-``[x](http://evil)`` shows as text; bare ``scheme://`` links are defanged
-(``http[:]//evil``); braces are escaped too, so no ``{{DATE(...)}}`` text function can
-form. Mentions in Adaptive Cards need ``<at>`` tags plus explicit
-``msteams.entities``; none are ever sent, and ``<`` is escaped anyway. Control, bidi and
-zero-width characters are dropped (:mod:`text`).
+``[x](url)``, lists, headings). Backslash escapes are not used: Teams clients have
+rendered them inconsistently (microsoft/AdaptiveCards#5590, #5758; iOS showed ``< > &``
+as HTML, #5439). Every character that could start markup is swapped for a look-alike
+that no renderer parses, so the text reads the same and cannot format:
+
+- ``*`` -> U+2217 asterisk operator (bold, italic, list marker)
+- ``_`` and ``~`` at a word's edge -> U+FF3F full-width low line, U+223C tilde operator
+  (italic, strike-through; inside a word, as in ``snake_case``, they stay)
+- backtick -> U+02CB modifier letter grave accent (code)
+- ``[`` ``]`` -> U+FF3B, U+FF3D full-width brackets (link text, ``![image](url)``)
+- ``<`` ``>`` ``&`` -> U+FF1C, U+FF1E, U+FF06 full-width (HTML, ``<at>``, entities)
+- backslash -> U+FF3C full-width reverse solidus (escapes)
+- ``{`` ``}`` -> U+FF5B, U+FF5D full-width braces (``{{DATE(...)}}`` text functions)
+- at a line's start: ``#`` -> U+FF03, ``-`` -> U+2010 hyphen, ``+`` -> U+FF0B,
+  ``1.`` -> ``1`` U+2024 one dot leader (headings, lists)
+
+Bare ``scheme://`` links and host names are defanged (``http[:]//evil[.]example``),
+so nothing auto-links;
+``@everyone``-style words get a full-width at sign. Mentions in Adaptive Cards need
+``<at>`` tags plus explicit ``msteams.entities``; none are ever sent, and ``<`` is never
+sent from the event anyway. Control, bidi and zero-width characters are dropped
+(:mod:`text`).
 
 Size: Teams refuses messages over about 28 KB; the card is kept under
 :data:`TOTAL_BYTES` of JSON (as sent: ASCII with ``\\u`` escapes), long values cut first.
@@ -44,18 +59,44 @@ TOTAL_BYTES = 27_000  # under Teams' ~28 KB message limit, envelope included
 # A FactSet has no documented number of facts: only the whole card's size counts.
 LIMITS = Limits(title=TITLE_LIMIT, text=FACT_VALUE_LIMIT, fields=0, total=TOTAL_BYTES)
 
-_MARKDOWN = re.compile(r"([\\*_~`\[\]()#<>&!|{}])")
-_LIST_MARKER = re.compile(r"^([-+]|\d+\.)(?=\s|$)", re.MULTILINE)
+# The look-alikes listed in the module's docstring (which says why each).
+LOOKALIKES = {
+    "*": "\u2217",
+    "`": "\u02cb",
+    "[": "\uff3b",
+    "]": "\uff3d",
+    "<": "\uff1c",
+    ">": "\uff1e",
+    "&": "\uff06",
+    "\\": "\uff3c",
+    "{": "\uff5b",
+    "}": "\uff5d",
+}
+_ALWAYS = str.maketrans(LOOKALIKES)
+_AT_EDGE = {"_": "\uff3f", "~": "\u223c"}
+_MARKER_AT_EDGE = re.compile(r"(?<![^\W_])[_~]|[_~](?![^\W_])")
+_LINE_START = {"#": "\uff03", "-": "\u2010", "+": "\uff0b"}
+_LIST_MARKER = re.compile(r"^(?:[#\-+]|\d+\.)", re.MULTILINE)
 _SCHEME = re.compile(r":(?=//)")
 _MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone|team)\b)", re.IGNORECASE)
 
 
+def _line_start(match: re.Match[str]) -> str:
+    marker = match.group()
+    if marker in _LINE_START:
+        return _LINE_START[marker]
+    return marker[:-1] + "\u2024"  # "1." -> "1" + one dot leader
+
+
 def neutralize(value: object) -> str:
-    """``value`` as inert Teams Markdown: no link, mention, formatting or hidden character."""
+    """``value`` as inert Teams Markdown: no link, mention, formatting or hidden character
+    (look-alikes, never backslash escapes: see the module's list)."""
     s = text.plain_block(value)
-    s = _MARKDOWN.sub(r"\\\1", s)
-    s = _LIST_MARKER.sub(lambda m: m.group()[:-1] + "\\" + m.group()[-1], s)
-    s = _SCHEME.sub(r"\\[:\\]", s)
+    s = s.translate(_ALWAYS)
+    s = _MARKER_AT_EDGE.sub(lambda m: _AT_EDGE[m.group()], s)
+    s = _LIST_MARKER.sub(_line_start, s)
+    s = _SCHEME.sub("[:]", s)
+    s = text.defang_hosts(s)
     return _MASS_MENTION.sub("\uff20", s)
 
 
@@ -64,7 +105,12 @@ def _size(payload: Any) -> int:
 
 
 def _card(
-    notice: Notice, title: str, summary: str, facts: list[tuple[str, str]], footer: str
+    notice: Notice,
+    title: str,
+    summary: str,
+    facts: list[tuple[str, str]],
+    footer: str,
+    hidden: int = 0,
 ) -> dict[str, Any]:
     message = notice.message
     ok = notice.stage == "closed" and notice.status in ("remediated", "already-clean")
@@ -91,6 +137,15 @@ def _card(
             {
                 "type": "FactSet",
                 "facts": [{"title": n, "value": v or text.EMPTY_FIELD} for n, v in facts],
+            }
+        )
+    if hidden:
+        body.append(
+            {
+                "type": "TextBlock",
+                "text": text.more_fields_note(hidden),
+                "isSubtle": True,
+                "wrap": True,
             }
         )
     body.append(
@@ -128,18 +183,40 @@ def _card(
     }
 
 
-def teams_payload(notice: Notice) -> dict[str, Any]:
+def teams_payload(notice: Notice, limits: Limits = LIMITS) -> dict[str, Any]:
+    """The card, cut to ``limits``: ``title``, ``text`` (a fact's value), ``fields`` (how
+    many facts; 0: as many as fit) and ``total``, the JSON's bytes as sent. Facts that
+    cannot fit even cut short are left out, and the card says how many."""
     message = notice.message
-    title = text.truncate(neutralize(message.title), TITLE_LIMIT)
+    budget = limits.total or TOTAL_BYTES
+    title = text.truncate(neutralize(message.title), limits.title or TITLE_LIMIT)
     summary = text.truncate(neutralize(message.summary), TEXT_LIMIT)
-    names = [text.truncate(neutralize(n), FACT_TITLE_LIMIT) for n, _v in message.fields]
-    values = [text.truncate(neutralize(v), FACT_VALUE_LIMIT) for _n, v in message.fields]
+    fields = message.fields[: limits.fields] if limits.fields else message.fields
+    names = [text.truncate(neutralize(n), FACT_TITLE_LIMIT) for n, _v in fields]
+    value_limit = limits.text or FACT_VALUE_LIMIT
+    values = [text.truncate(neutralize(v), value_limit) for _n, v in fields]
     footer = text.truncate(neutralize(message.footer), TEXT_LIMIT)
-    payload = _card(notice, title, summary, list(zip(names, values, strict=True)), footer)
+    # So many facts that even cut short they would not fit: keep those whose shortest
+    # form fills at most half the budget (the rest of it for their values).
+    base = _size(_card(notice, title, summary, [], footer, len(fields)))
+    keep, used = 0, base
+    for name in names:
+        used += _size({"title": text.truncate(name, 20), "value": text.EMPTY_FIELD}) + 1
+        if used > base + (budget - base) // 2:
+            break
+        keep += 1
+    names, values = names[:keep], values[:keep]
+    hidden = len(message.fields) - keep
+
+    def card() -> dict[str, Any]:
+        facts = list(zip(names, values, strict=True))
+        return _card(notice, title, summary, facts, footer, hidden)
+
+    payload = card()
     # Over the size: cut the longest texts (values and summary) until it fits; JSON's
     # \u escapes make a character cost up to 6 bytes, so this may take a few rounds.
     for _round in range(40):
-        excess = _size(payload) - TOTAL_BYTES
+        excess = _size(payload) - budget
         if excess <= 0:
             break
         current = sum(map(len, [summary, *values]))
@@ -149,7 +226,12 @@ def teams_payload(notice: Notice) -> dict[str, Any]:
         else:
             target = max(min(current - excess, current * 9 // 10), 0)
             summary, *values = fit([summary, *values], target)
-        payload = _card(notice, title, summary, list(zip(names, values, strict=True)), footer)
+        payload = card()
+    # The last word: facts dropped from the end until the card fits, whatever it holds.
+    while _size(payload) > budget and names:
+        drop = max(1, len(names) // 10)
+        names, values, hidden = names[:-drop], values[:-drop], hidden + drop
+        payload = card()
     return payload
 
 
@@ -157,6 +239,7 @@ class TeamsSink:
     """A Teams channel's Workflows webhook."""
 
     name = "teams"
+    tells_people = True
     limits = LIMITS
 
     def __init__(self, webhook: Webhook) -> None:
@@ -166,7 +249,7 @@ class TeamsSink:
         return "TeamsSink()"
 
     def render(self, notice: Notice) -> dict[str, Any]:
-        return teams_payload(notice)
+        return teams_payload(notice, self.limits)
 
     def deliver(self, rendered: dict[str, Any]) -> str:
         self.webhook.post(rendered)

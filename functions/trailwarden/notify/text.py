@@ -67,14 +67,18 @@ _LIST_MARKER = re.compile(r"^-(?=\s)", re.MULTILINE)
 
 
 def _strip_controls(s: str) -> str:
-    s = s.translate(_INVISIBLE)
-    return "".join(ch for ch in s if ch == "\n" or unicodedata.category(ch) != "Cc")
+    """Drops what :func:`_printable` drops (as Slack's and Teams' neutralisers do):
+    controls, bidi, zero-width space/joiners, word joiner, soft hyphen, BOM, tags, and
+    private-use, surrogate and unassigned code points. ``neutralize`` inserts its own
+    zero-width space afterwards, to break mentions."""
+    s = s.translate(_INVISIBLE).translate(_BLANK_LETTERS)
+    return "".join(ch for ch in s if _printable(ch))
 
 
 def neutralize(s: str) -> str:
     """Return ``s`` made inert for Discord markdown and mentions.
 
-    Strips control and bidi characters (newlines are kept), collapses runs of
+    Strips control, bidi and zero-width characters (newlines are kept), collapses runs of
     spaces and blank lines, breaks ``@everyone``/``@here`` and ``<@..>``-style
     tokens with a zero-width space, backslash-escapes markdown (so masked links
     ``[text](url)`` and spoilers cannot form) and defangs ``scheme://`` links.
@@ -126,6 +130,25 @@ def plain_block(value: object) -> str:
     return "".join([first, *(f"\n{CONTINUATION}{line}" for line in rest)])
 
 
+# A host name: labels of letters, digits and hyphens joined by dots, ending in a
+# letters-only top-level label ("evil.example", "www.evil.example", "xn--e1a.com");
+# not a version ("2.15.0") nor an IP address, which chat clients do not link.
+_HOST = re.compile(
+    r"(?<![\w.-])(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[\w-]+)(?![\w-])"
+)
+
+
+def defang_hosts(s: str) -> str:
+    """Every host-looking word with its dots as ``[.]`` (``evil[.]example``): Slack and
+    Teams auto-link bare host names, which would make event text a clickable link."""
+    return _HOST.sub(lambda m: m.group().replace(".", "[.]"), s)
+
+
+def more_fields_note(hidden: int) -> str:
+    """Said where fields were left out to stay within a platform's limits."""
+    return f"{hidden} more field{'s' if hidden != 1 else ''} not shown"
+
+
 def truncate(s: str, limit: int) -> str:
     """Cut ``s`` to at most ``limit`` characters, ending with "…" when cut."""
     if len(s) <= limit:
@@ -160,13 +183,27 @@ def _clamp_embed(embed: dict[str, Any]) -> dict[str, Any]:
     return embed
 
 
+# A field whose whole value is a link is one of ours (the approval page): event text
+# never holds "://" once neutralised (it becomes ":\//"), so this cannot be forged.
+_OUR_LINK = re.compile(r"https?://\S+")
+
+
+def _is_link_field(field: Mapping[str, Any]) -> bool:
+    value = field.get("value")
+    return isinstance(value, str) and bool(_OUR_LINK.fullmatch(value))
+
+
 def _slots(embeds: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, int]]:
-    """Every counted text as (container, key, shortest allowed), cheapest cut first."""
+    """Every counted text as (container, key, shortest allowed), cheapest cut first.
+    A link field's value is counted but never cut (floor: its own length)."""
     rev = embeds[::-1]
     fields = [f for e in rev if isinstance(e.get("fields"), list) for f in reversed(e["fields"])]
+    events = [f for f in fields if not _is_link_field(f)]
+    links = [f for f in fields if _is_link_field(f)]
     parts = [
         *((e, "description", 0) for e in rev),
-        *((f, "value", 1) for f in fields),
+        *((f, "value", 1) for f in events),
+        *((f, "value", len(f["value"])) for f in links),
         *((e["footer"], "text", 0) for e in rev if isinstance(e.get("footer"), dict)),
         *((e["author"], "name", 0) for e in rev if isinstance(e.get("author"), dict)),
         *((f, "name", 1) for f in fields),
@@ -208,7 +245,8 @@ def clamp_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     name are cut to their limits, and the 6000-character total across all
     embeds is met by cutting descriptions, then field values, from the last
     embed backwards (then footers, author names, field names and titles if it
-    must). Empty field names/values become "-".
+    must). A field whose value is only a link (our approval link) is never cut.
+    Empty field names/values become "-".
     """
     message = copy.deepcopy(dict(payload))
     if "content" in message and message["content"] is not None:

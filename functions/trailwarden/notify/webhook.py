@@ -431,9 +431,12 @@ class SlackWebhook(WebhookTransport):
 
 class TeamsWebhook(WebhookTransport):
     """A Teams Workflows (Power Automate) webhook: 202 Accepted; 429 with ``Retry-After``.
-    The URL's query carries its signature (``sig=...``): scrubbed like the path."""
+    The URL's query carries its signature (``sig=...``): scrubbed like the path, and its
+    value alone too (an error body may quote just the signature)."""
 
     platform = "Teams"
 
     def _path_token(self, parts: urllib.parse.SplitResult) -> str:
-        return ""  # the path ends in ".../paths/invoke": the secret is the query's sig
+        # the path ends in ".../paths/invoke": the secret is the query's sig
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        return next((value for key, value in query if key == "sig"), "")

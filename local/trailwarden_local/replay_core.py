@@ -189,6 +189,19 @@ class Result:
     stats: Stats
 
 
+class _Scanned(NamedTuple):
+    """A scanned log (see Replayer._scan_log): its bytes, the records' bounds and the
+    fields the scan read, in record order."""
+
+    data: bytes
+    low: int
+    high: int
+    nexts: list[int]  # where each record but the first starts
+    found_ids: list[bytes]  # `ID":"<eventID>`
+    calls: list[bytes]  # `Source":"<eventSource>","eventName":"<eventName>`
+    id_texts: list[str]
+
+
 class _Outcome(NamedTuple):  # a NamedTuple: built for every record a rule may take
     workflow: str | None
     verdict: str
@@ -221,15 +234,22 @@ def line(
     """
     # What json.dumps(..., separators=(",", ":")) of the dict in this order prints, built
     # by hand: only the actions need the encoder (tests compare both).
-    actions = outcome.actions
     shown = "" if account == NO_ACCOUNT_FIELD else f',"account":{_json_text(account)}'
     return (
         f'{{"eventID":{_json_text(event_id)},"key":{_json_text(key)}{shown}'
-        f',"eventName":{_json_text(event_name)},"workflow":{_json_text(outcome.workflow)}'
+        f',"eventName":{_json_text(event_name)}{_outcome_fields(outcome)}'
+    )
+
+
+def _outcome_fields(outcome: _Outcome) -> str:
+    """A line's end, from ``,"workflow":`` on (see line)."""
+    actions, workflow, rule = outcome.actions, outcome.workflow, outcome.rule
+    return (
+        f',"workflow":{"null" if workflow is None else encode_basestring_ascii(workflow)}'
         f',"verdict":{encode_basestring_ascii(outcome.verdict)}'
         f',"reason":{encode_basestring_ascii(outcome.reason)}'
         f',"actions":{_LINE_ENCODER.encode(list(actions)) if actions else "[]"}'
-        f',"rule":{_json_text(outcome.rule)}}}'
+        f',"rule":{"null" if rule is None else encode_basestring_ascii(rule)}}}'
     )
 
 
@@ -388,8 +408,33 @@ class Replayer:
                     + tail
                     for text, tail in zip(id_texts, tails, strict=True)
                 ]
+        candidates = [at for at, tail in enumerate(tails) if not tail]
+        scanned = _Scanned(data, low, high, nexts, found_ids, calls, id_texts)
+        decided = self._decide_scanned(scanned, candidates, label, lines, stats)
+        if decided is None:
+            return None
+        if self.only_matches:
+            lines = decided
+        stats.counts[(NO_WORKFLOW, _IGNORE)] += total - stats.records
+        stats.records = total
+        return Result(lines, stats)
+
+    def _decide_scanned(
+        self,
+        scanned: _Scanned,
+        candidates: list[int],
+        label: str,
+        lines: list[str],
+        stats: Stats,
+    ) -> list[str] | None:
+        """Decide the scanned records a rule may take (their indexes): each line put in
+        ``lines`` (or, with only_matches, the lines returned); None when a record is not
+        what the scan read (the file is parsed)."""
+
         decided: list[str] = []
-        for index in [at for at, tail in enumerate(tails) if not tail]:
+        only_matches, organization, tally = self.only_matches, self._org, self._tally
+        data, low, high, nexts, found_ids, calls, id_texts = scanned
+        for index in candidates:
             # A rule may take it: parse the record and decide it in full.
             start = low if index == 0 else nexts[index - 1]
             end = nexts[index] - 1 if index < len(nexts) else high  # before ",{"
@@ -398,14 +443,28 @@ class Replayer:
             if record is None:
                 return None
             bound = _ENVELOPE_PER_BYTE * (end - start) + _ENVELOPE_OVERHEAD
-            self._emit(self._record_line(record, label, index, bound), decided, stats)
-            if not self.only_matches:
-                lines[index] = decided.pop()
-        if self.only_matches:
-            lines = decided
-        stats.counts[(NO_WORKFLOW, _IGNORE)] += total - stats.records
-        stats.records = total
-        return Result(lines, stats)
+            if organization:
+                self._emit(self._record_line(record, label, index, bound), decided, stats)
+                if not only_matches:
+                    lines[index] = decided.pop()
+                continue
+            # _record_line and _emit for what the scan already checked: the record's
+            # eventID (its key, record_key) and eventName are the scanned strings.
+            outcome = self.outcome(wrap_cloudtrail_record(record, copy=False), bound)
+            tally(outcome, None, stats)
+            if only_matches and outcome.verdict == _IGNORE:
+                continue
+            quoted = encode_basestring_ascii(id_texts[index])
+            text = (
+                f'{{"eventID":{quoted},"key":{quoted}'
+                f',"eventName":{encode_basestring_ascii(record["eventName"])}'
+                f"{_outcome_fields(outcome)}"
+            )
+            if only_matches:
+                decided.append(text)
+            else:
+                lines[index] = text
+        return decided
 
     def _scan_tail(self, call: bytes) -> str:
         """Memoised: "" if a rule may take this call, else its line after the eventID.
@@ -435,6 +494,14 @@ class Replayer:
 
     def _emit(self, produced: _Produced, lines: list[str], stats: Stats) -> None:
         event_id, event_name, outcome, key, account = produced
+        self._tally(outcome, account, stats)
+        if not (self.only_matches and outcome.verdict == _IGNORE):
+            lines.append(
+                line(event_id, event_name, outcome, key, account if self._org else NO_ACCOUNT_FIELD)
+            )
+
+    def _tally(self, outcome: _Outcome, account: str | None, stats: Stats) -> None:
+        """Count one decided record (``account``: organisation mode's, else unused)."""
         stats.records += 1
         stats.counts[(outcome.workflow or NO_WORKFLOW, outcome.verdict)] += 1
         for rule in outcome.matched:
@@ -442,10 +509,6 @@ class Replayer:
         stats.errors += outcome.error
         if self._org and outcome.verdict != _IGNORE:
             stats.by_account[(account or "-", outcome.verdict)] += 1
-        if not (self.only_matches and outcome.verdict == _IGNORE):
-            lines.append(
-                line(event_id, event_name, outcome, key, account if self._org else NO_ACCOUNT_FIELD)
-            )
 
     # ------------------------------------------------------------------ records
 

@@ -119,17 +119,16 @@ _ENVELOPE_PER_BYTE: Final = 12
 _ENVELOPE_OVERHEAD: Final = 512
 
 
-def _parse_record(text: bytes, call: bytes, event_id: bytes) -> Any:
+def _parse_record(text: bytes, source: str, name: str, event_id: str) -> Any:
     """One record cut out of a scanned log, parsed; None unless it is the record whose
-    fields the scan read there (``call`` as the scan read it, see _FIELDS)."""
-    source, _, name = call[len(_CALL_HEAD) :].partition(_NAME_JOINT)
+    fields the scan read there (its call's eventSource and eventName, its eventID)."""
     try:
         record = _loads_record(text)
         if (
             type(record) is dict
-            and record.get("eventID") == event_id.decode()
-            and record.get("eventSource") == source.decode()
-            and record.get("eventName") == name.decode()
+            and record.get("eventID") == event_id
+            and record.get("eventSource") == source
+            and record.get("eventName") == name
         ):
             return record
     except ValueError:  # UnicodeDecodeError included
@@ -197,9 +196,27 @@ class _Scanned(NamedTuple):
     low: int
     high: int
     nexts: list[int]  # where each record but the first starts
-    found_ids: list[bytes]  # `ID":"<eventID>`
     calls: list[bytes]  # `Source":"<eventSource>","eventName":"<eventName>`
-    id_texts: list[str]
+    id_texts: list[str]  # the eventIDs
+
+
+class _ScannedCall:
+    """A call as the scan read it (see _FIELDS): its eventSource and eventName (None:
+    not UTF-8) and, once a record of it was wrapped, the rules that may take it."""
+
+    __slots__ = ("name", "rules", "source")
+
+    def __init__(self, source: str, name: str | None) -> None:
+        self.source, self.name = source, name
+        self.rules: tuple[_Candidate, ...] | None = None
+
+
+def _call_texts(call: bytes) -> tuple[str, str | None]:
+    source, _, name = call[len(_CALL_HEAD) :].partition(_NAME_JOINT)
+    try:
+        return source.decode(), name.decode()
+    except UnicodeDecodeError:
+        return "", None
 
 
 class _Outcome(NamedTuple):  # a NamedTuple: built for every record a rule may take
@@ -292,6 +309,8 @@ class Replayer:
         # (source, eventSource, eventName) -> the rules that may take that call, each with
         # its pattern decided for that call (see _candidates)
         self._rules_by_call: dict[tuple[str | None, str, str], tuple[_Candidate, ...]] = {}
+        # the calls the scan read (their text in the log) -> their texts and rules
+        self._scanned_calls: dict[bytes, _ScannedCall] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -409,7 +428,7 @@ class Replayer:
                     for text, tail in zip(id_texts, tails, strict=True)
                 ]
         candidates = [at for at, tail in enumerate(tails) if not tail]
-        scanned = _Scanned(data, low, high, nexts, found_ids, calls, id_texts)
+        scanned = _Scanned(data, low, high, nexts, calls, id_texts)
         decided = self._decide_scanned(scanned, candidates, label, lines, stats)
         if decided is None:
             return None
@@ -433,13 +452,19 @@ class Replayer:
 
         decided: list[str] = []
         only_matches, organization, tally = self.only_matches, self._org, self._tally
-        data, low, high, nexts, found_ids, calls, id_texts = scanned
+        data, low, high, nexts, calls, id_texts = scanned
+        known = self._scanned_calls
         for index in candidates:
             # A rule may take it: parse the record and decide it in full.
             start = low if index == 0 else nexts[index - 1]
             end = nexts[index] - 1 if index < len(nexts) else high  # before ",{"
-            event_id = found_ids[index][len(_ID_HEAD) :]
-            record = _parse_record(data[start:end], calls[index], event_id)
+            call = calls[index]
+            seen = known.get(call)
+            if seen is None:
+                seen = known[call] = _ScannedCall(*_call_texts(call))
+            if seen.name is None:
+                return None
+            record = _parse_record(data[start:end], seen.source, seen.name, id_texts[index])
             if record is None:
                 return None
             bound = _ENVELOPE_PER_BYTE * (end - start) + _ENVELOPE_OVERHEAD
@@ -450,7 +475,13 @@ class Replayer:
                 continue
             # _record_line and _emit for what the scan already checked: the record's
             # eventID (its key, record_key) and eventName are the scanned strings.
-            outcome = self.outcome(wrap_cloudtrail_record(record, copy=False), bound)
+            event = wrap_cloudtrail_record(record, copy=False)
+            # The rules that may take it depend on its call alone (wrap derives the
+            # event's source from its eventSource): looked up once per call.
+            rules = seen.rules
+            if rules is None:
+                rules = seen.rules = self._candidates(event)
+            outcome = self.outcome(event, bound, rules)
             tally(outcome, None, stats)
             if only_matches and outcome.verdict == _IGNORE:
                 continue
@@ -598,21 +629,34 @@ class Replayer:
 
     # ------------------------------------------------------------------ deciding
 
-    def outcome(self, event: Mapping[str, Any], size_bound: int | None = None) -> _Outcome:
+    def outcome(
+        self,
+        event: Mapping[str, Any],
+        size_bound: int | None = None,
+        candidates: tuple[_Candidate, ...] | None = None,
+    ) -> _Outcome:
         """What the deployed app would do with one EventBridge event (``size_bound``: an
-        upper bound of its JSON size, see :func:`trailwarden.models.events.parse_envelope`).
+        upper bound of its JSON size, see :func:`trailwarden.models.events.parse_envelope`;
+        ``candidates``: what _candidates answers for it, when the caller knows).
 
         The last line of defence: whatever the record holds, it gets its one line. The
         readers below treat a value of the wrong type as absent; an exception that still
         escapes them becomes an ``ignore`` line that names it, never a traceback.
         """
         try:
-            return self._outcome(event, size_bound)
+            return self._outcome(event, size_bound, candidates)
         except Exception as exc:
             return _Outcome(None, _IGNORE, _error("replay", exc), error=True)
 
-    def _outcome(self, event: Mapping[str, Any], size_bound: int | None) -> _Outcome:
-        matched = [rule for rule, accepts in self._candidates(event) if accepts(event)]
+    def _outcome(
+        self,
+        event: Mapping[str, Any],
+        size_bound: int | None,
+        candidates: tuple[_Candidate, ...] | None,
+    ) -> _Outcome:
+        if candidates is None:
+            candidates = self._candidates(event)
+        matched = [rule for rule, accepts in candidates if accepts(event)]
         if not matched:
             return self._unmatched(event)
         if len(matched) == 1:  # the common case

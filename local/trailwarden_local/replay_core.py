@@ -204,10 +204,11 @@ class _ScannedCall:
     """A call as the scan read it (see _FIELDS): its eventSource and eventName (None:
     not UTF-8) and, once a record of it was wrapped, the rules that may take it."""
 
-    __slots__ = ("name", "rules", "source")
+    __slots__ = ("name", "quoted_name", "rules", "source")
 
     def __init__(self, source: str, name: str | None) -> None:
         self.source, self.name = source, name
+        self.quoted_name = "" if name is None else encode_basestring_ascii(name)
         self.rules: tuple[_Candidate, ...] | None = None
 
 
@@ -487,8 +488,7 @@ class Replayer:
                 continue
             quoted = encode_basestring_ascii(id_texts[index])
             text = (
-                f'{{"eventID":{quoted},"key":{quoted}'
-                f',"eventName":{encode_basestring_ascii(record["eventName"])}'
+                f'{{"eventID":{quoted},"key":{quoted},"eventName":{seen.quoted_name}'
                 f"{_outcome_fields(outcome)}"
             )
             if only_matches:
@@ -755,11 +755,10 @@ class Replayer:
             return _Outcome(workflow.id, _IGNORE, why, rule=rule, matched=matched, error=True)
         detection, verdict = decision.detection, decision.verdict
         reason = detection.reason
-        mode = settings.mode(workflow.id)
-        if detection.outcome is not Outcome.IGNORE and (
-            mode is Mode.OFF or (detection.outcome is Outcome.ACT and mode is Mode.ALERT)
-        ):
-            reason = f"{reason} (mode {mode})"
+        if detection.outcome is not Outcome.IGNORE:
+            mode = settings.mode(workflow.id)
+            if mode is Mode.OFF or (detection.outcome is Outcome.ACT and mode is Mode.ALERT):
+                reason = f"{reason} (mode {mode})"
         if (
             self._org_unknown
             and detection.facts.get("addedUntrustedAccounts")

@@ -937,3 +937,9 @@ def test_replay_decides_every_workflow_without_loading_the_aws_sdk() -> None:
     )
 
     assert out.stdout.strip() == "[]"
+
+
+def test_the_default_template_is_the_samples_template() -> None:
+    from trailwarden_local.replay import _default_template
+
+    assert _default_template() == TEMPLATE

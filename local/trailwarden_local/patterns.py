@@ -365,6 +365,12 @@ def _compile_operator(name: str, operand: Any, where: str) -> _ValueTest:
         folded = _require_str(name, operand, where).lower()
         return lambda value: isinstance(value, str) and value.lower() == folded
     if name == "wildcard":
+        text = _require_str("wildcard", operand, where)
+        if text.endswith("*") and text.find("*") == len(text) - 1 and "\\" not in text:
+            # One trailing '*' (an ARN prefix, the template's usual case): a prefix test,
+            # what the regular expression would answer, without compiling one.
+            head = text[:-1]
+            return lambda value: isinstance(value, str) and value.startswith(head)
         fullmatch = _wildcard_matcher(operand, where)
         return lambda value: isinstance(value, str) and fullmatch(value) is not None
     if name == "numeric":

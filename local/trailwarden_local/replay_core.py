@@ -119,17 +119,16 @@ _ENVELOPE_PER_BYTE: Final = 12
 _ENVELOPE_OVERHEAD: Final = 512
 
 
-def _parse_record(text: bytes, call: bytes, event_id: bytes) -> Any:
+def _parse_record(text: bytes, source: str, name: str, event_id: str) -> Any:
     """One record cut out of a scanned log, parsed; None unless it is the record whose
-    fields the scan read there (``call`` as the scan read it, see _FIELDS)."""
-    source, _, name = call[len(_CALL_HEAD) :].partition(_NAME_JOINT)
+    fields the scan read there (its call's eventSource and eventName, its eventID)."""
     try:
         record = _loads_record(text)
         if (
             type(record) is dict
-            and record.get("eventID") == event_id.decode()
-            and record.get("eventSource") == source.decode()
-            and record.get("eventName") == name.decode()
+            and record.get("eventID") == event_id
+            and record.get("eventSource") == source
+            and record.get("eventName") == name
         ):
             return record
     except ValueError:  # UnicodeDecodeError included
@@ -189,6 +188,38 @@ class Result:
     stats: Stats
 
 
+class _Scanned(NamedTuple):
+    """A scanned log (see Replayer._scan_log): its bytes, the records' bounds and the
+    fields the scan read, in record order."""
+
+    data: bytes
+    low: int
+    high: int
+    nexts: list[int]  # where each record but the first starts
+    calls: list[bytes]  # `Source":"<eventSource>","eventName":"<eventName>`
+    id_texts: list[str]  # the eventIDs
+
+
+class _ScannedCall:
+    """A call as the scan read it (see _FIELDS): its eventSource and eventName (None:
+    not UTF-8) and, once a record of it was wrapped, the rules that may take it."""
+
+    __slots__ = ("name", "quoted_name", "rules", "source")
+
+    def __init__(self, source: str, name: str | None) -> None:
+        self.source, self.name = source, name
+        self.quoted_name = "" if name is None else encode_basestring_ascii(name)
+        self.rules: tuple[_Candidate, ...] | None = None
+
+
+def _call_texts(call: bytes) -> tuple[str, str | None]:
+    source, _, name = call[len(_CALL_HEAD) :].partition(_NAME_JOINT)
+    try:
+        return source.decode(), name.decode()
+    except UnicodeDecodeError:
+        return "", None
+
+
 class _Outcome(NamedTuple):  # a NamedTuple: built for every record a rule may take
     workflow: str | None
     verdict: str
@@ -221,15 +252,22 @@ def line(
     """
     # What json.dumps(..., separators=(",", ":")) of the dict in this order prints, built
     # by hand: only the actions need the encoder (tests compare both).
-    actions = outcome.actions
     shown = "" if account == NO_ACCOUNT_FIELD else f',"account":{_json_text(account)}'
     return (
         f'{{"eventID":{_json_text(event_id)},"key":{_json_text(key)}{shown}'
-        f',"eventName":{_json_text(event_name)},"workflow":{_json_text(outcome.workflow)}'
+        f',"eventName":{_json_text(event_name)}{_outcome_fields(outcome)}'
+    )
+
+
+def _outcome_fields(outcome: _Outcome) -> str:
+    """A line's end, from ``,"workflow":`` on (see line)."""
+    actions, workflow, rule = outcome.actions, outcome.workflow, outcome.rule
+    return (
+        f',"workflow":{"null" if workflow is None else encode_basestring_ascii(workflow)}'
         f',"verdict":{encode_basestring_ascii(outcome.verdict)}'
         f',"reason":{encode_basestring_ascii(outcome.reason)}'
         f',"actions":{_LINE_ENCODER.encode(list(actions)) if actions else "[]"}'
-        f',"rule":{_json_text(outcome.rule)}}}'
+        f',"rule":{"null" if rule is None else encode_basestring_ascii(rule)}}}'
     )
 
 
@@ -272,6 +310,8 @@ class Replayer:
         # (source, eventSource, eventName) -> the rules that may take that call, each with
         # its pattern decided for that call (see _candidates)
         self._rules_by_call: dict[tuple[str | None, str, str], tuple[_Candidate, ...]] = {}
+        # the calls the scan read (their text in the log) -> their texts and rules
+        self._scanned_calls: dict[bytes, _ScannedCall] = {}
 
     # ------------------------------------------------------------------ documents
 
@@ -388,24 +428,74 @@ class Replayer:
                     + tail
                     for text, tail in zip(id_texts, tails, strict=True)
                 ]
-        decided: list[str] = []
-        for index in [at for at, tail in enumerate(tails) if not tail]:
-            # A rule may take it: parse the record and decide it in full.
-            start = low if index == 0 else nexts[index - 1]
-            end = nexts[index] - 1 if index < len(nexts) else high  # before ",{"
-            event_id = found_ids[index][len(_ID_HEAD) :]
-            record = _parse_record(data[start:end], calls[index], event_id)
-            if record is None:
-                return None
-            bound = _ENVELOPE_PER_BYTE * (end - start) + _ENVELOPE_OVERHEAD
-            self._emit(self._record_line(record, label, index, bound), decided, stats)
-            if not self.only_matches:
-                lines[index] = decided.pop()
+        candidates = [at for at, tail in enumerate(tails) if not tail]
+        scanned = _Scanned(data, low, high, nexts, calls, id_texts)
+        decided = self._decide_scanned(scanned, candidates, label, lines, stats)
+        if decided is None:
+            return None
         if self.only_matches:
             lines = decided
         stats.counts[(NO_WORKFLOW, _IGNORE)] += total - stats.records
         stats.records = total
         return Result(lines, stats)
+
+    def _decide_scanned(
+        self,
+        scanned: _Scanned,
+        candidates: list[int],
+        label: str,
+        lines: list[str],
+        stats: Stats,
+    ) -> list[str] | None:
+        """Decide the scanned records a rule may take (their indexes): each line put in
+        ``lines`` (or, with only_matches, the lines returned); None when a record is not
+        what the scan read (the file is parsed)."""
+
+        decided: list[str] = []
+        only_matches, organization, tally = self.only_matches, self._org, self._tally
+        data, low, high, nexts, calls, id_texts = scanned
+        known = self._scanned_calls
+        for index in candidates:
+            # A rule may take it: parse the record and decide it in full.
+            start = low if index == 0 else nexts[index - 1]
+            end = nexts[index] - 1 if index < len(nexts) else high  # before ",{"
+            call = calls[index]
+            seen = known.get(call)
+            if seen is None:
+                seen = known[call] = _ScannedCall(*_call_texts(call))
+            if seen.name is None:
+                return None
+            record = _parse_record(data[start:end], seen.source, seen.name, id_texts[index])
+            if record is None:
+                return None
+            bound = _ENVELOPE_PER_BYTE * (end - start) + _ENVELOPE_OVERHEAD
+            if organization:
+                self._emit(self._record_line(record, label, index, bound), decided, stats)
+                if not only_matches:
+                    lines[index] = decided.pop()
+                continue
+            # _record_line and _emit for what the scan already checked: the record's
+            # eventID (its key, record_key) and eventName are the scanned strings.
+            event = wrap_cloudtrail_record(record, copy=False)
+            # The rules that may take it depend on its call alone (wrap derives the
+            # event's source from its eventSource): looked up once per call.
+            rules = seen.rules
+            if rules is None:
+                rules = seen.rules = self._candidates(event)
+            outcome = self.outcome(event, bound, rules)
+            tally(outcome, None, stats)
+            if only_matches and outcome.verdict == _IGNORE:
+                continue
+            quoted = encode_basestring_ascii(id_texts[index])
+            text = (
+                f'{{"eventID":{quoted},"key":{quoted},"eventName":{seen.quoted_name}'
+                f"{_outcome_fields(outcome)}"
+            )
+            if only_matches:
+                decided.append(text)
+            else:
+                lines[index] = text
+        return decided
 
     def _scan_tail(self, call: bytes) -> str:
         """Memoised: "" if a rule may take this call, else its line after the eventID.
@@ -435,6 +525,14 @@ class Replayer:
 
     def _emit(self, produced: _Produced, lines: list[str], stats: Stats) -> None:
         event_id, event_name, outcome, key, account = produced
+        self._tally(outcome, account, stats)
+        if not (self.only_matches and outcome.verdict == _IGNORE):
+            lines.append(
+                line(event_id, event_name, outcome, key, account if self._org else NO_ACCOUNT_FIELD)
+            )
+
+    def _tally(self, outcome: _Outcome, account: str | None, stats: Stats) -> None:
+        """Count one decided record (``account``: organisation mode's, else unused)."""
         stats.records += 1
         stats.counts[(outcome.workflow or NO_WORKFLOW, outcome.verdict)] += 1
         for rule in outcome.matched:
@@ -442,10 +540,6 @@ class Replayer:
         stats.errors += outcome.error
         if self._org and outcome.verdict != _IGNORE:
             stats.by_account[(account or "-", outcome.verdict)] += 1
-        if not (self.only_matches and outcome.verdict == _IGNORE):
-            lines.append(
-                line(event_id, event_name, outcome, key, account if self._org else NO_ACCOUNT_FIELD)
-            )
 
     # ------------------------------------------------------------------ records
 
@@ -535,21 +629,34 @@ class Replayer:
 
     # ------------------------------------------------------------------ deciding
 
-    def outcome(self, event: Mapping[str, Any], size_bound: int | None = None) -> _Outcome:
+    def outcome(
+        self,
+        event: Mapping[str, Any],
+        size_bound: int | None = None,
+        candidates: tuple[_Candidate, ...] | None = None,
+    ) -> _Outcome:
         """What the deployed app would do with one EventBridge event (``size_bound``: an
-        upper bound of its JSON size, see :func:`trailwarden.models.events.parse_envelope`).
+        upper bound of its JSON size, see :func:`trailwarden.models.events.parse_envelope`;
+        ``candidates``: what _candidates answers for it, when the caller knows).
 
         The last line of defence: whatever the record holds, it gets its one line. The
         readers below treat a value of the wrong type as absent; an exception that still
         escapes them becomes an ``ignore`` line that names it, never a traceback.
         """
         try:
-            return self._outcome(event, size_bound)
+            return self._outcome(event, size_bound, candidates)
         except Exception as exc:
             return _Outcome(None, _IGNORE, _error("replay", exc), error=True)
 
-    def _outcome(self, event: Mapping[str, Any], size_bound: int | None) -> _Outcome:
-        matched = [rule for rule, accepts in self._candidates(event) if accepts(event)]
+    def _outcome(
+        self,
+        event: Mapping[str, Any],
+        size_bound: int | None,
+        candidates: tuple[_Candidate, ...] | None,
+    ) -> _Outcome:
+        if candidates is None:
+            candidates = self._candidates(event)
+        matched = [rule for rule, accepts in candidates if accepts(event)]
         if not matched:
             return self._unmatched(event)
         if len(matched) == 1:  # the common case
@@ -648,11 +755,10 @@ class Replayer:
             return _Outcome(workflow.id, _IGNORE, why, rule=rule, matched=matched, error=True)
         detection, verdict = decision.detection, decision.verdict
         reason = detection.reason
-        mode = settings.mode(workflow.id)
-        if detection.outcome is not Outcome.IGNORE and (
-            mode is Mode.OFF or (detection.outcome is Outcome.ACT and mode is Mode.ALERT)
-        ):
-            reason = f"{reason} (mode {mode})"
+        if detection.outcome is not Outcome.IGNORE:
+            mode = settings.mode(workflow.id)
+            if mode is Mode.OFF or (detection.outcome is Outcome.ACT and mode is Mode.ALERT):
+                reason = f"{reason} (mode {mode})"
         if (
             self._org_unknown
             and detection.facts.get("addedUntrustedAccounts")

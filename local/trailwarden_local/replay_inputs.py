@@ -36,6 +36,7 @@ _DATED_PATH = re.compile(r"(?:^|/)CloudTrail/[^/]+/(\d{4})/(\d{2})/(\d{2})/")
 _DATED_NAME = re.compile(r"_CloudTrail_[^_/]+_(\d{4})(\d{2})(\d{2})T\d{4}Z")
 _DATED_PREFIX = re.compile(r"(?:^|/)CloudTrail/[^/]+/(\d{4})/(?:(\d{2})/(?:(\d{2})/)?)?$")
 GZIP_MAGIC = b"\x1f\x8b"
+_MOST_INFLATED_PER_BYTE = 1100  # deflate's best ratio is 1,032:1
 
 
 class InputUsageError(ValueError):
@@ -191,7 +192,14 @@ def _gunzip(raw: bytes, decompressobj: Callable[..., Any], error: type[Exception
     while True:
         inflater = decompressobj(wbits=31)
         try:
-            parts.append(inflater.decompress(raw))
+            # The output's size, as the trailer (ISIZE, the last member's length mod
+            # 2**32) gives it, bounds the first call: the output buffer is sized once
+            # instead of grown (~2x faster inflating with ISA-L). A wrong size (several
+            # members, a corrupt trailer) only splits the work: what is left of the
+            # input is inflated by a second call, and the answer is the same.
+            parts.append(inflater.decompress(raw, _size_hint(raw)))
+            if not inflater.eof:
+                parts.append(inflater.decompress(inflater.unconsumed_tail))
         except error as exc:
             raise UnreadableInput(f"bad gzip data: {exc}") from exc
         if not inflater.eof:
@@ -202,6 +210,13 @@ def _gunzip(raw: bytes, decompressobj: Callable[..., Any], error: type[Exception
     if raw.strip(b"\0"):
         raise UnreadableInput("bad gzip data: trailing garbage after the last member")
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _size_hint(raw: bytes) -> int:
+    """One more than the output size the gzip trailer gives; 0 (no bound) when deflate
+    could not produce that much from ``raw`` (at most ~1,032 bytes per byte)."""
+    hint = int.from_bytes(raw[-4:], "little") + 1
+    return hint if hint <= _MOST_INFLATED_PER_BYTE * len(raw) else 0
 
 
 def parse_json(data: bytes) -> Any:

@@ -218,3 +218,38 @@ def test_parsed_events_are_the_frozen_values_their_constructors_build() -> None:
         assert value == cls(**vars(value))
         with pytest.raises(FrozenInstanceError):
             value.key = "changed"  # type: ignore[misc]
+
+
+def test_decisions_and_detections_are_the_frozen_values_their_constructors_build() -> None:
+    """decide() builds its context and decision, and a Detection is built, with their
+    fields as their __dict__ at once: the same values, as frozen, as the dataclasses'."""
+    from dataclasses import FrozenInstanceError, fields, replace
+
+    from trailwarden.logic.decide import Decision, EventContext, decide
+    from trailwarden.models.findings import Detection, Outcome, Severity
+
+    decision = decide(create_user(), BY_ID["iam-user-change"], DetectionSettings())
+    detection = decision.detection
+
+    for value, cls in (
+        (decision, Decision),
+        (decision.context, EventContext),
+        (detection, Detection),
+    ):
+        assert type(value) is cls
+        assert list(vars(value)) == [f.name for f in fields(cls)]
+        assert value == cls(**vars(value))
+        with pytest.raises(FrozenInstanceError):
+            value.reason = "changed"  # type: ignore[union-attr]
+    short = Detection("w", Outcome.ALERT, Severity.HIGH, "why")
+    assert vars(short) == {
+        "workflow": "w",
+        "outcome": Outcome.ALERT,
+        "severity": Severity.HIGH,
+        "reason": "why",
+        "resource_type": "",
+        "resource_id": "",
+        "facts": {},
+    }
+    assert short.facts is not Detection("w", Outcome.ALERT, Severity.HIGH, "why").facts
+    assert replace(short, reason="other") == Detection("w", Outcome.ALERT, Severity.HIGH, "other")

@@ -975,3 +975,24 @@ def test_exists_answers_as_the_walk_through_every_array(shape: int, pattern_exis
             for key in reversed(path[:-1]):
                 pattern = {key: pattern}
             assert compile_pattern(pattern)(event) is (walked is pattern_exists)
+
+
+@pytest.mark.parametrize(
+    "wildcard", ["arn:aws:sns:*", "*", "a.b*", "", "x", "a*b*", "[a]+(*", "a\\**", "é/*"]
+)
+def test_a_wildcard_answers_as_its_regular_expression_whatever_its_shape(wildcard: str) -> None:
+    """A wildcard with one trailing '*' is tested as a prefix, any other by a regular
+    expression: both answer as the expression over '.*' (DOTALL) for every '*' would."""
+    import re
+
+    regex = "".join(
+        ".*" if part == "*" else re.escape(part.replace("\\", ""))
+        for part in re.split(r"(?<!\\)(\*)", wildcard)
+    )
+    values = ["", "x", "a.b", "a.bc\nd", "arn:aws:sns:us-east-1:1:t", "arn:aws:sns", "é/\n", "a*b"]
+    values += ["[a]+(", "[a]+(zz", "a*", "a*zz", "ab", "a.b*"]
+    test = compile_pattern({"f": [{"wildcard": wildcard}]})
+
+    for value in values:
+        expected = re.fullmatch(regex, value, re.DOTALL) is not None
+        assert test({"f": value}) is expected, (wildcard, value)

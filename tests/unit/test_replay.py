@@ -916,3 +916,30 @@ def test_a_rule_for_all_management_events_receives_read_only_calls(
     _, (line,), _ = replay([tmp_path / "logs"], overrides=[], template=fixture_template)
 
     assert line["rule"] is not None and "Reads" in line["rule"]
+
+
+def test_replay_decides_every_workflow_without_loading_the_aws_sdk() -> None:
+    """Remediation and lookup modules import botocore only when an AWS call fails: replay
+    (and a detection-only cold start) never pays for it."""
+    probe = (
+        "import sys\n"
+        "from trailwarden.workflows.registry import BY_ID\n"
+        "import trailwarden_local.replay_core, trailwarden_local.replay\n"
+        "assert len(BY_ID) > 10\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('botocore', 'boto3')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
+    )
+
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_default_template_is_the_samples_template() -> None:
+    from trailwarden_local.replay import _default_template
+
+    assert _default_template() == TEMPLATE

@@ -195,6 +195,25 @@ def _zlib_gunzip(raw: bytes) -> bytes | str:
         return str(exc)
 
 
+def _inflated_whole(raw: bytes) -> bytes | str:
+    """zlib, every member inflated by one unbounded call (no size hint): the reference."""
+    parts: list[bytes] = []
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            parts.append(inflater.decompress(raw))
+        except zlib.error as exc:
+            return f"bad gzip data: {exc}"
+        if not inflater.eof:
+            return "bad gzip data: truncated (no end-of-stream marker)"
+        raw = inflater.unused_data
+        if not raw.startswith(replay_inputs.GZIP_MAGIC):
+            break
+    if raw.strip(b"\0"):
+        return "bad gzip data: trailing garbage after the last member"
+    return b"".join(parts)
+
+
 def _corrupt_crc(data: bytes) -> bytes:
     return data[:-8] + bytes([data[-8] ^ 1]) + data[-7:]
 
@@ -218,3 +237,73 @@ def test_a_gzipped_log_reads_as_zlib_reads_it(raw: bytes) -> None:
         got = str(exc)
 
     assert got == _zlib_gunzip(raw)
+
+
+_BIG = b'{"Records":[' + b'{"eventVersion":"1.08"},' * 4000 + b"{}]}"
+
+
+def _with_size(data: bytes, size: int) -> bytes:
+    """gzip data whose trailer claims ``size`` bytes (CRC left as is)."""
+    return data[:-4] + (size % 2**32).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        gzip.compress(_BIG),
+        gzip.compress(_BIG) + gzip.compress(b"{}"),  # the trailer's size: the small one's
+        gzip.compress(b"{}") + gzip.compress(_BIG),
+        gzip.compress(_BIG) + gzip.compress(_BIG[:-5000]) + gzip.compress(_BIG),
+        _with_size(gzip.compress(_BIG), len(_BIG) - 1),
+        _with_size(gzip.compress(_BIG), len(_BIG) + 1),
+        _with_size(gzip.compress(_BIG), 2**32 - 1),
+        _with_size(gzip.compress(_BIG), 0),
+        gzip.compress(_BIG)[:-8],
+        gzip.compress(_BIG) + b"\0" * 4,
+        gzip.compress(_BIG) + b"\xff\xff\xff\x7f",
+    ],
+    ids=[
+        "one-member",
+        "big-then-small",
+        "small-then-big",
+        "three-members",
+        "size-one-short",
+        "size-one-over",
+        "size-huge",
+        "size-zero",
+        "no-trailer",
+        "zero-padding",
+        "garbage-size",
+    ],
+)
+def test_a_gzipped_log_inflated_to_its_trailer_size_reads_as_one_unbounded_inflate(
+    raw: bytes,
+) -> None:
+    """The output size the trailer gives bounds the first inflate call only: whatever the
+    trailer says (several members, a wrong size), the answer is the unbounded one's."""
+    for inflate in (replay_inputs.gunzip, _zlib_gunzip):
+        try:
+            got: bytes | str = inflate(raw)
+        except replay_inputs.UnreadableInput as exc:
+            got = str(exc)
+        assert got == _inflated_whole(raw)
+
+
+def test_a_gzipped_log_is_inflated_into_a_buffer_of_the_trailer_size() -> None:
+    """One buffer of the size the trailer gives instead of one grown as it fills."""
+    asked: list[int] = []
+
+    class Recording:
+        def __init__(self, wbits: int) -> None:
+            self._inner = zlib.decompressobj(wbits=wbits)
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            asked.append(max_length)
+            return self._inner.decompress(data, max_length)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+    raw = gzip.compress(_BIG)
+    assert replay_inputs._gunzip(raw, Recording, zlib.error) == _BIG
+    assert asked == [len(_BIG) + 1]

@@ -568,3 +568,61 @@ def test_arn_round_trip() -> None:
     )
     with pytest.raises(ValueError, match="not an IP set"):
         waf.parse_arn("arn:aws:wafv2:us-east-1:1:regional/webacl/x/y")
+
+
+def _classify_with_ipaddress(
+    addresses: list[str], protected: tuple[waf.ProtectedNetwork, ...]
+) -> tuple[tuple[waf.Hit, ...], tuple[waf.Hit, ...]]:
+    """classify as ipaddress's subnet_of / supernet_of answer it (the reference)."""
+    inside, covering = [], []
+    for entry in addresses:
+        network = waf.parse_network(entry)
+        if network is None:
+            continue
+        same = [p for p in protected if p.network.version == network.version]
+        holder = next((p for p in same if network.subnet_of(p.network)), None)  # type: ignore[arg-type]
+        if holder is not None:
+            inside.append(waf.Hit(entry, network, holder, inside=True))
+            continue
+        covered = next((p for p in same if network.supernet_of(p.network)), None)  # type: ignore[arg-type]
+        if covered is not None:
+            covering.append(waf.Hit(entry, network, covered, inside=False))
+    return tuple(inside), tuple(covering)
+
+
+def test_classify_compares_first_and_last_addresses_as_ipaddress_does() -> None:
+    import random
+
+    rng = random.Random(12)
+    protected = tuple(
+        waf.ProtectedNetwork(ipaddress.ip_network(text, strict=False), f"source {i}")
+        for i, text in enumerate(
+            ["203.0.113.10", "198.51.100.0/28", "2001:db8:10::a", "10.0.0.0/8", "203.0.113.0/30"]
+        )
+    )
+    addresses = ["not an address", "", "203.0.113.10/32", "2001:DB8:10::A/128"]
+    for _ in range(3000):
+        if rng.random() < 0.7:
+            base = rng.choice(["203.0.113.", "198.51.100.", "10.1.2.", "192.0.2."])
+            addresses.append(f"{base}{rng.randrange(256)}/{rng.randrange(8, 33)}")
+        else:
+            addresses.append(
+                f"2001:db8:{rng.randrange(0, 32):x}::{rng.randrange(16):x}/{rng.randrange(16, 129)}"
+            )
+
+    assert waf.classify(addresses, protected) == _classify_with_ipaddress(addresses, protected)
+    assert waf.classify(addresses, protected[::-1]) == _classify_with_ipaddress(
+        addresses, protected[::-1]
+    )
+
+
+def test_the_configured_networks_follow_the_settings_they_are_read_from() -> None:
+    first = DetectionSettings(protected_ip_cidrs=(ipaddress.ip_network("203.0.113.10/32"),))
+    second = DetectionSettings(protected_ip_cidrs=(ipaddress.ip_network("198.51.100.0/28"),))
+
+    for _ in range(2):
+        assert [p.cidr for p in waf.configured_networks(first)] == ["203.0.113.10/32"]
+        assert [p.cidr for p in waf.configured_networks(second)] == ["198.51.100.0/28"]
+        assert waf.configured_networks(first) == waf.configured_networks(
+            DetectionSettings(protected_ip_cidrs=(ipaddress.ip_network("203.0.113.10"),))
+        )

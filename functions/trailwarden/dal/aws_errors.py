@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING
 
 from trailwarden.models.errors import ResourceGone, TransientAwsError
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 _TRANSIENT_CODES = frozenset(
     {
@@ -26,6 +29,9 @@ def error_code(err: ClientError) -> str:
 
 def translate(err: Exception, *, gone_codes: frozenset[str] = frozenset()) -> Exception:
     """Return the typed error for ``err`` (or ``err`` itself when it has no meaning to us)."""
+    # botocore only once an AWS call failed: replay and detection-only code never load it
+    from botocore.exceptions import BotoCoreError, ClientError
+
     if isinstance(err, ClientError):
         code = error_code(err)
         if code in gone_codes:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from trailwarden.dal.aws_errors import translate
 from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of
 
@@ -37,6 +35,8 @@ def instance_facts(instance_id: str, region: str, clients: ClientFactory) -> dic
     """
     if not instance_id.startswith("i-"):
         return {}  # a hybrid managed node (mi-...) is not an EC2 instance
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     ec2 = clients("ec2", region or None)
     try:
         reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from trailwarden.models.errors import InvalidEvent
 from trailwarden.models.events import (
     CLOUDTRAIL_DETAIL_TYPE,
+    _built,
     account_key,
     parse_cloudtrail,
     parse_envelope,
@@ -148,7 +149,10 @@ def decide(
             detection = workflow.live_detect(event, settings, clients)
         else:
             detection = workflow.detect(event, settings)
-        context = EventContext(
+        # Built with their fields as their __dict__ at once (events._built): once per
+        # event, replay's hot path.
+        context = _built(
+            EventContext,
             event_id=event.event_id,
             event_name=event.event_name,
             event_time=event.event_time,
@@ -160,7 +164,9 @@ def decide(
     verdict = effective_verdict(detection.outcome, settings.mode(workflow.id))
     if excluded and verdict is not Verdict.IGNORE:
         return excluded_decision(detection, context)
-    return Decision(detection, verdict, context, hands_off=excluded)
+    return _built(
+        Decision, detection=detection, verdict=verdict, context=context, hands_off=excluded
+    )
 
 
 def excluded_decision(detection: Detection, context: EventContext) -> Decision:

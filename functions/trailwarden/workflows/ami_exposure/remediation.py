@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from trailwarden.dal.aws_errors import translate
 from trailwarden.models.errors import ResourceGone
 from trailwarden.models.findings import PlannedAction
@@ -72,6 +70,8 @@ class LaunchPermissions:
 
 def read_launch_permissions(ec2: Any, image_id: str) -> LaunchPermissions:
     """DescribeImages first: it says InvalidAMIID.NotFound for a deregistered image."""
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     try:
         images = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
         # A just-deregistered image may still be listed, in state "deregistered".
@@ -120,6 +120,7 @@ def apply(
 ) -> RemediationResult:
     """Idempotent: re-read, remove what offends now, verify (polling up to
     ``timeout_seconds``). Already private is success."""
+    from botocore.exceptions import ClientError  # boto only when calling AWS
 
     def perform(action: PlannedAction) -> None:
         try:

@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.models.errors import RemediationFailed, RemediationRefused, ResourceGone
 from trailwarden.models.findings import PlannedAction
@@ -93,6 +91,8 @@ def _trail_of(raw: Mapping[str, Any], fallback_region: str) -> Trail:
 
 def list_trails(cloudtrail: Any, region: str) -> list[Trail]:
     """Every trail that logs ``region``: its own trails plus shadows of multi-region ones."""
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     try:
         raw = cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]
     except ClientError as err:
@@ -103,6 +103,8 @@ def list_trails(cloudtrail: Any, region: str) -> list[Trail]:
 def resolve_trail(name_or_arn: str, region: str, clients: ClientFactory) -> Trail:
     """Find the trail a request named. By ARN, ask the ARN's region (a trail's ARN carries
     its home region); by name, ask the region the call was made in. Raises ResourceGone."""
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     lookup_region = arn_region(name_or_arn) or region
     cloudtrail = clients("cloudtrail", lookup_region)
     try:
@@ -125,6 +127,8 @@ def resolve_trail(name_or_arn: str, region: str, clients: ClientFactory) -> Trai
 
 
 def read_status(cloudtrail: Any, trail: Trail) -> TrailState:
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     try:
         status = cloudtrail.get_trail_status(Name=trail.arn or trail.name)
     except ClientError as err:
@@ -151,6 +155,8 @@ def plan(state: TrailState) -> tuple[PlannedAction, ...]:
 def _start_logging(trail: Trail, clients: ClientFactory) -> str:
     """StartLogging in the home region; on InvalidHomeRegionException try the region the
     ARN names (the authoritative home region) once. Returns the region that accepted it."""
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     regions = list(dict.fromkeys(r for r in (trail.home_region, arn_region(trail.arn)) if r))
     for region in regions:
         try:

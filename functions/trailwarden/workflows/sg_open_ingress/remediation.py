@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.models.errors import RemediationFailed, RemediationRefused
 from trailwarden.models.findings import PlannedAction
@@ -62,6 +60,8 @@ def read_ingress(ec2: Any, group_id: str) -> tuple[IngressRule, ...]:
 
     A group that no longer exists reads as having no rules.
     """
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     rules: list[IngressRule] = []
     kwargs: dict[str, Any] = {"Filters": [{"Name": "group-id", "Values": [group_id]}]}
     while True:
@@ -159,6 +159,8 @@ def plan(
 
 def _revoke(ec2: Any, group_id: str, rule_ids: list[str]) -> bool:
     """True when revoked; False when EC2 says (some of) them are not there any more."""
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     try:
         ec2.revoke_security_group_ingress(GroupId=group_id, SecurityGroupRuleIds=rule_ids)
     except ClientError as err:

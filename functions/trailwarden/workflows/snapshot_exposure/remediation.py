@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from trailwarden.dal.aws_errors import translate
 from trailwarden.models.findings import PlannedAction
 from trailwarden.workflows.declaration import ANY_RESOURCE, Grant, actions_of, sub
@@ -58,6 +56,8 @@ class VolumePermissions:
 
 def read_volume_permissions(ec2: Any, snapshot_id: str) -> VolumePermissions:
     """A deleted snapshot answers InvalidSnapshot.NotFound (ResourceGone)."""
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     try:
         resp = ec2.describe_snapshot_attribute(
             SnapshotId=snapshot_id, Attribute="createVolumePermission"
@@ -105,6 +105,7 @@ def apply(
 ) -> RemediationResult:
     """Idempotent: re-read, remove what offends now, verify (polling up to
     ``timeout_seconds``). Already private is success."""
+    from botocore.exceptions import ClientError  # boto only when calling AWS
 
     def perform(action: PlannedAction) -> None:
         try:

@@ -30,7 +30,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from trailwarden.models.findings import Detection, Outcome, Severity
@@ -78,8 +78,18 @@ class ProtectedNetwork:
     network: IpNetwork
     source: str  # "ProtectedIpCidrs" or "NAT gateway nat-..."
 
+    @cached_property
+    def span(self) -> tuple[int, int, int]:
+        """(version, first address, last address) as integers (see classify)."""
+        return _span_of(self.network)
+
+    @cached_property
+    def cidr(self) -> str:
+        """network_text(network), kept (hashing an ipaddress network is Python code)."""
+        return network_text(self.network)
+
     def to_dict(self) -> dict[str, str]:
-        return {"cidr": network_text(self.network), "source": self.source}
+        return {"cidr": self.cidr, "source": self.source}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ProtectedNetwork:
@@ -110,7 +120,7 @@ class Hit:
         return {
             "entry": self.entry,
             "network": network_text(self.network),
-            "protected": network_text(self.protected.network),
+            "protected": self.protected.cidr,
             "source": self.protected.source,
         }
 
@@ -129,7 +139,20 @@ def _network(text: str) -> IpNetwork | None:
 
 
 def configured_networks(settings: DetectionSettings) -> tuple[ProtectedNetwork, ...]:
-    return _configured(settings.protected_ip_cidrs)
+    cidrs = settings.protected_ip_cidrs
+    # By identity first: one settings object decides every event of a run, and hashing
+    # its networks (Python-level __hash__) for the lru_cache costs more than the rest.
+    known = _CONFIGURED_BY_ID.get(id(cidrs))
+    if known is not None and known[0] is cidrs:
+        return known[1]
+    networks = _configured(cidrs)
+    if len(_CONFIGURED_BY_ID) >= 64:
+        _CONFIGURED_BY_ID.clear()
+    _CONFIGURED_BY_ID[id(cidrs)] = (cidrs, networks)  # keeps cidrs alive: the id stays its
+    return networks
+
+
+_CONFIGURED_BY_ID: dict[int, tuple[tuple[IpNetwork, ...], tuple[ProtectedNetwork, ...]]] = {}
 
 
 @lru_cache(maxsize=64)
@@ -148,19 +171,34 @@ def classify(
     """
     inside: list[Hit] = []
     covering: list[Hit] = []
+    # subnet_of / supernet_of as integer comparisons of the first and last addresses
+    # (what ipaddress compares, through its Python-level address objects)
+    spans = [(p, *p.span) for p in protected]
     for entry in addresses:
-        network = parse_network(entry)
-        if network is None:
+        parsed = _parsed_entry(entry)
+        if parsed is None:
             continue
-        same_family = [p for p in protected if p.network.version == network.version]
-        holder = next((p for p in same_family if network.subnet_of(p.network)), None)  # type: ignore[arg-type]
+        network, version, first, last = parsed
+        same_family = [(p, low, high) for p, kind, low, high in spans if kind == version]
+        holder = next((p for p, low, high in same_family if low <= first and last <= high), None)
         if holder is not None:
             inside.append(Hit(entry, network, holder, inside=True))
             continue
-        covered = next((p for p in same_family if network.supernet_of(p.network)), None)  # type: ignore[arg-type]
+        covered = next((p for p, low, high in same_family if first <= low and high <= last), None)
         if covered is not None:
             covering.append(Hit(entry, network, covered, inside=False))
     return tuple(inside), tuple(covering)
+
+
+def _span_of(network: IpNetwork) -> tuple[int, int, int]:
+    return network.version, int(network.network_address), int(network.broadcast_address)
+
+
+@lru_cache(maxsize=1024)  # the same entries recur in every update of a set (immutable)
+def _parsed_entry(entry: str) -> tuple[IpNetwork, int, int, int] | None:
+    """parse_network(entry) and its span (see ProtectedNetwork.span), or None."""
+    network = parse_network(entry)
+    return None if network is None else (network, *_span_of(network))
 
 
 def _excluded(network: IpNetwork, protected: Sequence[ProtectedNetwork]) -> list[ProtectedNetwork]:
@@ -217,7 +255,7 @@ class CarveOut:
         raw: dict[str, Any] = {
             "entry": self.entry,
             "network": network_text(self.network),
-            "exclude": list(dict.fromkeys(network_text(p.network) for p in self.excluded)),
+            "exclude": list(dict.fromkeys(p.cidr for p in self.excluded)),
             "sources": list(dict.fromkeys(p.source for p in self.excluded)),
             "prefixCount": len(self.prefixes),
         }
@@ -577,7 +615,7 @@ def _some(items: Sequence[str], shown: int = 10) -> str:
 
 
 def _hit_text(hit: Hit) -> str:
-    network, protected = network_text(hit.network), network_text(hit.protected.network)
+    network, protected = network_text(hit.network), hit.protected.cidr
     if hit.network == hit.protected.network:
         return f"{network} ({hit.protected.source})"
     return f"{network} (inside protected {protected}, {hit.protected.source})"

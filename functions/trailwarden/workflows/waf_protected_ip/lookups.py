@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.models.errors import TransientAwsError
 from trailwarden.models.findings import Outcome
@@ -98,6 +96,8 @@ class IpSet:
 
 
 def read_ip_set(wafv2: Any, arn: str) -> IpSet:
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     name, ip_set_id, scope, _region = waf.parse_arn(arn)
     try:
         resp = wafv2.get_ip_set(Name=name, Scope=scope, Id=ip_set_id)
@@ -155,6 +155,8 @@ def ip_set_usage(wafv2: Any, ip_set_arn: str, scope: str) -> tuple[waf.WebAclUse
 
 
 def lookup_error(err: Exception) -> str:
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     if isinstance(err, ClientError):
         return error_code(err) or type(err).__name__
     return type(err).__name__
@@ -165,6 +167,8 @@ def live_detect(
 ) -> Detection:
     """The detection with live inputs (Assess), after decide's shared prechecks. Lookups
     are made only when they matter."""
+    from botocore.exceptions import BotoCoreError, ClientError  # boto only when calling AWS
+
     change = waf.parse_change(event)
     if change is None:
         return waf.detect(event, settings)

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.models.errors import RemediationFailed, RemediationRefused, TransientAwsError
 from trailwarden.models.findings import PlannedAction
@@ -82,6 +80,8 @@ def live_state(
 ) -> dict[str, Any]:
     """The set's summary against the protected networks as they are now (configured +
     NAT EIPs). A failed NAT lookup is named; the plan then also trusts the event."""
+    from botocore.exceptions import BotoCoreError, ClientError  # boto only when calling AWS
+
     _name, _id, _scope, region = waf.parse_arn(resource_id)
     ip_set = read_ip_set(clients("wafv2", region), resource_id)
     nat: tuple[waf.ProtectedNetwork, ...] = ()
@@ -298,6 +298,8 @@ def apply(
     after ``retry.attempts`` conflicts it raises TransientAwsError so the state machine's
     Retry runs the step again later.
     """
+    from botocore.exceptions import ClientError  # boto only when calling AWS
+
     retry = retry or LockRetry()
     if not protected:
         raise RemediationRefused(f"{arn}: no protected networks to remove")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers._notify_deps import END_MARGIN_SECONDS, NotifyDeps, send_deadline
+from tests.unit.fakes import RecordingSns
 from tests.unit.test_notify_messages import finding
 from trailwarden.models.settings import NotifySettings
 from trailwarden.notify import messages
@@ -23,15 +24,6 @@ class Secrets:
         if isinstance(self.value, Exception):
             raise self.value
         return self.value
-
-
-class Sns:
-    def __init__(self) -> None:
-        self.published: list[dict[str, Any]] = []
-
-    def publish(self, **kwargs: Any) -> dict[str, str]:
-        self.published.append(kwargs)
-        return {"MessageId": "1"}
 
 
 @pytest.mark.parametrize(
@@ -53,7 +45,7 @@ class Sns:
 def test_broken_webhook_set_up_still_sends_the_email(
     secret: Any, sink: str, setting: str, platform: str
 ) -> None:
-    sns = Sns()
+    sns = RecordingSns()
     settings = NotifySettings(topic_arn="arn:aws:sns:us-east-1:1:t", **{setting: "tw"})
     deps = NotifyDeps(settings=settings, sns=sns, secrets=Secrets(secret))  # type: ignore[arg-type]
 
@@ -92,7 +84,7 @@ def test_a_trickling_discord_is_cut_before_the_lambda_would_time_out() -> None:
         sink.trickle_next(0.05, count=3)
         deps = NotifyDeps(
             settings=NotifySettings(discord_secret_name="tw"),  # 5 s per attempt, 3 attempts
-            sns=Sns(),
+            sns=RecordingSns(),
             secrets=Secrets(sink.url),  # type: ignore[arg-type]
         )
         context = Context(int((END_MARGIN_SECONDS + 0.5) * 1000))  # 0.5 s left to send

@@ -22,6 +22,7 @@ from handlers import remediate as remediate_handler
 from handlers._notify_deps import NotifyDeps
 from handlers._reach import Reach, build_reach
 from tests.conftest import load_event
+from tests.unit.fakes import member_client as member_client_in
 from trailwarden.dal.clients import client_cache
 from trailwarden.dal.incidents import IncidentStore
 from trailwarden.dal.member_clients import MemberRoles
@@ -85,17 +86,7 @@ def member(aws: None) -> str:
 
 
 def as_member(account: str, service: str) -> Any:
-    """A plain boto3 client with the member's own credentials (the test's oracle)."""
-    creds = boto3.client("sts", region_name="us-east-1").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="test-setup"
-    )["Credentials"]
-    return boto3.client(
-        service,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    return member_client_in(account, service, REGION)
 
 
 def public_image(ec2: Any) -> str:

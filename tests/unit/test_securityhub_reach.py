@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from handlers._reach import Reach, build_reach
+from tests.unit.fakes import member_client as member_client_in
 from trailwarden.dal.clients import client_cache
 from trailwarden.dal.member_clients import MemberRoles
 from trailwarden.models.errors import NotificationFailed
@@ -62,17 +63,7 @@ def aws() -> Iterator[None]:
 
 
 def member_client(account: str, service: str) -> Any:
-    """A plain client with the member's own credentials (the test's oracle)."""
-    creds = boto3.client("sts", region_name="us-east-1").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="test-setup"
-    )["Credentials"]
-    return boto3.client(
-        service,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    return member_client_in(account, service, REGION)
 
 
 def test_account_mode_imports_into_this_accounts_own_security_hub(aws: None) -> None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers._notify_deps import NotifyDeps, build_notify_deps
+from tests.unit.fakes import RecordingSns
 from tests.unit.test_notify_messages import finding
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.models.settings import NotifySettings
@@ -41,15 +42,6 @@ class Secrets:
         if name not in self.values:
             raise RuntimeError("ResourceNotFoundException")
         return self.values[name]
-
-
-class Sns:
-    def __init__(self) -> None:
-        self.published: list[dict[str, Any]] = []
-
-    def publish(self, **kwargs: Any) -> dict[str, str]:
-        self.published.append(kwargs)
-        return {"MessageId": "1"}
 
 
 def notice() -> Notice:
@@ -87,7 +79,7 @@ def test_slack_500_and_a_hanging_teams_still_email_and_post_to_discord(
     discord, slack, teams = webhooks
     slack.fail_with(500)
     teams.hang()
-    sns = Sns()
+    sns = RecordingSns()
     secrets = Secrets({"tw/discord": discord.url, "tw/slack": slack.url, "tw/teams": teams.url})
     deps = NotifyDeps(settings(), sns, secrets)  # type: ignore[arg-type]
     started = time.monotonic()
@@ -116,7 +108,7 @@ def test_a_hanging_slack_cannot_eat_the_time_of_teams(
     secrets = Secrets({"tw/slack": slack.url, "tw/teams": teams.url})
     # One attempt may take 5 s: only Slack's own budget (0.8 s) stops it before the deadline.
     slow = settings(discord_secret_name="", webhook_timeout_seconds=5.0)
-    deps = NotifyDeps(slow, Sns(), secrets)  # type: ignore[arg-type]
+    deps = NotifyDeps(slow, RecordingSns(), secrets)  # type: ignore[arg-type]
     started = time.monotonic()
 
     # The invocation's deadline leaves room for both; Slack gets only its budget of it.
@@ -147,7 +139,7 @@ def test_sinks_come_in_order_email_discord_slack_teams_then_securityhub(
     )
     deps = NotifyDeps(
         settings(security_hub_findings=True),
-        Sns(),
+        RecordingSns(),
         secrets,  # type: ignore[arg-type]
         securityhub_client_for=calls.append,
     )
@@ -166,7 +158,9 @@ def test_without_the_security_hub_module_its_sink_is_unavailable_and_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "trailwarden.notify.securityhub", None)  # import fails
-    deps = NotifyDeps(NotifySettings(topic_arn=TOPIC, security_hub_findings=True), Sns(), None)
+    deps = NotifyDeps(
+        NotifySettings(topic_arn=TOPIC, security_hub_findings=True), RecordingSns(), None
+    )
 
     email, hub = deps.sinks()
     report = deliver_all(notice(), [email, hub])
@@ -178,14 +172,14 @@ def test_without_the_security_hub_module_its_sink_is_unavailable_and_says_so(
 
 
 def test_security_hub_off_builds_no_sink_and_reads_no_module() -> None:
-    deps = NotifyDeps(NotifySettings(topic_arn=TOPIC), Sns(), None)
+    deps = NotifyDeps(NotifySettings(topic_arn=TOPIC), RecordingSns(), None)
 
     assert [s.name for s in deps.sinks()] == ["email"]
 
 
 def test_an_unreadable_secret_fails_only_its_own_sink_and_never_shows_the_url() -> None:
     secrets = Secrets({"tw/discord": "https://discord.example/api/webhooks/1/T0KEN"})
-    deps = NotifyDeps(settings(), Sns(), secrets)  # type: ignore[arg-type]
+    deps = NotifyDeps(settings(), RecordingSns(), secrets)  # type: ignore[arg-type]
 
     report = deliver_all(notice(), deps.sinks())
 
@@ -197,7 +191,7 @@ def test_an_unreadable_secret_fails_only_its_own_sink_and_never_shows_the_url() 
 
 def test_the_approval_request_with_discord_buttons_never_reads_the_webhook_secret() -> None:
     secrets = Secrets({"tw/slack": "https://hooks.slack.example/services/T/B/x"})
-    deps = NotifyDeps(settings(teams_secret_name=""), Sns(), secrets)  # type: ignore[arg-type]
+    deps = NotifyDeps(settings(teams_secret_name=""), RecordingSns(), secrets)  # type: ignore[arg-type]
 
     sinks = deps.sinks(without=frozenset({"discord"}))
 

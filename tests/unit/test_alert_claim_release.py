@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import load_event
+from tests.unit.fakes import ImportingHub
 from trailwarden.dal.incidents import IncidentStore
 from trailwarden.logic.alert import alert
 from trailwarden.models.errors import NotificationFailed
@@ -47,20 +48,6 @@ def store() -> Iterator[IncidentStore]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield IncidentStore(ddb, "incidents", dedupe_ttl_seconds=48 * 3600)
-
-
-class ImportingHub:
-    """Security Hub that imports every finding (it tells nobody)."""
-
-    name = "securityhub"
-    limits = EmailSink.limits
-    tells_people = False
-
-    def render(self, notice: Any) -> Any:
-        return notice
-
-    def deliver(self, rendered: Any) -> str:
-        return "imported"
 
 
 def run(store: IncidentStore, sns: Any, *also: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import REPO
+from tests.unit.fakes import ImportingHub
 from trailwarden.approvals import tokens
 from trailwarden.approvals.request import request_approval
 from trailwarden.approvals.store import ApprovalStore
@@ -343,17 +344,6 @@ def test_a_request_only_security_hub_took_is_not_requested_nobody_has_the_link(
     world: World,
 ) -> None:
     from trailwarden.models.errors import NotificationFailed
-
-    class ImportingHub:
-        name = "securityhub"
-        limits = EmailSink.limits
-        tells_people = False
-
-        def render(self, notice: Any) -> Any:
-            return notice
-
-        def deliver(self, rendered: Any) -> str:
-            return "imported"
 
     with pytest.raises(NotificationFailed, match="tells a person"):
         request_approval(

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.unit.fakes import HOST_NAME_CASES
 from tests.unit.test_notify_messages import finding
 from trailwarden.models.errors import NotificationFailed
 from trailwarden.notify import messages, slack
@@ -286,17 +287,7 @@ def test_the_webhook_url_never_reaches_logs_or_errors(
         assert hook.path not in text
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("visit www.evil.example now", "visit www[.]evil[.]example now"),
-        ("evil.example", "evil[.]example"),
-        ("mail alice@corp.example", "mail alice@corp[.]example"),
-        ("aws-cli/2.15.0 Python/3.11.4", "aws-cli/2.15.0 Python/3.11.4"),
-        ("from 198.51.100.23", "from 198.51.100.23"),
-        ("ami-0a1b2c3d4e5f60718", "ami-0a1b2c3d4e5f60718"),
-    ],
-)
+@pytest.mark.parametrize(("raw", "expected"), HOST_NAME_CASES)
 def test_bare_host_names_are_defanged_so_slack_cannot_auto_link_them(
     raw: str, expected: str
 ) -> None:

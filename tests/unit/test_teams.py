@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.unit.fakes import HOST_NAME_CASES
 from tests.unit.test_notify_messages import finding
 from tests.unit.test_slack import HIDDEN, HOSTILE, LINK, Sleep
 from trailwarden.models.errors import NotificationFailed
@@ -208,17 +209,7 @@ def test_line_start_markers_become_look_alikes_and_words_stay(raw: str, expected
     assert teams.neutralize(raw) == expected
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("visit www.evil.example now", "visit www[.]evil[.]example now"),
-        ("evil.example", "evil[.]example"),
-        ("mail alice@corp.example", "mail alice@corp[.]example"),
-        ("aws-cli/2.15.0 Python/3.11.4", "aws-cli/2.15.0 Python/3.11.4"),
-        ("from 198.51.100.23", "from 198.51.100.23"),
-        ("ami-0a1b2c3d4e5f60718", "ami-0a1b2c3d4e5f60718"),
-    ],
-)
+@pytest.mark.parametrize(("raw", "expected"), HOST_NAME_CASES)
 def test_bare_host_names_are_defanged_so_teams_cannot_auto_link_them(
     raw: str, expected: str
 ) -> None:

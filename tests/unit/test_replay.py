@@ -939,6 +939,30 @@ def test_replay_decides_every_workflow_without_loading_the_aws_sdk() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_replay_of_local_files_loads_no_reader_thread_s3_dates_or_retry_jitter() -> None:
+    """The reader thread and its queue (S3 only), the month lengths of S3 prefixes and
+    the WAF lock retry's jitter are imported where used: local replay's start-up skips
+    them (~2 ms of a process that must stay under 1/5 of jq's time)."""
+    probe = (
+        "import sys\n"
+        "import trailwarden_local.replay, trailwarden_local.replay_core\n"
+        "import trailwarden_local.replay_inputs\n"
+        "from trailwarden.workflows.registry import BY_ID\n"
+        "remediations = [w.remediation for w in BY_ID.values()]\n"
+        "assert 'trailwarden.workflows.waf_protected_ip.remediation' in sys.modules\n"
+        "print(sorted(m for m in ('threading', 'queue', 'calendar', 'random') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
+    )
+
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_default_template_is_the_samples_template() -> None:
     from trailwarden_local.replay import _default_template
 

@@ -963,6 +963,34 @@ def test_replay_of_local_files_loads_no_reader_thread_s3_dates_or_retry_jitter()
     assert out.stdout.strip() == "[]"
 
 
+def test_the_command_collects_no_garbage_while_replays_modules_load() -> None:
+    """The command pauses cyclic garbage collection from its start (loading the modules
+    and rules is several collections' worth of objects), and restores it after."""
+    probe = (
+        "import gc, sys\n"
+        "from trailwarden_local import cli, replay\n"
+        "def run(*args, **kwargs):\n"
+        "    import trailwarden_local.replay_core, trailwarden_local.replay_rules\n"
+        "    return 0\n"
+        "replay.run = run\n"
+        "args = cli.build_parser().parse_args(['replay', 'logs/'])\n"
+        "collections = []\n"
+        "gc.callbacks.append(lambda phase, info: collections.append(info['generation']))\n"
+        "status = replay.main(args)\n"
+        "during, enabled = len(collections), gc.isenabled()\n"
+        "print(status, during, enabled)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
+    )
+
+    assert out.stdout.strip() == "0 0 True"
+
+
 def test_the_default_template_is_the_samples_template() -> None:
     from trailwarden_local.replay import _default_template
 

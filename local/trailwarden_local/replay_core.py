@@ -87,9 +87,12 @@ _FIELDS: Final = re.compile(
     rb'|Version(?<=\},\{"eventVersion)(?=":))"'
 )
 _KEY_SHIFT: Final = 2  # len('"e')
+# A record's "{" is this many bytes before the match of its eventVersion key.
+_START_BEFORE: Final = _KEY_SHIFT + 1
 _CALL_HEAD: Final = b'Source":"'
 _NAME_JOINT: Final = b'","eventName":"'
 _ID_HEAD: Final = b'ID":"'
+_ID_JOINT: Final = '\nID":"'
 _CLOSE: Final = ord("}")
 # Organisation mode: every record's account, as CloudTrail writes it (after eventID).
 # Every occurrence of the key; the group is None unless its value is 12 digits.
@@ -201,7 +204,7 @@ class _Scanned(NamedTuple):
     data: bytes
     low: int
     high: int
-    nexts: list[int]  # where each record but the first starts
+    nexts: list[int]  # where each record but the first starts, plus _START_BEFORE
     calls: list[bytes]  # `Source":"<eventSource>","eventName":"<eventName>`
     id_texts: list[str]  # the eventIDs
 
@@ -396,23 +399,24 @@ class Replayer:
             or fields[2::3].count(None) != total - 1
         ):
             return None
-        # Where each record but the first starts: its "{" just before the match's key.
-        before = _KEY_SHIFT + 1
-        nexts = [start - before for start in map(re.Match.start, found[2::3])]
+        # Where each record but the first starts (_START_BEFORE bytes before its match).
+        nexts = list(map(re.Match.start, found[2::3]))
         memo = self._scan_memo
         for call in set(calls).difference(memo):
             self._scan_tail(call)
         tails = list(map(memo.__getitem__, calls))
         try:
-            id_texts = joined_ids.replace(_ID_HEAD, b"").decode().split("\n")
+            # each ID's text after its `ID":"` (split at the joints: no second copy)
+            id_texts = joined_ids.decode().split(_ID_JOINT)
         except UnicodeDecodeError:
             return None
+        id_texts[0] = id_texts[0][len(_ID_HEAD) :]
         stats = Stats(inputs=1)
         lines: list[str] = []
         if self._org:
             # where each record's closing "}" is (the last one's: just before high); where
             # each eventID is (_KEY_SHIFT bytes into its key: the same order)
-            closes = [start - 2 for start in nexts]
+            closes = [start - _START_BEFORE - 2 for start in nexts]
             closes.append(high - 1)
             accounts = _scan_accounts(
                 data, low, high, closes, list(map(re.Match.start, found[1::3]))
@@ -465,8 +469,8 @@ class Replayer:
         known = self._scanned_calls
         for index in candidates:
             # A rule may take it: parse the record and decide it in full.
-            start = low if index == 0 else nexts[index - 1]
-            end = nexts[index] - 1 if index < len(nexts) else high  # before ",{"
+            start = low if index == 0 else nexts[index - 1] - _START_BEFORE
+            end = nexts[index] - _START_BEFORE - 1 if index < len(nexts) else high  # before ",{"
             call = calls[index]
             seen = known.get(call)
             if seen is None:

@@ -387,15 +387,17 @@ class Replayer:
         if len(fields) != 3 * total - 1:
             return None
         calls, found_ids = fields[0::3], fields[1::3]
-        # In that order: each call holds `Source":"` once and an ID `ID":"` once (a
-        # field's text has no quote), at its start. No raw newline in a match.
+        # In that order: each call is a call's text and each ID an ID's. A field's text
+        # starts `Source":"` or `ID":"` (the group's two forms; a value holds no quote),
+        # "I" < "S": the least call and the greatest ID tell. No raw newline in a match.
         try:
-            joined_ids, joined_calls = b"\n".join(found_ids), b"\n".join(calls)
+            joined_ids, least_call = b"\n".join(found_ids), min(calls)
         except TypeError:  # a record's start (None) where a call or an ID belongs
             return None
         if (
-            joined_ids.count(_ID_HEAD) != total
-            or joined_calls.count(_CALL_HEAD) != total
+            type(least_call) is not bytes  # the one "call" is a record's start
+            or not least_call.startswith(_CALL_HEAD)
+            or not max(found_ids).startswith(_ID_HEAD)
             or fields[2::3].count(None) != total - 1
         ):
             return None

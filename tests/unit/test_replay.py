@@ -610,6 +610,32 @@ def test_a_log_as_cloudtrail_writes_it_is_scanned_not_parsed() -> None:
         assert each._scan_log(nested_record_start, "log") is None  # parsed instead
 
 
+def test_the_scan_refuses_an_id_where_a_call_belongs_and_a_call_where_an_id_does() -> None:
+    replayer = Replayer(load_rules(TEMPLATE, dict(INDEX["parameters"]), OWN_ROLES))
+    benign = record_of(
+        "ami-exposure/made-public.json",
+        eventName="DescribeInstances",
+        requestParameters={"instancesSet": {}},
+    )
+    head = {"eventVersion": "1.09"}
+    rest = {k: v for k, v in benign.items() if k not in ("eventVersion", "eventID")}
+    shapes = {
+        # ID, call in the first record: an ID read where a call belongs
+        "id-first": [head | {"eventID": "first"} | rest, benign | {"eventID": "b"}],
+        # a second call, nested after the first record's ID: read where an ID belongs
+        "call-after-id": [
+            benign | {"eventID": "a", "responseElements": {"eventSource": "s", "eventName": "n"}},
+            {k: v for k, v in benign.items() if k != "eventID"},
+        ],
+        # the one record has no call: its "call" is its ID
+        "no-call": [{k: v for k, v in benign.items() if k not in ("eventSource",)}],
+    }
+    for name, records in shapes.items():
+        text = json.dumps({"Records": records}, separators=(",", ":")).encode()
+
+        assert replayer._scan_log(text, name) is None, name
+
+
 def test_a_record_over_256_kb_is_invalid_on_the_fast_path_too(tmp_path: Path) -> None:
     huge = record_of("ami-exposure/made-public.json", eventID="huge", userAgent="x" * (300 * 1024))
     write_log(tmp_path / "huge.json.gz", [huge, record_of("ami-exposure/made-public.json")])

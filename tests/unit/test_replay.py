@@ -610,6 +610,15 @@ def test_a_log_as_cloudtrail_writes_it_is_scanned_not_parsed() -> None:
         assert each._scan_log(nested_record_start, "log") is None  # parsed instead
 
 
+@pytest.mark.parametrize(
+    "tails", [[], ["x"], [""], ["", "x", "", ""], ["x", "y", ""], ["a"] * 9 + [""] + ["b"] * 5]
+)
+def test_the_scans_candidates_are_the_records_with_an_empty_tail(tails: list[str]) -> None:
+    from trailwarden_local.replay_core import _candidate_indexes
+
+    assert _candidate_indexes(tails) == [at for at, tail in enumerate(tails) if tail == ""]
+
+
 def test_the_scan_refuses_an_id_where_a_call_belongs_and_a_call_where_an_id_does() -> None:
     replayer = Replayer(load_rules(TEMPLATE, dict(INDEX["parameters"]), OWN_ROLES))
     benign = record_of(

@@ -469,7 +469,8 @@ class Replayer:
         what the scan read (the file is parsed)."""
 
         decided: list[str] = []
-        only_matches, organization, tally = self.only_matches, self._org, self._tally
+        only_matches, organization = self.only_matches, self._org
+        counts, started = stats.counts, stats.started
         data, low, high, nexts, calls, id_texts = scanned
         known = self._scanned_calls
         for index in candidates:
@@ -499,8 +500,16 @@ class Replayer:
             rules = seen.rules
             if rules is None:
                 rules = seen.rules = self._candidates(event)
-            outcome = self.outcome(event, bound, rules)
-            tally(outcome, None, stats)
+            # outcome() and _tally() inlined (once per record a rule may take)
+            try:
+                outcome = self._outcome(event, bound, rules)
+            except Exception as exc:
+                outcome = _Outcome(None, _IGNORE, _error("replay", exc), error=True)
+            stats.records += 1
+            counts[(outcome.workflow or NO_WORKFLOW, outcome.verdict)] += 1
+            for rule in outcome.matched:
+                started[rule] += 1
+            stats.errors += outcome.error
             if only_matches and outcome.verdict == _IGNORE:
                 continue
             quoted = encode_basestring_ascii(id_texts[index])

@@ -9,16 +9,13 @@ YYYYMMDDTHHmmZ_<id>.json.gz``): S3 folders outside the range are not even listed
 
 from __future__ import annotations
 
-import calendar
 import json
 import os
 import re
-import threading
 import zlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from queue import Full, Queue
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -97,6 +94,10 @@ def loaded(sources: Iterable[Source], prefetch: int = 2) -> Iterator[Loaded]:
     if prefetch <= 0:
         yield from map(load, sources)
         return
+    # Only S3 reads ahead (replay._prefetch): local replay's start-up skips these.
+    import threading
+    from queue import Full, Queue
+
     queue: Queue[Loaded | BaseException | None] = Queue(maxsize=prefetch)
     stop = threading.Event()
 
@@ -146,6 +147,8 @@ def _prefix_days(prefix: str) -> tuple[date, date] | None:
     match = _DATED_PREFIX.search(prefix)
     if not match:
         return None
+    import calendar  # S3 prefixes only (local replay's start-up skips it)
+
     try:
         year = int(match.group(1))
         if match.group(2) is None:

@@ -610,6 +610,41 @@ def test_a_log_as_cloudtrail_writes_it_is_scanned_not_parsed() -> None:
         assert each._scan_log(nested_record_start, "log") is None  # parsed instead
 
 
+@pytest.mark.parametrize(
+    "tails", [[], ["x"], [""], ["", "x", "", ""], ["x", "y", ""], ["a"] * 9 + [""] + ["b"] * 5]
+)
+def test_the_scans_candidates_are_the_records_with_an_empty_tail(tails: list[str]) -> None:
+    from trailwarden_local.replay_core import _candidate_indexes
+
+    assert _candidate_indexes(tails) == [at for at, tail in enumerate(tails) if tail == ""]
+
+
+def test_the_scan_refuses_an_id_where_a_call_belongs_and_a_call_where_an_id_does() -> None:
+    replayer = Replayer(load_rules(TEMPLATE, dict(INDEX["parameters"]), OWN_ROLES))
+    benign = record_of(
+        "ami-exposure/made-public.json",
+        eventName="DescribeInstances",
+        requestParameters={"instancesSet": {}},
+    )
+    head = {"eventVersion": "1.09"}
+    rest = {k: v for k, v in benign.items() if k not in ("eventVersion", "eventID")}
+    shapes = {
+        # ID, call in the first record: an ID read where a call belongs
+        "id-first": [head | {"eventID": "first"} | rest, benign | {"eventID": "b"}],
+        # a second call, nested after the first record's ID: read where an ID belongs
+        "call-after-id": [
+            benign | {"eventID": "a", "responseElements": {"eventSource": "s", "eventName": "n"}},
+            {k: v for k, v in benign.items() if k != "eventID"},
+        ],
+        # the one record has no call: its "call" is its ID
+        "no-call": [{k: v for k, v in benign.items() if k not in ("eventSource",)}],
+    }
+    for name, records in shapes.items():
+        text = json.dumps({"Records": records}, separators=(",", ":")).encode()
+
+        assert replayer._scan_log(text, name) is None, name
+
+
 def test_a_record_over_256_kb_is_invalid_on_the_fast_path_too(tmp_path: Path) -> None:
     huge = record_of("ami-exposure/made-public.json", eventID="huge", userAgent="x" * (300 * 1024))
     write_log(tmp_path / "huge.json.gz", [huge, record_of("ami-exposure/made-public.json")])
@@ -937,6 +972,58 @@ def test_replay_decides_every_workflow_without_loading_the_aws_sdk() -> None:
     )
 
     assert out.stdout.strip() == "[]"
+
+
+def test_replay_of_local_files_loads_no_reader_thread_s3_dates_or_retry_jitter() -> None:
+    """The reader thread and its queue (S3 only), the month lengths of S3 prefixes and
+    the WAF lock retry's jitter are imported where used: local replay's start-up skips
+    them (~2 ms of a process that must stay under 1/5 of jq's time)."""
+    probe = (
+        "import sys\n"
+        "import trailwarden_local.replay, trailwarden_local.replay_core\n"
+        "import trailwarden_local.replay_inputs\n"
+        "from trailwarden.workflows.registry import BY_ID\n"
+        "remediations = [w.remediation for w in BY_ID.values()]\n"
+        "assert 'trailwarden.workflows.waf_protected_ip.remediation' in sys.modules\n"
+        "print(sorted(m for m in ('threading', 'queue', 'calendar', 'random') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
+    )
+
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_command_collects_no_garbage_while_replays_modules_load() -> None:
+    """The command pauses cyclic garbage collection from its start (loading the modules
+    and rules is several collections' worth of objects), and restores it after."""
+    probe = (
+        "import gc, sys\n"
+        "from trailwarden_local import cli, replay\n"
+        "def run(*args, **kwargs):\n"
+        "    import trailwarden_local.replay_core, trailwarden_local.replay_rules\n"
+        "    return 0\n"
+        "replay.run = run\n"
+        "args = cli.build_parser().parse_args(['replay', 'logs/'])\n"
+        "collections = []\n"
+        "gc.callbacks.append(lambda phase, info: collections.append(info['generation']))\n"
+        "status = replay.main(args)\n"
+        "during, enabled = len(collections), gc.isenabled()\n"
+        "print(status, during, enabled)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
+    )
+
+    assert out.stdout.strip() == "0 0 True"
 
 
 def test_the_default_template_is_the_samples_template() -> None:

@@ -102,8 +102,9 @@ def test_an_event_source_that_is_an_object_gets_its_line(tmp_path: Path) -> None
     assert len(lines) == 2
 
 
+@pytest.mark.parametrize("shortcuts", [False, True])  # True: the fast scan's own path
 def test_an_unexpected_error_is_an_ignore_line_and_the_run_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shortcuts: bool
 ) -> None:
     def broken(*args: Any) -> bool:
         raise RuntimeError("matcher bug")
@@ -113,11 +114,12 @@ def test_an_unexpected_error_is_an_ignore_line_and_the_run_goes_on(
     monkeypatch.setattr(replay_core, "compile_pattern_given", lambda *args, **kwargs: broken)
     write_log(tmp_path / "log.json.gz", [record_of(CREATE_USER), record_of(CREATE_USER)])
 
-    status, lines, err = replay([tmp_path], shortcuts=False)
+    status, lines, err = replay([tmp_path], shortcuts=shortcuts)
 
     assert status == 0
     assert [line["verdict"] for line in lines] == ["ignore", "ignore"]
     assert "RuntimeError: matcher bug" in lines[0]["reason"]
+    assert "2 records raised an error" in err
     assert "Traceback" not in err
 
 

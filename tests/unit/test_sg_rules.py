@@ -57,6 +57,14 @@ def test_world_open_sources(source: str, world_open: bool) -> None:
     assert rule("tcp", 22, 22, source).world_open is world_open
 
 
+def test_world_open_depends_on_the_source_kind_whatever_was_asked_before() -> None:
+    # the answer for an address text is memoised; the kind is checked on every rule
+    assert rule("tcp", 22, 22, "0.0.0.0/0").world_open
+    assert not IngressRule("tcp", 22, 22, "0.0.0.0/0", PREFIX_LIST).world_open
+    assert not IngressRule("tcp", 22, 22, "::/0", SECURITY_GROUP).world_open
+    assert IngressRule("tcp", 22, 22, "::/0", IPV6).world_open
+
+
 def test_prefix_lists_and_group_references_are_never_world_open() -> None:
     assert not IngressRule("-1", None, None, "pl-0abc", PREFIX_LIST).world_open
     assert not IngressRule("-1", None, None, "sg-0abc", SECURITY_GROUP).world_open

@@ -43,6 +43,7 @@ ALL_PROTOCOLS = "-1"
 # Protocols whose port range means something; any other protocol allows every port.
 PORTED_PROTOCOLS = frozenset({"tcp", "udp"})
 ICMP_PROTOCOLS = frozenset({"icmp", "icmpv6"})
+_PORTED_OR_ICMP = PORTED_PROTOCOLS | ICMP_PROTOCOLS
 _PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": ALL_PROTOCOLS}
 
 # Shorter prefixes than these cover so much of the address space that we treat the
@@ -98,6 +99,19 @@ def _network(text: str) -> IpNetwork | None:
         return None
 
 
+@lru_cache(maxsize=1024)  # a function of the text: the same few sources recur in logs
+def _world_open(source: str) -> bool:
+    """An address source reaching the internet at large (see IngressRule.world_open)."""
+    net = network_of(source)
+    if net is None:
+        return False
+    if isinstance(net, ipaddress.IPv4Network):
+        return net.prefixlen < WORLD_OPEN_IPV4_PREFIX
+    if any(net.subnet_of(private) for private in NON_PUBLIC_IPV6):
+        return False
+    return net.prefixlen < WORLD_OPEN_IPV6_PREFIX
+
+
 @dataclass(frozen=True)
 class IngressRule:
     """One ingress rule: a protocol and port range from one source."""
@@ -112,7 +126,7 @@ class IngressRule:
     @property
     def all_ports(self) -> bool:
         """True when the protocol ignores ports: -1 or anything but tcp/udp/icmp/icmpv6."""
-        return self.protocol not in PORTED_PROTOCOLS | ICMP_PROTOCOLS
+        return self.protocol not in _PORTED_OR_ICMP
 
     @property
     def network(self) -> IpNetwork | None:
@@ -120,14 +134,7 @@ class IngressRule:
 
     @property
     def world_open(self) -> bool:
-        net = self.network
-        if net is None:
-            return False
-        if isinstance(net, ipaddress.IPv4Network):
-            return net.prefixlen < WORLD_OPEN_IPV4_PREFIX
-        if any(net.subnet_of(private) for private in NON_PUBLIC_IPV6):
-            return False
-        return net.prefixlen < WORLD_OPEN_IPV6_PREFIX
+        return self.source_type in (IPV4, IPV6) and _world_open(self.source)
 
     def port_range(self) -> tuple[int, int] | None:
         """The TCP/UDP ports reached, inclusive; None for ICMP (it has no ports)."""

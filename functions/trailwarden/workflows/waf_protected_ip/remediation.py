@@ -19,7 +19,6 @@ the state machine's 256 KB state limit.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,7 +68,6 @@ REMEDIATE_GRANTS = (
 REMEDIATE_ACTIONS = actions_of(REMEDIATE_GRANTS)
 
 _LOCK = "WAFOptimisticLockException"
-_jitter = random.SystemRandom()
 
 
 # ------------------------------------------------------------------ live state and plan
@@ -225,7 +223,11 @@ class LockRetry:
     sleep: Callable[[float], None] = time.sleep
 
     def delay(self, attempt: int) -> float:
-        return _jitter.uniform(0, min(self.max_seconds, self.base_seconds * 2**attempt))
+        import random  # only when a lock conflict is retried (replay never imports it)
+
+        return random.SystemRandom().uniform(
+            0, min(self.max_seconds, self.base_seconds * 2**attempt)
+        )
 
 
 def edit(addresses: Sequence[str], changes: waf.Changes) -> tuple[list[str], list[str]]:

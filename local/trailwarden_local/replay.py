@@ -155,11 +155,13 @@ def main(args: argparse.Namespace) -> int:
     # No cyclic garbage collection in the command's process, from the start: loading
     # replay's modules and rules makes enough objects for several collections (~4 ms of
     # start-up; run() pauses it for the records in any case).
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         return _main(args)
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()
 
 
 def _main(args: argparse.Namespace) -> int:

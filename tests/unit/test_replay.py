@@ -1013,7 +1013,9 @@ def test_the_command_collects_no_garbage_while_replays_modules_load() -> None:
         "gc.callbacks.append(lambda phase, info: collections.append(info['generation']))\n"
         "status = replay.main(args)\n"
         "during, enabled = len(collections), gc.isenabled()\n"
-        "print(status, during, enabled)"
+        "gc.disable()\n"  # a caller that had it off finds it off
+        "replay.main(args)\n"
+        "print(status, during, enabled, gc.isenabled())"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -1023,7 +1025,7 @@ def test_the_command_collects_no_garbage_while_replays_modules_load() -> None:
         env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
     )
 
-    assert out.stdout.strip() == "0 0 True"
+    assert out.stdout.strip() == "0 0 True False"
 
 
 def test_the_default_template_is_the_samples_template() -> None:

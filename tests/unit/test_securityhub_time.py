@@ -16,7 +16,7 @@ from tests.unit.test_securityhub_sink import ACCOUNT, raised
 from trailwarden.dal import clients
 from trailwarden.dal.clients import make_client
 from trailwarden.models.errors import NotificationFailed
-from trailwarden.notify.securityhub import SecurityHubClient, SecurityHubSink
+from trailwarden.notify.securityhub import WORST_CASE_SECONDS, SecurityHubClient, SecurityHubSink
 from trailwarden.notify.sinks import deliver_all
 
 if TYPE_CHECKING:
@@ -117,32 +117,35 @@ def test_a_hanging_security_hub_is_told_last_and_gives_up_within_its_bound(
     assert elapsed < 2.4
 
 
-def test_security_hub_is_skipped_when_the_send_deadline_has_passed() -> None:
+@pytest.mark.parametrize("left", [-0.5, 0.5, WORST_CASE_SECONDS - 0.1])
+def test_security_hub_is_skipped_without_time_for_its_worst_case(left: float) -> None:
     asked: list[object] = []
 
     def client_for(finding: object) -> SecurityHubClient:
         asked.append(finding)  # organisation mode would assume a role here
         raise AssertionError("must not be reached")
 
-    sink = SecurityHubSink(client_for, deadline=10.0, monotonic=lambda: 10.5)
+    sink = SecurityHubSink(client_for, deadline=100.0, monotonic=lambda: 100.0 - left)
     email = Email()
 
     report = deliver_all(raised(), [email, sink])
 
     assert report["email"] == "sent"
     assert report["securityhub"] == (
-        "failed: Security Hub skipped: the send deadline passed before its turn"
+        "failed: Security Hub skipped: too little time left before the send deadline"
     )
     assert asked == []
 
 
-def test_security_hub_before_its_deadline_is_called() -> None:
+def test_security_hub_with_time_for_its_worst_case_is_called() -> None:
     class Hub:
         def batch_import_findings(self, **_: Any) -> Any:
             return {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []}
 
     sink = SecurityHubSink(
-        lambda _f: SecurityHubClient(Hub(), ACCOUNT), deadline=10.0, monotonic=lambda: 9.0
+        lambda _f: SecurityHubClient(Hub(), ACCOUNT),
+        deadline=100.0,
+        monotonic=lambda: 100.0 - WORST_CASE_SECONDS,
     )
 
     assert sink.deliver(sink.render(raised())) == "imported"

@@ -35,6 +35,7 @@ from trailwarden.notify.messages import SETTINGS_WARNING_LABEL, Message, with_se
         pytest.param("/33", [], id="prefix-alone"),
         pytest.param("203.0.113.10/0", [], id="slash-0"),
         pytest.param("::/0,2001:db8::/31,2001:db8::1", ["2001:db8::1/128"], id="ipv6-too-wide"),
+        pytest.param("fe80::1%eth0/128,2001:db8::1", ["2001:db8::1/128"], id="ipv6-scope-id"),
     ],
 )
 def test_bad_protected_ip_entry_is_skipped_with_a_warning(value: str, kept: list[str]) -> None:

@@ -626,3 +626,11 @@ def test_the_configured_networks_follow_the_settings_they_are_read_from() -> Non
         assert waf.configured_networks(first) == waf.configured_networks(
             DetectionSettings(protected_ip_cidrs=(ipaddress.ip_network("203.0.113.10"),))
         )
+
+
+def test_an_entry_with_an_ipv6_scope_id_is_no_network() -> None:
+    # WAF refuses scoped addresses; the integer comparison would ignore the scope.
+    from trailwarden.workflows.waf_protected_ip.detection import parse_network
+
+    assert parse_network("fe80::1%eth0/128") is None
+    assert parse_network("fe80::1/128") is not None

@@ -175,6 +175,8 @@ def _networks(value: str | None, parameter: str, warnings: list[str]) -> tuple[I
     networks: list[IpNetwork] = []
     for part in split_list(value):
         try:
+            if "%" in part:  # an IPv6 scope (zone) id: never in a WAF IP set
+                raise ValueError(part)
             network = ipaddress.ip_network(part, strict=False)
         except ValueError:
             warnings.append(f"{parameter}: skipped {_shown(part)} (not an IP address or CIDR)")

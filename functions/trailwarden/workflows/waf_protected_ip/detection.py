@@ -132,6 +132,8 @@ def parse_network(entry: str) -> IpNetwork | None:
 
 @lru_cache(maxsize=1024)  # the same entries recur in every update of a set (immutable)
 def _network(text: str) -> IpNetwork | None:
+    if "%" in text:  # an IPv6 scope (zone) id: WAF refuses it; compared without it below
+        return None
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:

@@ -451,9 +451,23 @@ def test_a_nonce_made_for_another_expiry_does_not_decide(endpoint: Endpoint) -> 
     assert endpoint.sfn.calls == []
 
 
-def test_concurrent_posts_with_the_same_page_decide_once(endpoint: Endpoint) -> None:
+def test_concurrent_posts_with_the_same_page_decide_once(
+    endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    # DynamoDB applies a conditional write to one item atomically; moto's in-process
+    # backend does not (two threads can both pass the condition), so the writes of this
+    # test's client are serialised as DynamoDB's are.
+    one_at_a_time = threading.Lock()
+    update_item = endpoint.ddb.update_item
+
+    def atomic_update_item(**kwargs: Any) -> Any:
+        with one_at_a_time:
+            return update_item(**kwargs)
+
+    monkeypatch.setattr(endpoint.ddb, "update_item", atomic_update_item)
     nonce = nonce_of(endpoint.get())
 
     with ThreadPoolExecutor(max_workers=8) as pool:

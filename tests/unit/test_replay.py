@@ -953,6 +953,19 @@ def test_a_rule_for_all_management_events_receives_read_only_calls(
     assert line["rule"] is not None and "Reads" in line["rule"]
 
 
+def fresh_interpreter(probe: str) -> str:
+    """What ``probe`` prints in a fresh interpreter with only our two source trees on
+    its path (what it imports is what replay's modules import, nothing more)."""
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
+    )
+    return out.stdout.strip()
+
+
 def test_replay_decides_every_workflow_without_loading_the_aws_sdk() -> None:
     """Remediation and lookup modules import botocore only when an AWS call fails: replay
     (and a detection-only cold start) never pays for it."""
@@ -963,15 +976,7 @@ def test_replay_decides_every_workflow_without_loading_the_aws_sdk() -> None:
         "assert len(BY_ID) > 10\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('botocore', 'boto3')))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
-    )
-
-    assert out.stdout.strip() == "[]"
+    assert fresh_interpreter(probe) == "[]"
 
 
 def test_replay_of_local_files_loads_no_reader_thread_s3_dates_or_retry_jitter() -> None:
@@ -987,15 +992,7 @@ def test_replay_of_local_files_loads_no_reader_thread_s3_dates_or_retry_jitter()
         "assert 'trailwarden.workflows.waf_protected_ip.remediation' in sys.modules\n"
         "print(sorted(m for m in ('threading', 'queue', 'calendar', 'random') if m in sys.modules))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
-    )
-
-    assert out.stdout.strip() == "[]"
+    assert fresh_interpreter(probe) == "[]"
 
 
 def test_the_command_collects_no_garbage_while_replays_modules_load() -> None:
@@ -1017,15 +1014,7 @@ def test_the_command_collects_no_garbage_while_replays_modules_load() -> None:
         "replay.main(args)\n"
         "print(status, during, enabled, gc.isenabled())"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "", "PYTHONPATH": f"{REPO / 'functions'}:{REPO / 'local'}"},
-    )
-
-    assert out.stdout.strip() == "0 0 True False"
+    assert fresh_interpreter(probe) == "0 0 True False"
 
 
 def test_the_default_template_is_the_samples_template() -> None:

@@ -128,6 +128,30 @@ def synthetic_event(
     }
 
 
+def trail_not_logging_event(
+    trail: Trail, key: str, window: str, *, account: str, region: str, time: str
+) -> dict[str, Any]:
+    """The finding for a trail found not logging (the cloudtrail-tamper workflow's
+    backstop event). It is the trail's owner's (from its ARN: an organisation trail is
+    the management account's, restarted there), else ``account``'s."""
+    return synthetic_event(
+        cloudtrail_tamper.TRAIL_NOT_LOGGING,
+        key,
+        window,
+        account=_account_of(trail.arn) or account,
+        region=region,
+        detail={
+            "trailName": trail.name,
+            "trailArn": trail.arn,
+            "homeRegion": trail.home_region,
+            "isMultiRegionTrail": trail.multi_region,
+            "isLogging": False,
+        },
+        resources=(trail.arn,) if trail.arn else (),
+        time=time,
+    )
+
+
 def _account_of(arn: str) -> str:
     parts = arn.split(":")
     return parts[4] if len(parts) > 5 else ""
@@ -191,20 +215,12 @@ class Backstop:
             report.trails.append(state.to_dict())
             if state.is_logging:
                 continue
-            event = synthetic_event(
-                cloudtrail_tamper.TRAIL_NOT_LOGGING,
+            event = trail_not_logging_event(
+                trail,
                 trail.arn or trail.name,
                 window,
-                account=_account_of(trail.arn) or self.account,
+                account=self.account,
                 region=self.region,
-                detail={
-                    "trailName": trail.name,
-                    "trailArn": trail.arn,
-                    "homeRegion": trail.home_region,
-                    "isMultiRegionTrail": trail.multi_region,
-                    "isLogging": False,
-                },
-                resources=(trail.arn,) if trail.arn else (),
                 time=report.checked_at,
             )
             report.executions.append({"trail": trail.name, **self.start_workflow(event)})

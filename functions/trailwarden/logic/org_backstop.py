@@ -42,9 +42,11 @@ from botocore.exceptions import ClientError
 from trailwarden.dal.aws_errors import error_code, translate
 from trailwarden.logic.backstop import (
     MISSING_REMINDER_SECONDS,
+    _account_of,
     _window,
     check_time,
     synthetic_event,
+    trail_not_logging_event,
 )
 from trailwarden.models.errors import MemberUnreachable, ResourceGone
 from trailwarden.models.settings import split_list
@@ -262,23 +264,15 @@ class OrganizationBackstop:
                 state = report.trails.get(trail.arn or trail.name)
                 if state is None or state.is_logging:
                     continue
+                # The trail's owner: an organisation trail is the management account's,
+                # and is restarted there (one execution for all).
                 events.append(
-                    synthetic_event(
-                        cloudtrail_tamper.TRAIL_NOT_LOGGING,
+                    trail_not_logging_event(
+                        trail,
                         trail.arn or f"{account}/{trail.name}",
                         window,
-                        # The trail's owner: an organisation trail is the management
-                        # account's, and is restarted there (one execution for all).
-                        account=_account_of(trail.arn) or account,
+                        account=account,
                         region=region,
-                        detail={
-                            "trailName": trail.name,
-                            "trailArn": trail.arn,
-                            "homeRegion": trail.home_region,
-                            "isMultiRegionTrail": trail.multi_region,
-                            "isLogging": False,
-                        },
-                        resources=(trail.arn,) if trail.arn else (),
                         time=at,
                     )
                 )
@@ -369,11 +363,6 @@ class OrganizationBackstop:
             "name": started.get("name", ""),
             "alreadyStarted": bool(started.get("alreadyStarted")),
         }
-
-
-def _account_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 else ""
 
 
 def start_execution(sfn: Any, state_machine_arn: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -128,6 +128,16 @@ def synthetic_event(
     }
 
 
+def watched_trails(trails: list[Trail], names: tuple[str, ...]) -> tuple[list[Trail], list[str]]:
+    """The trails the backstop watches (every one when no names are set: WatchedTrailNames
+    lists names or ARNs), and the names that match no trail."""
+    if not names:
+        return trails, []
+    watched = [t for t in trails if t.name in names or t.arn in names]
+    seen = {t.name for t in watched} | {t.arn for t in watched}
+    return watched, [n for n in names if n not in seen]
+
+
 def trail_not_logging_event(
     trail: Trail, key: str, window: str, *, account: str, region: str, time: str
 ) -> dict[str, Any]:
@@ -180,14 +190,6 @@ class Backstop:
 
     # ------------------------------------------------------------------ trails
 
-    def _watched(self, trails: list[Trail]) -> tuple[list[Trail], list[str]]:
-        names = self.settings.watched_trail_names
-        if not names:
-            return trails, []
-        watched = [t for t in trails if t.name in names or t.arn in names]
-        seen = {t.name for t in watched} | {t.arn for t in watched}
-        return watched, [n for n in names if n not in seen]
-
     def start_workflow(self, event: dict[str, Any]) -> dict[str, Any]:
         """Start the cloudtrail-tamper state machine; an execution of the same name
         (a retried run in the same window) counts as started."""
@@ -205,7 +207,9 @@ class Backstop:
         return {"name": name, "executionArn": arn, "alreadyStarted": False}
 
     def check_trails(self, moment: datetime, report: BackstopReport) -> None:
-        trails, missing = self._watched(list_trails(self.cloudtrail, self.region))
+        trails, missing = watched_trails(
+            list_trails(self.cloudtrail, self.region), self.settings.watched_trail_names
+        )
         window = _window(moment, self.settings.window_seconds)
         for trail in trails:
             try:

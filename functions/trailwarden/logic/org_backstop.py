@@ -47,6 +47,7 @@ from trailwarden.logic.backstop import (
     check_time,
     synthetic_event,
     trail_not_logging_event,
+    watched_trails,
 )
 from trailwarden.models.errors import MemberUnreachable, ResourceGone
 from trailwarden.models.settings import split_list
@@ -222,14 +223,6 @@ class OrganizationBackstop:
 
     # ------------------------------------------------------------------ findings
 
-    def _watched(self, trails: list[Trail]) -> tuple[list[Trail], list[str]]:
-        names = self.settings.watched_trail_names
-        if not names:
-            return trails, []
-        watched = [t for t in trails if t.name in names or t.arn in names]
-        seen = {t.name for t in watched} | {t.arn for t in watched}
-        return watched, [n for n in names if n not in seen]
-
     def _events(self, report: AccountReport, moment: datetime, at: str) -> list[dict[str, Any]]:
         """One "Member Unreachable" alert when anything was refused (naming the regions),
         and the findings of every region that could be read: a region-deny SCP in one
@@ -259,7 +252,9 @@ class OrganizationBackstop:
         for region in report.regions:
             if region not in report.region_trails:
                 continue  # not read (error recorded, or the region is off)
-            watched, missing = self._watched(report.region_trails[region])
+            watched, missing = watched_trails(
+                report.region_trails[region], self.settings.watched_trail_names
+            )
             for trail in watched:
                 state = report.trails.get(trail.arn or trail.name)
                 if state is None or state.is_logging:

@@ -101,6 +101,22 @@ def test_the_offline_plan_comes_from_what_the_event_added() -> None:
     }
 
 
+def fix_snapshot(ec2: Any, slept: list[float], *, timeout_seconds: float) -> Any:
+    """fix_shares on snap-1 with 0.5 s polls, its waits recorded in ``slept`` (the
+    clock moves only by them)."""
+    return fix_shares(
+        "snap-1",
+        TRUSTED,
+        read=lambda: remediation.read_volume_permissions(ec2, "snap-1"),
+        plan=lambda perms: remediation.plan("snap-1", perms, TRUSTED),
+        perform=lambda action: ec2.modify_snapshot_attribute(SnapshotId="snap-1", **action.params),
+        timeout_seconds=timeout_seconds,
+        poll_seconds=0.5,
+        sleep=slept.append,
+        clock=lambda: 100.0 + sum(slept),
+    )
+
+
 def test_a_removal_shown_late_is_verified_by_reading_again() -> None:
     ec2 = boto3.client("ec2", region_name="us-east-1")
     public = {"CreateVolumePermissions": [{"Group": "all"}], "SnapshotId": "snap-1"}
@@ -112,19 +128,7 @@ def test_a_removal_shown_late_is_verified_by_reading_again() -> None:
         stub.add_response("describe_snapshot_attribute", public)  # not yet visible
         stub.add_response("describe_snapshot_attribute", private)
 
-        result = fix_shares(
-            "snap-1",
-            TRUSTED,
-            read=lambda: remediation.read_volume_permissions(ec2, "snap-1"),
-            plan=lambda perms: remediation.plan("snap-1", perms, TRUSTED),
-            perform=lambda action: ec2.modify_snapshot_attribute(
-                SnapshotId="snap-1", **action.params
-            ),
-            timeout_seconds=5,
-            poll_seconds=0.5,
-            sleep=slept.append,
-            clock=lambda: 100.0 + sum(slept),
-        )
+        result = fix_snapshot(ec2, slept, timeout_seconds=5)
 
     assert result.status == "remediated"
     assert slept == [0.5]
@@ -141,18 +145,6 @@ def test_verification_gives_up_when_the_time_is_spent() -> None:
             stub.add_response("describe_snapshot_attribute", public)
 
         with pytest.raises(RemediationFailed):
-            fix_shares(
-                "snap-1",
-                TRUSTED,
-                read=lambda: remediation.read_volume_permissions(ec2, "snap-1"),
-                plan=lambda perms: remediation.plan("snap-1", perms, TRUSTED),
-                perform=lambda action: ec2.modify_snapshot_attribute(
-                    SnapshotId="snap-1", **action.params
-                ),
-                timeout_seconds=1.0,
-                poll_seconds=0.5,
-                sleep=slept.append,
-                clock=lambda: 100.0 + sum(slept),
-            )
+            fix_snapshot(ec2, slept, timeout_seconds=1.0)
 
     assert slept == [0.5, 0.5]
